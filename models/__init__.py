@@ -1,0 +1,6 @@
+"""Models: LightningModules (mean field, randomized flow) and their nn.Module building blocks."""
+
+from models.energy_model import EnergyModel
+from models.mean_field import MeanField
+
+__all__ = ["EnergyModel", "MeanField"]

@@ -1,0 +1,55 @@
+"""Shared base of the models trained against an Energy: energy wiring and the sampling contract."""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+from torch import Tensor
+
+from energies.base import Energy
+
+
+class EnergyModel(L.LightningModule):
+    """A LightningModule that approximates ``P* ∝ exp(-E)`` for an energy on ``n`` nodes, ``c`` labels.
+
+    The energy is not part of the checkpoint (it is data, served by the DataModule): the model
+    takes it from ``trainer.datamodule.energy`` at setup, or from :meth:`attach_energy`.
+    Subclasses implement :meth:`sample` and :meth:`marginals`.
+    """
+
+    def __init__(self, n: int, c: int) -> None:
+        super().__init__()
+        if n < 1 or c < 2:
+            raise ValueError(f"a model needs n ≥ 1 nodes and c ≥ 2 labels, got n={n}, c={c}")
+        self.n, self.c = int(n), int(c)
+        self._energy: Energy | None = None
+
+    @property
+    def energy(self) -> Energy:
+        if self._energy is None:
+            raise RuntimeError("no energy attached: call attach_energy(energy) or train with a DataModule")
+        return self._energy
+
+    def attach_energy(self, energy: Energy) -> "EnergyModel":
+        if (energy.n, energy.c) != (self.n, self.c):
+            raise ValueError(
+                f"the energy has n={energy.n}, c={energy.c} but the model was built for n={self.n}, c={self.c}"
+            )
+        self._energy = energy.to(self.device)
+        return self
+
+    def setup(self, stage: str) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        if self._energy is None and datamodule is not None:
+            self.attach_energy(datamodule.energy)
+
+    def on_fit_start(self) -> None:
+        self._energy = self.energy.to(self.device)
+
+    def sample(self, m: int, generator: torch.Generator | None = None) -> Tensor:
+        """``m`` integer labelings ``(m, n)`` drawn from the model."""
+        raise NotImplementedError
+
+    def marginals(self) -> Tensor:
+        """The model's marginals ``(n, c)``."""
+        raise NotImplementedError
