@@ -105,7 +105,9 @@ def _chunks_split(unary: Tensor, edges: Tensor, tables: Tensor, chunk_states: in
     A, B = block_energy(high_x, 0, inside_high), block_energy(low_x, k, inside_low)
     # Crossing edges depend on the boundary nodes only: tabulate them over the boundary states.
     ce, ct = edges[cross], tables[cross]
-    ce = torch.where(ce[:, :1] < k, ce, ce.flip(1))  # (high end, low end)
+    flipped = ce[:, 0] >= k  # orient every crossing edge as (high end, low end)
+    ce = torch.where(flipped[:, None], ce.flip(1), ce)
+    ct = torch.where(flipped[:, None, None], ct.transpose(1, 2), ct)
     hb, lb = torch.unique(ce[:, 0]), torch.unique(ce[:, 1])
     hb_x, lb_x = digits(c ** len(hb), len(hb), c), digits(c ** len(lb), len(lb), c)
     C = torch.zeros(len(hb_x), len(lb_x), dtype=unary.dtype)

@@ -48,7 +48,7 @@ class PairwiseEnergy(Energy):
         S = self.check_soft(S)
         unary = (S * self.unary).sum((-1, -2))
         Si, Sj = S[:, self.edges[:, 0]], S[:, self.edges[:, 1]]  # (B, E, c)
-        return unary + torch.einsum("bea,eab,beb->b", Si, self.tables, Sj)
+        return unary + torch.einsum("nea,eab,neb->n", Si, self.tables, Sj)
 
     def factors(self) -> tuple[Tensor, Tensor, Tensor]:
         return self.unary, self.edges, self.tables

@@ -1,0 +1,115 @@
+"""Convolutional multi-channel random interaction for image grids (§5, Fig. 1).
+
+``Ω ∈ R^{nc×nc}`` (the generalised S-flow (3), with label interaction) acts on ``S`` viewed as a
+``c``-channel image of size ``H×W`` by a ``c → c`` channel ``k×k`` convolution whose weights are drawn
+per sample. All ``m`` samples are applied in one grouped convolution: the batch is folded into
+channels, ``(m, c, H, W) → (1, m·c, H, W)``, with ``groups = m``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from models.assignment_flow import ApplyOmega
+from models.omega_dense import _inverse_softplus
+
+
+def symmetrize_kernel(weight: Tensor) -> Tensor:
+    """Make the zero-padded convolution operator self-adjoint.
+
+    The adjoint of a correlation with kernel ``W[o, i, a, b]`` is the correlation with
+    ``W[i, o, k-1-a, k-1-b]``; averaging the two gives a symmetric ``Ω``.
+
+    Args:
+        weight: ``(..., c, c, k, k)`` kernels.
+    """
+    adjoint = weight.transpose(-4, -3).flip(-2, -1)
+    return 0.5 * (weight + adjoint)
+
+
+def grouped_conv(S: Tensor, weight: Tensor, grid: tuple[int, int]) -> Tensor:
+    """Apply a different convolution to every sample in one call.
+
+    Args:
+        S: ``(m, n, c)`` with ``n = H·W`` nodes in row-major order.
+        weight: ``(m, c, c, k, k)`` one kernel per sample (odd ``k``, zero padding).
+        grid: ``(H, W)``.
+
+    Returns:
+        ``(m, n, c)`` the convolved assignments ``ΩS``.
+    """
+    m, n, c = S.shape
+    H, W = grid
+    k = weight.shape[-1]
+    x = S.transpose(1, 2).reshape(1, m * c, H, W)
+    y = F.conv2d(x, weight.reshape(m * c, c, k, k), padding=k // 2, groups=m)
+    return y.reshape(m, c, n).transpose(1, 2)
+
+
+class ConvOmega(nn.Module):
+    """Distribution over convolutional ``Ω``: kernel weights ``~ N(mean, std²)`` per sample.
+
+    Args:
+        c: number of labels (channels).
+        grid: ``(H, W)`` of the image graph.
+        kernel_size: odd ``k``.
+        mean: initial mean of every weight (paper's dense value: 1/20).
+        variance: initial variance of every weight (paper: 0.1).
+        symmetric: symmetrize each drawn kernel so ``Ω`` is self-adjoint.
+        nonnegative: clamp drawn weights at 0 (as ``max(·, 0)`` of Theorem 1).
+        eps: added to the centre tap of the identity channel map (``εI``).
+    """
+
+    def __init__(
+        self,
+        c: int,
+        grid: tuple[int, int],
+        kernel_size: int = 3,
+        mean: float = 1 / 20,
+        variance: float = 0.1,
+        symmetric: bool = True,
+        nonnegative: bool = True,
+        eps: float = 1e-3,
+    ) -> None:
+        super().__init__()
+        if kernel_size % 2 != 1:
+            raise ValueError(f"kernel_size must be odd, got {kernel_size}")
+        if not variance > 0:
+            raise ValueError(f"variance must be positive, got {variance}")
+        self.c, self.grid, self.kernel_size = int(c), (int(grid[0]), int(grid[1])), int(kernel_size)
+        self.symmetric, self.nonnegative, self.eps = bool(symmetric), bool(nonnegative), float(eps)
+        shape = (c, c, kernel_size, kernel_size)
+        self.mean = nn.Parameter(torch.full(shape, float(mean)))
+        self.rho = nn.Parameter(torch.full(shape, _inverse_softplus(math.sqrt(variance))))
+        centre = torch.zeros(shape)
+        centre[torch.arange(c), torch.arange(c), kernel_size // 2, kernel_size // 2] = 1.0
+        self.register_buffer("centre", centre, persistent=False)
+
+    @property
+    def std(self) -> Tensor:
+        return F.softplus(self.rho)
+
+    def draw(self, m: int, generator: torch.Generator | None = None) -> Tensor:
+        """``m`` kernels ``(m, c, c, k, k)`` (reparameterized)."""
+        noise = torch.randn((m, *self.mean.shape), generator=generator, device=self.mean.device, dtype=self.mean.dtype)
+        weight = self.mean + self.std * noise
+        if self.symmetric:
+            weight = symmetrize_kernel(weight)
+        if self.nonnegative:
+            weight = torch.relu(weight)
+        return weight + self.eps * self.centre
+
+    def forward(self, m: int, generator: torch.Generator | None = None) -> ApplyOmega:
+        """Draw ``m`` kernels; return ``S (m, n, c) ↦ ΩS`` (one grouped conv per call)."""
+        weight = self.draw(m, generator)
+        return lambda S: grouped_conv(S, weight, self.grid)
+
+    def extra_repr(self) -> str:
+        return (
+            f"c={self.c}, grid={self.grid}, kernel_size={self.kernel_size}, "
+            f"symmetric={self.symmetric}, nonnegative={self.nonnegative}"
+        )
