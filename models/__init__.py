@@ -4,3 +4,5 @@ from models.energy_model import EnergyModel
 from models.mean_field import MeanField
 
 __all__ = ["EnergyModel", "MeanField"]
+from models.randomized_flow import RandomizedFlow  # noqa: E402
+__all__ += ["RandomizedFlow"]

@@ -12,7 +12,10 @@ from models.omega_dense import _inverse_softplus
 
 
 class FlowStart(nn.Module):
-    """``log S0 = log_softmax(logits + noise_std ⊙ ε)``, ``ε ~ N(0, I)`` per sample.
+    """``log S0 = log_softmax(logits + noise_std ⊙ ε + F η)``, ``ε ~ N(0, I_{nc})``, ``η ~ N(0, I_r)`` per sample.
+
+    The optional low-rank term ``F η`` (``F ∈ R^{nc×r}``) correlates the start noise across nodes, so one
+    draw can move a whole region of the graph at once; the flow then sharpens it.
 
     A uniform ``S0`` is a fixed point of the flow (``ΩS`` then has equal entries per row), so the
     logits start random by default.
@@ -21,16 +24,30 @@ class FlowStart(nn.Module):
         n: number of nodes.  c: number of labels.
         init_std: std of the random initial logits (0: uniform start, the paper's fixed point).
         noise_std: initial std of the learned logit noise; 0 disables the noise.
-        generator: seeds the initial logits (the module's only randomness at construction).
+        noise_rank: rank ``r`` of the learned correlated noise (0: none).
+        rank_init: initial std of the entries of ``F``.
+        generator: seeds the initial logits and ``F`` (the module's only randomness at construction).
     """
 
-    def __init__(self, n: int, c: int, init_std: float = 1.0, noise_std: float = 0.0, generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self,
+        n: int,
+        c: int,
+        init_std: float = 1.0,
+        noise_std: float = 0.0,
+        noise_rank: int = 0,
+        rank_init: float = 0.1,
+        generator: torch.Generator | None = None,
+    ) -> None:
         super().__init__()
         self.n, self.c = int(n), int(c)
         self.logits = nn.Parameter(torch.randn(n, c, generator=generator) * init_std)
         self.noisy = noise_std > 0
         if self.noisy:
             self.noise_rho = nn.Parameter(torch.full((n, c), _inverse_softplus(noise_std)))
+        self.noise_rank = int(noise_rank)
+        if self.noise_rank > 0:
+            self.factor = nn.Parameter(torch.randn(n * c, self.noise_rank, generator=generator) * rank_init)
 
     @property
     def noise_std(self) -> Tensor | None:
@@ -42,4 +59,7 @@ class FlowStart(nn.Module):
         if self.noisy:
             noise = torch.randn(m, self.n, self.c, generator=generator, device=self.logits.device, dtype=self.logits.dtype)
             logits = logits + self.noise_std * noise
+        if self.noise_rank > 0:
+            eta = torch.randn(m, self.noise_rank, generator=generator, device=self.logits.device, dtype=self.logits.dtype)
+            logits = logits + (eta @ self.factor.T).reshape(m, self.n, self.c)
         return torch.log_softmax(logits, -1)

@@ -20,7 +20,7 @@ class MeanField(EnergyModel):
         lr: Adam step length.
     """
 
-    def __init__(self, n: int, c: int, restarts: int = 1000, lr: float = 0.05, init_std: float = 1.0) -> None:
+    def __init__(self, n: int, c: int, restarts: int = 1000, lr: float = 0.2, init_std: float = 1.0) -> None:
         super().__init__(n, c)
         if restarts < 1:
             raise ValueError(f"restarts must be ≥ 1, got {restarts}")
@@ -29,17 +29,24 @@ class MeanField(EnergyModel):
         self.save_hyperparameters()
         self.logits = nn.Parameter(torch.randn(restarts, n, c) * init_std)
 
-    def free_energies(self) -> Tensor:
-        """Free energy of every restart ``(restarts,)``."""
+    def energies_and_entropies(self) -> tuple[Tensor, Tensor]:
+        """Expected energy (eq. (17)) and entropy (eq. (16)) of every restart, each ``(restarts,)``."""
         log_M = torch.log_softmax(self.logits, -1)
         M = log_M.exp()
-        return self.energy.expected_energy(M) + (M * log_M).sum((1, 2))
+        return self.energy.expected_energy(M), -(M * log_M).sum((1, 2))
+
+    def free_energies(self) -> Tensor:
+        """Free energy ``⟨T(M), E⟩ − H(T(M))`` of every restart ``(restarts,)``."""
+        energy, entropy = self.energies_and_entropies()
+        return energy - entropy
 
     def training_step(self, batch, batch_idx) -> Tensor:
-        free = self.free_energies()
-        best = free.detach().min()
-        self.log("train/free_energy", best, prog_bar=True)
-        self.log("train/energy", self.energy.expected_energy(self.best_marginals()[None]).squeeze(0).detach())
+        energy, entropy = self.energies_and_entropies()
+        free = energy - entropy
+        best = free.detach().argmin()
+        self.log("train/free_energy", free[best].detach(), prog_bar=True)
+        self.log("train/energy", energy[best].detach())
+        self.log("train/entropy", entropy[best].detach())
         return free.sum()
 
     def configure_optimizers(self):

@@ -1,0 +1,64 @@
+"""Helpers the callbacks share: reading a model through its public methods, label info, fixed noise."""
+
+from __future__ import annotations
+
+import inspect
+
+import torch
+from torch import Tensor
+
+from energies.exact import MAX_STATES, ExactResult, exact_inference
+
+
+def check_every(name: str, value: int) -> int:
+    if isinstance(value, bool) or int(value) != value or value < 1:
+        raise ValueError(f"{name} must be an integer ≥ 1, got {value!r}")
+    return int(value)
+
+
+def fixed_generator(seed: int, device) -> torch.Generator:
+    """A generator on the model's device, reseeded identically every call: the same noise each frame."""
+    return torch.Generator(device=torch.device(device)).manual_seed(int(seed))
+
+
+def label_info(trainer, pl_module, names=None, colours=None) -> tuple[list[str] | None, Tensor | None]:
+    """Label names and colours: the given ones, else the DataModule's (``label_names``/``label_colours``)."""
+    dm = getattr(trainer, "datamodule", None)
+    if names is None:
+        names = getattr(dm, "label_names", None)
+    if colours is None:
+        colours = getattr(dm, "label_colours", None)
+    if names is not None and len(names) != pl_module.c:
+        names = None
+    if colours is not None and len(colours) != pl_module.c:
+        colours = None
+    return (list(names) if names is not None else None), colours
+
+
+def model_marginals(model, m: int, generator: torch.Generator | None = None) -> Tensor:
+    """``model.marginals`` with ``m`` samples (and ``generator``) where its signature takes them."""
+    params = inspect.signature(model.marginals).parameters
+    kwargs = {}
+    if "m" in params:
+        kwargs["m"] = m
+    if "generator" in params:
+        kwargs["generator"] = generator
+    return model.marginals(**kwargs)
+
+
+def integrality(model, m: int, generator: torch.Generator | None = None) -> float | None:
+    """Mean over samples and nodes of ``max_a S_ia`` of the model's soft samples (1 = integral).
+
+    ``None`` for models without soft samples (their samples are integral by construction).
+    """
+    if not hasattr(model, "soft_samples"):
+        return None
+    S = model.soft_samples(m, generator=generator)
+    return float(S.detach().max(-1).values.mean())
+
+
+def try_exact(energy, max_states: int = MAX_STATES) -> ExactResult | None:
+    """Exact inference when ``c^n ≤ max_states``, else ``None``."""
+    if energy.c**energy.n > max_states:
+        return None
+    return exact_inference(energy, max_states=max_states)

@@ -1,0 +1,107 @@
+"""Every N steps, to TensorBoard: marginals per label, joint samples, pixelwise-independent samples (Fig. 1)."""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.loggers import TensorBoardLogger
+from torch import Tensor
+from typing_extensions import override
+
+from callbacks.common import check_every, fixed_generator, label_info, model_marginals
+from callbacks.figures import pixelwise_samples
+from callbacks.rendering import auto_scale, colourise, marginal_images, palette, tile
+
+
+class SampleImages(Callback):
+    """Pictures of the model on a grid energy, drawn with the same noise every time (comparable frames).
+
+    Logs ``images/marginals`` (one greyscale panel per label, in label order), ``images/joint_samples``
+    (the model's integer samples) and ``images/pixelwise_samples`` (each pixel drawn independently from
+    the same marginals: Fig. 1's second row) at step 0, every ``every_n_steps`` steps and at the end.
+    Nothing happens for energies without a grid.
+
+    Args:
+        every_n_steps: period in optimizer steps.
+        samples: samples per grid (joint and pixelwise each).
+        nrow: samples per grid row.
+        marginal_samples: flow samples averaged for the marginals (models that take ``m``).
+        names, colours: label names and ``(c, 3)`` colours (default: the DataModule's, else a palette).
+        seed: seed of the fixed noise.
+
+    Attributes:
+        logged: one dict per image, ``{"step", "tag", "shape"}``.
+        images: the latest image per tag, ``(h, w, 3)`` float in ``[0, 1]``.
+    """
+
+    TAGS = ("images/marginals", "images/joint_samples", "images/pixelwise_samples")
+
+    def __init__(
+        self,
+        every_n_steps: int = 100,
+        samples: int = 16,
+        nrow: int = 8,
+        marginal_samples: int = 1024,
+        names: list[str] | None = None,
+        colours: Tensor | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.every_n_steps = check_every("every_n_steps", every_n_steps)
+        self.samples = check_every("samples", samples)
+        self.nrow = check_every("nrow", nrow)
+        self.marginal_samples = check_every("marginal_samples", marginal_samples)
+        if names is not None and colours is not None and len(names) != len(colours):
+            raise ValueError(f"{len(names)} label names but {len(colours)} colours")
+        self.names, self.colours, self.seed = names, colours, int(seed)
+        self.logged: list[dict] = []
+        self.images: dict[str, Tensor] = {}
+        self._last_step = -1
+
+    @override
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.draw(trainer, pl_module)
+
+    @override
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int) -> None:
+        if trainer.global_step % self.every_n_steps == 0:
+            self.draw(trainer, pl_module)
+
+    @override
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.draw(trainer, pl_module)
+
+    def render(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Tensor]:
+        """The three pictures, ``{tag: (h, w, 3)}``."""
+        grid = pl_module.energy.grid
+        _, colours = label_info(trainer, pl_module, self.names, self.colours)
+        colours = palette(pl_module.c, colours)
+        scale = auto_scale(grid)
+        with torch.no_grad():
+            joint = pl_module.sample(self.samples, generator=fixed_generator(self.seed, pl_module.device))
+            marginals = model_marginals(pl_module, self.marginal_samples, fixed_generator(self.seed + 1, pl_module.device))
+            pixelwise = pixelwise_samples(marginals, self.samples, fixed_generator(self.seed + 2, "cpu"))
+        return {
+            "images/marginals": tile(marginal_images(marginals, grid), nrow=pl_module.c, scale=scale, fill=0.5),
+            "images/joint_samples": tile(colourise(joint, grid, colours), self.nrow, scale=scale),
+            "images/pixelwise_samples": tile(colourise(pixelwise, grid, colours), self.nrow, scale=scale),
+        }
+
+    def draw(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        step = trainer.global_step
+        if step == self._last_step or not trainer.is_global_zero or pl_module.energy.grid is None:
+            return
+        self._last_step = step
+        was_training = pl_module.training
+        pl_module.eval()
+        try:
+            images = self.render(trainer, pl_module)
+        finally:
+            pl_module.train(was_training)
+        for tag, image in images.items():
+            self.images[tag] = image
+            for logger in trainer.loggers:
+                if isinstance(logger, TensorBoardLogger):
+                    logger.experiment.add_image(tag, image.numpy(), step, dataformats="HWC")
+            self.logged.append({"step": step, "tag": tag, "shape": tuple(image.shape)})

@@ -1,0 +1,193 @@
+"""At the end of training, what a run leaves in its folder: summary.json, samples.npy, marginals.npy, PNGs."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import Callback
+from torch import Tensor
+from typing_extensions import override
+
+from callbacks.common import check_every, fixed_generator, integrality, label_info, model_marginals, try_exact
+from callbacks.figures import fig1_figures, pixelwise_samples
+from callbacks.rendering import auto_scale, colourise, legend, marginal_images, palette, save_png, tile
+from energies.exact import MAX_STATES
+from energies.sample_stats import miller_madow, plugin_entropy, sample_figures
+
+FILES = ("summary.json", "samples.npy", "marginals.npy", "joint_samples.png", "pixelwise_samples.png", "marginals.png", "legend.png", "fig1.png")
+
+
+class RunSummary(Callback):
+    """Writes the run's results when training ends (rank zero only).
+
+    Into ``dirpath`` (default: ``trainer.log_dir``, i.e. ``lightning_logs/version_N/`` with a
+    TensorBoard logger, ``default_root_dir`` without a logger):
+
+    * ``summary.json``: labels, image size, steps, seconds (summed over resumed runs), the final
+      ``train/*`` scalars, figures of the integer samples, exact metrics when enumerable, and the
+      Fig. 1 figures (subject coherence, cat share, pixelwise coherence) for images with ≥ 3 labels;
+    * ``samples.npy`` (int32, ``m × H × W``), ``marginals.npy`` (float32, ``H × W × c``);
+    * ``joint_samples.png``, ``pixelwise_samples.png``, ``marginals.png``, ``legend.png`` and
+      ``fig1.png`` (first row joint samples, second row pixelwise samples, as in Fig. 1).
+
+    Args:
+        samples: number of joint samples saved and scored (≥ 64).
+        marginal_samples: flow samples averaged for the marginals (models that take ``m``).
+        names, colours: label names and ``(c, 3)`` colours (default: the DataModule's).
+        extra: more entries for ``summary.json`` (e.g. the command line's arguments).
+        dirpath: where to write (default ``trainer.log_dir``).
+        exact_max_states: enumeration limit for the exact metrics.
+        seed: seed of the fixed sampling noise.
+
+    Attributes:
+        summary: the dict written to ``summary.json`` (``None`` before the end).
+        written: paths written.
+    """
+
+    def __init__(
+        self,
+        samples: int = 256,
+        marginal_samples: int = 4096,
+        names: list[str] | None = None,
+        colours: Tensor | None = None,
+        extra: dict | None = None,
+        dirpath: str | Path | None = None,
+        exact_max_states: int = MAX_STATES,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if check_every("samples", samples) < 64:
+            raise ValueError(f"samples must be ≥ 64 (samples.npy holds at least 64), got {samples}")
+        self.samples = int(samples)
+        self.marginal_samples = check_every("marginal_samples", marginal_samples)
+        self.names, self.colours = names, colours
+        self.extra = dict(extra or {})
+        self.dirpath = None if dirpath is None else Path(dirpath)
+        self.exact_max_states, self.seed = int(exact_max_states), int(seed)
+        self.summary: dict | None = None
+        self.written: list[Path] = []
+        self.seconds_before = 0.0  # training time of the runs this one resumed
+        self._start: float | None = None
+
+    # -- state: the training time carries over a resume ---------------------------------------
+    def elapsed(self) -> float:
+        return self.seconds_before + (0.0 if self._start is None else time.perf_counter() - self._start)
+
+    @override
+    def state_dict(self) -> dict:
+        return {"seconds": self.elapsed()}
+
+    @override
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.seconds_before = float(state_dict.get("seconds", 0.0))
+
+    @override
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._start = time.perf_counter()
+
+    @override
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        seconds_this_run = 0.0 if self._start is None else time.perf_counter() - self._start
+        if not trainer.is_global_zero:
+            return
+        was_training = pl_module.training
+        pl_module.eval()
+        try:
+            self.write(trainer, pl_module, seconds_this_run)
+        finally:
+            pl_module.train(was_training)
+
+    def write(self, trainer: L.Trainer, pl_module: L.LightningModule, seconds_this_run: float = 0.0) -> dict:
+        out = Path(self.dirpath or trainer.log_dir or trainer.default_root_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        energy = pl_module.energy
+        names, colours = label_info(trainer, pl_module, self.names, self.colours)
+        colours = palette(pl_module.c, colours)
+        grid = energy.grid
+        with torch.no_grad():
+            samples = pl_module.sample(self.samples, generator=fixed_generator(self.seed, pl_module.device)).cpu()
+            marginals = model_marginals(pl_module, self.marginal_samples, fixed_generator(self.seed + 1, pl_module.device)).detach().cpu().float()
+            pixelwise = pixelwise_samples(marginals, self.samples, fixed_generator(self.seed + 2, "cpu"))
+            exact = try_exact(energy, self.exact_max_states)
+            if exact is not None:
+                fig = sample_figures(samples, energy, exact)
+                evals = {k: fig[k] for k in ("kl", "energy", "entropy", "marginal_diff", "support")}
+                evals["exact"] = {"log_z": exact.log_z, "free_energy": -exact.log_z, "entropy": exact.entropy, "mean_energy": exact.mean_energy}
+            else:
+                mean_energy = float(energy.energy(samples.to(pl_module.device)).double().mean())
+                plugin, support = plugin_entropy(samples, energy.c)
+                evals = {"energy": mean_energy, "entropy": miller_madow(plugin, support, self.samples), "support": support}
+            evals["free_energy"] = evals["energy"] - evals["entropy"]
+            integ = integrality(pl_module, min(self.samples, 256), fixed_generator(self.seed + 3, pl_module.device))
+            if integ is not None:
+                evals["integrality"] = integ
+
+        final = {k.split("/", 1)[1]: _num(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
+        summary = {
+            "model": type(pl_module).__name__,
+            "labels": names if names is not None else [str(a) for a in range(pl_module.c)],
+            "label_colours": ["#" + "".join(f"{int(round(float(v) * 255)):02x}" for v in col) for col in colours],
+            "image_size": list(grid) if grid is not None else None,
+            "n": energy.n,
+            "c": energy.c,
+            "steps": int(trainer.global_step),
+            "seconds": round(self.seconds_before + seconds_this_run, 2),
+            "seconds_this_run": round(seconds_this_run, 2),
+            "final": final,
+            "samples": {"m": self.samples, **evals},
+            **self.extra,
+        }
+        if grid is not None and pl_module.c >= 3:
+            summary["fig1"] = fig1_figures(samples, marginals, names, pixelwise=pixelwise)
+
+        self.written = []
+        shape = (self.samples, *grid) if grid is not None else (self.samples, energy.n)
+        self._save(out / "samples.npy", lambda p: np.save(p, samples.reshape(shape).numpy().astype(np.int32)))
+        mshape = (*grid, pl_module.c) if grid is not None else (energy.n, pl_module.c)
+        self._save(out / "marginals.npy", lambda p: np.save(p, marginals.reshape(mshape).numpy().astype(np.float32)))
+        self._save(out / "legend.png", lambda p: save_png(legend(summary["labels"], colours), p))
+        if grid is not None:
+            scale = auto_scale(grid)
+            show = min(64, self.samples)
+            joint_img = colourise(samples[:show], grid, colours)
+            pixel_img = colourise(pixelwise[:show], grid, colours)
+            self._save(out / "joint_samples.png", lambda p: save_png(tile(joint_img, 8, scale=scale), p))
+            self._save(out / "pixelwise_samples.png", lambda p: save_png(tile(pixel_img, 8, scale=scale), p))
+            self._save(out / "marginals.png", lambda p: save_png(tile(marginal_images(marginals, grid), pl_module.c, scale=scale, fill=0.5), p))
+            self._save(out / "fig1.png", lambda p: save_png(tile(torch.cat([joint_img[:6], pixel_img[:6]]), 6, pad=2, scale=scale), p))
+        summary["files"] = sorted([p.name for p in self.written] + ["summary.json"])
+        self._save(out / "summary.json", lambda p: p.write_text(json.dumps(_jsonable(summary), indent=2) + "\n"))
+        self.summary = summary
+        return summary
+
+    def _save(self, path: Path, write) -> None:
+        """Write next to ``path`` and rename over it, so a crash never leaves a half-written file."""
+        tmp = path.with_name(path.stem + ".tmp" + path.suffix)
+        write(tmp)
+        tmp.replace(path)
+        self.written.append(path)
+
+
+def _num(value):
+    value = float(value.detach().cpu()) if isinstance(value, Tensor) else float(value)
+    return value
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, Tensor):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, (np.integer, np.floating)):
+        return obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj

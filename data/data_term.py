@@ -1,0 +1,140 @@
+"""The one place an image becomes a data term: label colours and the Gaussian colour model.
+
+Unary of label ``a`` at pixel ``p``: ``‖x_p − colour_a‖² / (2σ²)`` with ``x_p`` in RGB ``[0, 1]``.
+Label colours come from ``--labels "name=#rrggbb,..."`` or, with ``--classes K``, from k-means.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+DEFAULT_LABELS = "background=#2f4f2f,cat=#8c8c8c,lion=#d2a03c"
+
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\- ]*$")
+_HEX = re.compile(r"^#?([0-9A-Fa-f]{6}|[0-9A-Fa-f]{3})$")
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Label names and their RGB colours ``(c, 3)`` in ``[0, 1]``."""
+
+    names: tuple[str, ...]
+    colours: Tensor
+
+    def __post_init__(self) -> None:
+        if len(self.names) != len(self.colours):
+            raise ValueError(f"{len(self.names)} label names but {len(self.colours)} colours")
+
+    @property
+    def c(self) -> int:
+        return len(self.names)
+
+    def hex(self) -> list[str]:
+        return [to_hex(col) for col in self.colours]
+
+    def spec(self) -> str:
+        """The ``--labels`` string that reproduces these labels."""
+        return ",".join(f"{name}={h}" for name, h in zip(self.names, self.hex()))
+
+
+def parse_hex(text: str) -> Tensor:
+    """``#rrggbb`` (or ``#rgb``, ``#`` optional) → ``(3,)`` float in ``[0, 1]``."""
+    match = _HEX.match(text.strip())
+    if not match:
+        raise ValueError(f"bad colour {text.strip()!r}: expected #rrggbb")
+    digits = match.group(1)
+    if len(digits) == 3:
+        digits = "".join(ch * 2 for ch in digits)
+    return torch.tensor([int(digits[i : i + 2], 16) for i in (0, 2, 4)], dtype=torch.float32) / 255.0
+
+
+def to_hex(colour: Tensor) -> str:
+    rgb = (colour.clamp(0, 1) * 255).round().to(torch.int64).tolist()
+    return "#" + "".join(f"{v:02x}" for v in rgb)
+
+
+def parse_labels(spec: str) -> Labels:
+    """Parse ``"name=#rrggbb,name=#rrggbb,..."``.
+
+    Raises:
+        ValueError: one line, for an entry without ``=``, an empty or odd name, a bad hex colour,
+            a duplicate name, or fewer than 2 labels.
+    """
+    if spec is None or not str(spec).strip():
+        raise ValueError("--labels is empty: expected e.g. \"background=#2f4f2f,cat=#8c8c8c,lion=#d2a03c\"")
+    names, colours = [], []
+    for entry in str(spec).split(","):
+        entry = entry.strip()
+        if not entry:
+            raise ValueError(f"--labels {spec!r} has an empty entry")
+        if "=" not in entry:
+            raise ValueError(f"--labels entry {entry!r} is not name=#rrggbb")
+        name, colour = (part.strip() for part in entry.split("=", 1))
+        if not name or not _NAME.match(name):
+            raise ValueError(f"--labels entry {entry!r}: label names use letters, digits, '_', '-', '.', spaces")
+        if name in names:
+            raise ValueError(f"--labels names label {name!r} twice")
+        try:
+            colours.append(parse_hex(colour))
+        except ValueError as err:
+            raise ValueError(f"--labels entry {entry!r}: {err}") from None
+        names.append(name)
+    if len(names) < 2:
+        raise ValueError(f"--labels needs at least 2 labels, got {len(names)}")
+    return Labels(tuple(names), torch.stack(colours))
+
+
+def gaussian_unary(image: Tensor, colours: Tensor, sigma: float) -> Tensor:
+    """Unary potentials ``‖x − colour‖² / (2σ²)``: ``(H, W, 3), (c, 3) → (H, W, c)``."""
+    if not sigma > 0 or sigma != sigma or sigma == float("inf"):
+        raise ValueError(f"--sigma must be a positive number, got {sigma}")
+    diff = image[:, :, None, :].double() - colours.to(image.device)[None, None].double()
+    return ((diff**2).sum(-1) / (2 * float(sigma) ** 2)).to(torch.get_default_dtype())
+
+
+def kmeans_colours(image: Tensor, k: int, seed: int = 0, iterations: int = 50, max_points: int = 20000) -> Tensor:
+    """``k`` colours ``(k, 3)`` fitted to the pixels by k-means (k-means++ start), sorted by brightness.
+
+    Raises:
+        ValueError: when ``k < 2`` or the image has fewer than ``k`` distinct colours.
+    """
+    if int(k) != k or k < 2:
+        raise ValueError(f"--classes must be an integer ≥ 2, got {k}")
+    k = int(k)
+    x = image.reshape(-1, 3).double()
+    distinct = torch.unique(x, dim=0)
+    if len(distinct) < k:
+        raise ValueError(
+            f"--classes {k} needs an image with at least {k} distinct colours, this one has {len(distinct)}; "
+            "use fewer classes or --labels"
+        )
+    g = torch.Generator().manual_seed(int(seed))
+    if len(x) > max_points:  # a subsample fits the colours as well and keeps big images fast
+        x = x[torch.randperm(len(x), generator=g)[:max_points]]
+        if len(torch.unique(x, dim=0)) < k:
+            x = distinct
+    # k-means++: each next centre drawn with probability ∝ squared distance to the nearest centre
+    centres = x[torch.randint(len(x), (1,), generator=g)]
+    for _ in range(1, k):
+        d2 = torch.cdist(x, centres).pow(2).min(1).values
+        centres = torch.cat([centres, x[torch.multinomial(d2 / d2.sum(), 1, generator=g)]])
+    for _ in range(iterations):
+        assign = torch.cdist(x, centres).argmin(1)
+        sums = torch.zeros_like(centres).index_add_(0, assign, x)
+        counts = torch.bincount(assign, minlength=k).to(x.dtype)
+        new = torch.where(counts[:, None] > 0, sums / counts.clamp_min(1)[:, None], centres)  # empty: keep
+        if torch.allclose(new, centres, atol=1e-7):
+            break
+        centres = new
+    brightness = centres @ torch.tensor([0.299, 0.587, 0.114], dtype=centres.dtype)
+    return centres[brightness.argsort()].float()
+
+
+def kmeans_labels(image: Tensor, k: int, seed: int = 0) -> Labels:
+    """Labels ``class0 … class{k-1}`` (dark to bright) with k-means colours."""
+    colours = kmeans_colours(image, k, seed)
+    return Labels(tuple(f"class{i}" for i in range(k)), colours)

@@ -1,0 +1,133 @@
+"""The image source: file → RGB → data term → grid Potts energy (Fig. 1)."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from pathlib import Path
+
+import torch
+
+from data.data_term import DEFAULT_LABELS, Labels, gaussian_unary, kmeans_labels, parse_labels
+from data.energy_datamodule import EnergyDataModule
+from data.image_io import MAX_PIXELS, load_image
+from energies.grid_potts import GridPottsEnergy
+
+DEFAULT_IMAGE = Path(__file__).resolve().parent / "cat_lion.png"
+DEFAULT_SIGMA = 0.1
+DEFAULT_BETA = 2.0
+
+
+def _positive(name: str, value: float) -> float:
+    value = float(value)
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{name} must be a positive finite number, got {value}")
+    return value
+
+
+class ImageDataModule(EnergyDataModule):
+    """Grid Potts energy of an image: Gaussian colour unaries plus ``beta`` per disagreeing neighbour pair.
+
+    Labels come from ``labels`` (``"name=#rrggbb,..."``) or, when ``classes`` is given instead, from
+    k-means on the pixel colours; with neither, the bundled default labels.
+
+    Args:
+        image: path of any image Pillow reads (default: the bundled ``data/cat_lion.png``).
+        labels: label spec, see :func:`data.data_term.parse_labels`.
+        classes: number of k-means colours (exclusive with ``labels``).
+        sigma: colour noise std of the Gaussian data term, in RGB units of ``[0, 1]``.
+        beta: Potts weight per disagreeing 4-neighbour pair.
+        max_size: downscale the longer side to at most this many pixels (``None``: keep).
+        max_pixels: refuse grids larger than this after downscaling.
+        seed: k-means seed.
+        steps_per_epoch: see :class:`data.energy_datamodule.EnergyDataModule`.
+
+    Raises:
+        ValueError: one line, for any bad argument or unusable image (at :attr:`energy` for the image).
+    """
+
+    def __init__(
+        self,
+        image: str | None = None,
+        labels: str | None = None,
+        classes: int | None = None,
+        sigma: float = DEFAULT_SIGMA,
+        beta: float = DEFAULT_BETA,
+        max_size: int | None = 64,
+        max_pixels: int | None = MAX_PIXELS,
+        seed: int = 0,
+        steps_per_epoch: int = 100,
+    ) -> None:
+        super().__init__(steps_per_epoch)
+        if labels is not None and classes is not None:
+            raise ValueError("give --labels or --classes, not both")
+        if classes is not None and (int(classes) != classes or classes < 2):
+            raise ValueError(f"--classes must be an integer ≥ 2, got {classes}")
+        _positive("--sigma", sigma)
+        _positive("--beta", beta)
+        if max_size is not None and (int(max_size) != max_size or max_size < 1):
+            raise ValueError(f"--max-size must be an integer ≥ 1, got {max_size}")
+        image = str(DEFAULT_IMAGE if image is None else image)
+        if labels is None and classes is None:
+            labels = DEFAULT_LABELS
+        self._labels: Labels | None = parse_labels(labels) if labels is not None else None
+        self.save_hyperparameters()
+        self.image_path = image
+        self._image: torch.Tensor | None = None
+
+    @property
+    def image(self) -> torch.Tensor:
+        """The (downscaled) RGB image ``(H, W, 3)`` in ``[0, 1]``."""
+        if self._image is None:
+            self._image = load_image(self.image_path, self.hparams.max_size, self.hparams.max_pixels)
+        return self._image
+
+    @property
+    def labels(self) -> Labels:
+        if self._labels is None:
+            self._labels = kmeans_labels(self.image, int(self.hparams.classes), self.hparams.seed)
+        return self._labels
+
+    @property
+    def label_names(self) -> list[str]:
+        return list(self.labels.names)
+
+    @property
+    def label_colours(self) -> torch.Tensor:
+        """``(c, 3)`` RGB in ``[0, 1]``."""
+        return self.labels.colours
+
+    def build_energy(self) -> GridPottsEnergy:
+        unary = gaussian_unary(self.image, self.labels.colours, self.hparams.sigma)
+        return GridPottsEnergy(unary, beta=self.hparams.beta)
+
+    # -- the checkpoint records which energy it was trained on ----------------------------------
+    def fingerprint(self) -> dict:
+        """Grid, labels and a hash of the energy's parameters: equal iff the same energy."""
+        energy = self.energy
+        digest = hashlib.sha256()
+        for name, buf in sorted(energy.named_buffers()):
+            digest.update(name.encode())
+            digest.update(buf.detach().cpu().double().contiguous().numpy().round(9).tobytes())
+        return {"grid": list(energy.grid), "labels": self.labels.spec(), "energy_sha256": digest.hexdigest()}
+
+    def check_fingerprint(self, saved: dict) -> None:
+        """Raise a one-line ``ValueError`` when ``saved`` (from a checkpoint) is another energy."""
+        mine = self.fingerprint()
+        if saved.get("grid") != mine["grid"]:
+            raise ValueError(f"checkpoint was trained on a {_size(saved.get('grid'))} image, this one is {_size(mine['grid'])}")
+        if saved.get("labels") != mine["labels"]:
+            raise ValueError(f"checkpoint was trained with labels {saved.get('labels')!r}, not {mine['labels']!r}")
+        if saved.get("energy_sha256") != mine["energy_sha256"]:
+            raise ValueError("checkpoint was trained on another energy (other image, --sigma or --beta)")
+
+    def state_dict(self) -> dict:
+        return {"fingerprint": self.fingerprint()}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        if "fingerprint" in state_dict:
+            self.check_fingerprint(state_dict["fingerprint"])
+
+
+def _size(grid) -> str:
+    return "?" if not grid else f"{grid[0]}×{grid[1]}"

@@ -1,0 +1,229 @@
+"""Randomized assignment flow (§3–§5): P = E_Ω[T(S(Ω))], trained by minimising the free energy (14).
+
+A sample is one flow run ``S(T) = flow(S0, Ω)`` with a fresh ``Ω ~ μ`` (and, optionally, fresh noise on
+``S0``), made integral by ``rounding``:
+
+* ``"draw"`` (default): an independent label per node from ``S(T)``. The model is then exactly the
+  mixture of product distributions ``E_Ω[T(S(Ω))]`` of eq. (6) at finite ``T``, so estimate (23)
+  evaluated at the drawn labels is an honest entropy estimate even while samples are soft.
+* ``"argmax"``: the paper's rounding (exact only in the limit of integral ``S(T)``, Theorem 1).
+
+Training minimises ``⟨P, E⟩ − Ĥ(P)``: the energy term by eq. (17) (``expected_energy`` of the soft
+samples, reparameterized), the entropy by eqs. (22)–(23). Under ``"draw"`` the labels depend on
+``S(T)`` through a discrete draw, so a score-function (REINFORCE) term with a leave-one-out baseline
+carries the gradient of that draw.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from models.assignment_flow import AssignmentFlow
+from models.energy_model import EnergyModel
+from models.flow_entropy import log_component_probs, log_mixture_prob
+from models.flow_start import FlowStart
+from models.omega_conv import ConvOmega
+from models.omega_dense import DenseOmega
+
+#: Named recipes; explicit constructor arguments override them.
+RECIPES: dict[str, dict] = {
+    # §5 as written: argmax rounding, (22)–(23) at the argmax, Adam 5e-3, 5k iterations.
+    "paper": dict(
+        rounding="argmax", score_function=False, leave_one_out=False, init_std=0.1, s0_noise=0.0,
+        lr=5e-3, lr_schedule="constant", schedule_steps=5000, samples_per_step=512,
+    ),
+    # Our recipe (see benchmarks/flow_experiments.md).
+    "flow": dict(
+        rounding="draw", score_function=True, leave_one_out=False, init_std=1.0, s0_noise=0.0,
+        lr=1e-2, lr_schedule="cosine", schedule_steps=4000, samples_per_step=512,
+    ),
+}
+
+
+def draw_labels(S: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """One label per node from the rows of ``S (m, n, c)`` by inverse-CDF sampling: ``(m, n)`` long."""
+    u = torch.rand(S.shape[:-1] + (1,), generator=generator, device=S.device, dtype=S.dtype)
+    return (u > S.cumsum(-1)).sum(-1).clamp_max(S.shape[-1] - 1)
+
+
+class RandomizedFlow(EnergyModel):
+    """The randomized assignment flow as a LightningModule.
+
+    Args:
+        n: number of nodes.  c: number of labels.
+        grid: ``(H, W)`` of an image graph (needed by ``omega="conv"``).
+        omega: ``"dense"`` (Theorem 1's ``max(Z+Zᵀ,0)+εI``) or ``"conv"`` (multi-channel convolution).
+        recipe: ``"flow"`` (ours, default) or ``"paper"``; fills every knob left at ``None``.
+        samples_per_step: ``m``, flow samples per optimisation step.
+        lr: Adam step length.
+        step_size: Euler step ``h``.  end_time: ``T``.
+        rounding: ``"draw"`` or ``"argmax"`` (how a soft sample becomes a labeling).
+        score_function: add the REINFORCE term of the label draw (only with ``"draw"``).
+        leave_one_out: evaluate (23) at ``α(k)`` without sample ``k``'s own component.
+        init_std: std of the random initial ``S0`` logits.
+        s0_noise: initial std of learned Gaussian noise on the ``S0`` logits (0: none).
+        omega_mean, omega_variance, omega_eps: initial ``μ``, ``σ²`` and ``ε`` of ``Ω``'s distribution.
+        kernel_size, symmetric, nonnegative: the convolutional ``Ω``.
+        lr_schedule: ``"constant"`` or ``"cosine"`` (to ``lr · lr_final``).
+        schedule_steps: length of the cosine schedule (the trainer's ``max_steps`` when set).
+        lr_final: final learning rate as a fraction of ``lr``.
+        noise_rank: rank of learned correlated Gaussian noise on the ``S0`` logits (0: none).
+        seed: seeds the initial ``S0`` logits.
+    """
+
+    def __init__(
+        self,
+        n: int,
+        c: int,
+        grid: tuple[int, int] | None = None,
+        omega: str = "dense",
+        recipe: str = "flow",
+        samples_per_step: int | None = None,
+        lr: float | None = None,
+        step_size: float = 0.1,
+        end_time: float = 1.0,
+        rounding: str | None = None,
+        score_function: bool | None = None,
+        leave_one_out: bool | None = None,
+        init_std: float | None = None,
+        s0_noise: float | None = None,
+        omega_mean: float = 1 / 20,
+        omega_variance: float = 0.1,
+        omega_eps: float = 1e-3,
+        kernel_size: int = 3,
+        symmetric: bool = True,
+        nonnegative: bool = True,
+        lr_schedule: str | None = None,
+        schedule_steps: int | None = None,
+        lr_final: float = 0.05,
+        noise_rank: int = 0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(n, c)
+        if recipe not in RECIPES:
+            raise ValueError(f"unknown recipe {recipe!r}; choose from {sorted(RECIPES)}")
+        knobs = dict(
+            samples_per_step=samples_per_step, lr=lr, rounding=rounding, score_function=score_function,
+            leave_one_out=leave_one_out, init_std=init_std, s0_noise=s0_noise, lr_schedule=lr_schedule,
+            schedule_steps=schedule_steps,
+        )
+        resolved = {k: (RECIPES[recipe][k] if v is None else v) for k, v in knobs.items()}
+        if resolved["rounding"] not in ("draw", "argmax"):
+            raise ValueError(f"rounding must be 'draw' or 'argmax', got {resolved['rounding']!r}")
+        if resolved["lr_schedule"] not in ("constant", "cosine"):
+            raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {resolved['lr_schedule']!r}")
+        if resolved["samples_per_step"] < 2:
+            raise ValueError(f"samples_per_step must be ≥ 2, got {resolved['samples_per_step']}")
+        grid = None if grid is None else (int(grid[0]), int(grid[1]))
+        self.save_hyperparameters(ignore=list(knobs))
+        self.hparams.update(resolved)  # the resolved knobs are what load_from_checkpoint restores
+        self.flow = AssignmentFlow(step_size, end_time)
+        if omega == "dense":
+            self.omega = DenseOmega(n, omega_mean, omega_variance, omega_eps)
+        elif omega == "conv":
+            if grid is None:
+                raise ValueError("omega='conv' needs grid=(H, W)")
+            self.omega = ConvOmega(c, grid, kernel_size, omega_mean, omega_variance, symmetric, nonnegative, omega_eps)
+        else:
+            raise ValueError(f"omega must be 'dense' or 'conv', got {omega!r}")
+        gen = torch.Generator().manual_seed(seed)
+        self.start = FlowStart(n, c, resolved["init_std"], resolved["s0_noise"], noise_rank, generator=gen)
+
+    # -- the model ---------------------------------------------------------------------------------
+    def log_soft_samples(self, m: int, generator: torch.Generator | None = None) -> Tensor:
+        """``(m, n, c)`` log S(T), each from its own ``Ω`` draw (and ``S0`` noise); differentiable."""
+        return self.flow(self.start(m, generator), self.omega(m, generator))
+
+    def soft_samples(self, m: int, generator: torch.Generator | None = None) -> Tensor:
+        """``(m, n, c)`` soft samples ``S(T)``; ``generator`` must live on ``self.device``."""
+        with torch.no_grad():
+            return self.log_soft_samples(m, generator).exp()
+
+    def round(self, S: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Integer labelings ``(m, n)`` from soft samples, by the model's ``rounding``."""
+        if self.hparams.rounding == "argmax":
+            return S.argmax(-1)
+        return draw_labels(S, generator)
+
+    def sample(self, m: int, generator: torch.Generator | None = None, chunk: int = 2**15) -> Tensor:
+        """``m`` integer labelings ``(m, n)``: a flow run to ``T`` per sample, then ``rounding``
+        (``"draw"``: an independent label per node from ``S(T)``; ``"argmax"``: the argmax per node)."""
+        out = []
+        for i in range(0, m, chunk):
+            S = self.soft_samples(min(chunk, m - i), generator)
+            out.append(self.round(S, generator))
+        return torch.cat(out).long()
+
+    def marginals(self, m: int = 4096, generator: torch.Generator | None = None) -> Tensor:
+        """``(n, c)`` marginals ``E_Ω[S(Ω)]`` by eq. (24), averaged over ``m`` flow samples."""
+        return self.soft_samples(m, generator).mean(0)
+
+    def expectation(self, phi: Tensor, m: int = 4096, generator: torch.Generator | None = None) -> float:
+        """``E_P[Qφ] = E_Ω[⟨S(Ω), φ⟩]`` (eq. (25)) for ``φ (n, c)``, over ``m`` flow samples."""
+        if phi.shape != (self.n, self.c):
+            raise ValueError(f"phi must have shape ({self.n}, {self.c}), got {tuple(phi.shape)}")
+        S = self.soft_samples(m, generator)
+        return float((S * phi.to(S)).sum((1, 2)).mean())
+
+    # -- training ----------------------------------------------------------------------------------
+    def free_energy_terms(self, m: int | None = None) -> dict[str, Tensor]:
+        """One Monte Carlo estimate of the free energy and the surrogate loss whose gradient is its gradient.
+
+        Returns:
+            dict with ``loss`` (differentiable surrogate), ``free_energy``, ``energy``, ``entropy``
+            (estimate (22)–(23), detached) and ``integrality`` (mean of ``max_c S``).
+        """
+        hp = self.hparams
+        m = m or hp.samples_per_step
+        log_S = self.log_soft_samples(m)
+        S = log_S.exp()
+        energy = self.energy.expected_energy(S)  # eq. (17): exact given S, reparameterized
+        with torch.no_grad():
+            labels = self.round(S)
+        owner = torch.arange(m, device=self.device) if hp.leave_one_out else None
+        log_q = log_mixture_prob(log_S, labels, owner)  # eq. (23) at α(k)
+        surrogate = energy + log_q
+        if hp.rounding == "draw" and hp.score_function:
+            # d/dθ E_{α~T(S)}[log P̂(α)] also has the term E[(log P̂(α) − b) ∇ log T(S)_α];
+            # b is the leave-one-out mean over the other samples (a baseline that adds no bias).
+            own = log_component_probs(log_S, labels).diagonal()
+            w = log_q.detach()
+            baseline = (w.sum() - w) / (m - 1)
+            surrogate = surrogate + (w - baseline) * own
+        return {
+            "loss": surrogate.mean(),
+            "free_energy": (energy + log_q).mean().detach(),
+            "energy": energy.mean().detach(),
+            "entropy": -log_q.mean().detach(),
+            "integrality": S.max(-1).values.mean().detach(),
+        }
+
+    def training_step(self, batch, batch_idx) -> Tensor:
+        terms = self.free_energy_terms()
+        self.log("train/free_energy", terms["free_energy"], prog_bar=True)
+        for key in ("energy", "entropy", "integrality"):
+            self.log(f"train/{key}", terms[key])
+        return terms["loss"]
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        opt = torch.optim.Adam(self.parameters(), lr=hp.lr)
+        if hp.lr_schedule == "constant":
+            return opt
+        max_steps = getattr(self._trainer, "max_steps", -1) if self._trainer is not None else -1
+        total = max_steps if max_steps and max_steps > 0 else hp.schedule_steps
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, cosine_factor(total, hp.lr_final))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+def cosine_factor(total: int, final: float):
+    """Cosine decay of the learning-rate factor from 1 to ``final`` over ``total`` steps, then flat."""
+
+    def factor(step: int) -> float:
+        t = min(step, total) / max(total, 1)
+        return final + (1 - final) * 0.5 * (1 + math.cos(math.pi * t))
+
+    return factor

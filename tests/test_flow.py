@@ -1,0 +1,208 @@
+"""Tests of the randomized assignment flow: integrator, Ω distributions, entropy estimator, model."""
+
+import math
+from collections import Counter
+
+import lightning as L
+import pytest
+import torch
+
+from data.ising_datamodule import IsingDataModule
+from energies.exact import exact_inference
+from energies.ising import ising_energy
+from energies.sample_stats import sample_figures
+from models import MeanField, RandomizedFlow
+from models.assignment_flow import integrate_flow, num_steps
+from models.flow_entropy import entropy_estimate, log_mixture_prob, miller_madow_entropy
+from models.flow_start import FlowStart
+from models.omega_conv import ConvOmega, grouped_conv
+from models.omega_dense import DenseOmega
+
+
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+# -- integrator -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("omega", ["dense", "conv"])
+def test_rows_stay_on_simplex(omega):
+    torch.manual_seed(0)
+    m, H, W, c = 7, 3, 4, 3
+    draw = DenseOmega(H * W) if omega == "dense" else ConvOmega(c, (H, W))
+    log_s0 = torch.randn(m, H * W, c, generator=gen())
+    log_S = integrate_flow(log_s0, draw(m, gen(1)), step_size=0.1, end_time=2.0)
+    S = log_S.exp()
+    assert S.shape == (m, H * W, c)
+    assert torch.isfinite(log_S).all() and (S > 0).all()
+    torch.testing.assert_close(S.sum(-1), torch.ones(m, H * W))
+
+
+def test_flow_with_theorem1_omega_converges_to_vertices():
+    n, m = 6, 64
+    omega = DenseOmega(n)  # Ω = max(Z + Zᵀ, 0) + εI, Theorem 1
+    log_s0 = torch.randn(m, n, 2, generator=gen(3))
+    with torch.no_grad():
+        S_short = integrate_flow(log_s0, omega(m, gen(4)), 0.1, 1.0).exp()
+        S_long = integrate_flow(log_s0, omega(m, gen(4)), 0.1, 60.0).exp()
+    # a node whose drawn couplings are all clipped to 0 moves only at rate ε, so allow a few stragglers
+    assert (S_long.max(-1).values > 0.999).double().mean() > 0.97
+    assert S_long.max(-1).values.mean() > S_short.max(-1).values.mean()
+
+
+def test_num_steps_and_arguments():
+    assert num_steps(0.1, 1.0) == 10 and num_steps(0.25, 1.0) == 4
+    with pytest.raises(ValueError, match="step_size"):
+        num_steps(0.0, 1.0)
+    with pytest.raises(ValueError, match="shape"):
+        integrate_flow(torch.zeros(3, 2), lambda S: S)
+
+
+# -- Ω distributions --------------------------------------------------------------------------------
+def test_dense_omega_has_theorem1_form():
+    omega = DenseOmega(5, eps=1e-3).draw(4, gen())
+    torch.testing.assert_close(omega, omega.transpose(1, 2))
+    assert (omega >= 0).all() and (omega.diagonal(dim1=1, dim2=2) >= 1e-3 - 1e-7).all()
+
+
+def conv_matrix_reference(weight, H, W):
+    """Dense (n·c × n·c) matrix of a zero-padded correlation, by explicit loops (row-major nodes)."""
+    c, _, k, _ = weight.shape
+    r = k // 2
+    A = torch.zeros(H * W * c, H * W * c, dtype=weight.dtype)
+    for y in range(H):
+        for x in range(W):
+            for o in range(c):
+                for i in range(c):
+                    for a in range(k):
+                        for b in range(k):
+                            yy, xx = y + a - r, x + b - r
+                            if 0 <= yy < H and 0 <= xx < W:
+                                A[(y * W + x) * c + o, (yy * W + xx) * c + i] += weight[o, i, a, b]
+    return A
+
+
+@pytest.mark.parametrize("symmetric", [False, True])
+def test_conv_omega_batched_equals_per_sample_loop(symmetric):
+    m, H, W, c = 3, 4, 5, 3
+    omega = ConvOmega(c, (H, W), kernel_size=3, mean=0.0, variance=1.0, symmetric=symmetric, nonnegative=False)
+    weight = omega.draw(m, gen(5))
+    S = torch.rand(m, H * W, c, generator=gen(6), dtype=torch.float64)
+    out = grouped_conv(S, weight.double(), (H, W))
+    for s in range(m):
+        A = conv_matrix_reference(weight[s].double(), H, W)
+        ref = (A @ S[s].reshape(-1)).reshape(H * W, c)
+        torch.testing.assert_close(out[s], ref)
+        if symmetric:
+            torch.testing.assert_close(A, A.T)
+
+
+def test_conv_omega_runs_on_a_large_grid():
+    m, H, W, c = 4, 128, 128, 3
+    omega = ConvOmega(c, (H, W))
+    log_S = integrate_flow(torch.randn(m, H * W, c, generator=gen()), omega(m, gen(1)), 0.1, 1.0)
+    assert log_S.shape == (m, H * W, c) and torch.isfinite(log_S).all()
+
+
+# -- entropy estimator ------------------------------------------------------------------------------
+def one_hot_log(labels, c, delta=1e-30):
+    S = torch.nn.functional.one_hot(labels, c).double().clamp(delta, 1.0)
+    return (S / S.sum(-1, keepdim=True)).log()
+
+
+def test_estimator_equals_plugin_entropy_for_integral_samples():
+    labels = torch.tensor([[0, 1, 1], [0, 1, 1], [1, 1, 0], [0, 0, 0], [0, 1, 1], [1, 1, 0]])
+    m = len(labels)
+    counts = Counter(tuple(row.tolist()) for row in labels)
+    plugin = -sum(k / m * math.log(k / m) for k in counts.values())  # independent eq. (19)
+    est = entropy_estimate(one_hot_log(labels, 2), labels)
+    assert float(est) == pytest.approx(plugin, abs=1e-9)
+    assert miller_madow_entropy(labels, 2) == pytest.approx(plugin + (len(counts) - 1) / (2 * m))
+
+
+def test_leave_one_out_matches_brute_force():
+    m, n, c = 5, 4, 3
+    log_S = torch.log_softmax(torch.randn(m, n, c, generator=gen(7), dtype=torch.float64), -1)
+    labels = torch.randint(0, c, (m, n), generator=gen(8))
+    owner = torch.arange(m)
+    got = log_mixture_prob(log_S, labels, owner)
+    full = log_mixture_prob(log_S, labels)
+    for k in range(m):
+        probs = [math.exp(sum(float(log_S[l, i, labels[k, i]]) for i in range(n))) for l in range(m)]
+        assert float(got[k]) == pytest.approx(math.log(sum(p for l, p in enumerate(probs) if l != k) / (m - 1)))
+        assert float(full[k]) == pytest.approx(math.log(sum(probs) / m))
+
+
+# -- the model --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("recipe", ["flow", "paper"])
+@pytest.mark.parametrize("s0_noise", [0.0, 0.3])
+def test_gradients_reach_mu_sigma_and_s0(recipe, s0_noise):
+    torch.manual_seed(0)
+    model = RandomizedFlow(6, 2, recipe=recipe, samples_per_step=32, s0_noise=s0_noise).attach_energy(ising_energy(2, 3))
+    model.free_energy_terms()["loss"].backward()
+    params = [model.omega.mean, model.omega.rho, model.start.logits] + ([model.start.noise_rho] if s0_noise else [])
+    for p in params:
+        assert p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0
+
+
+def test_public_api_shapes_and_eq24_25():
+    model = RandomizedFlow(6, 2, samples_per_step=16).attach_energy(ising_energy(2, 3))
+    labels = model.sample(100, generator=gen())
+    assert labels.shape == (100, 6) and labels.dtype == torch.long and labels.max() < 2
+    assert model.soft_samples(10, gen()).shape == (10, 6, 2)
+    marg = model.marginals(512, gen(2))
+    torch.testing.assert_close(marg.sum(-1), torch.ones(6))
+    phi = torch.zeros(6, 2)
+    phi[:, 1] = 1.0  # E_P[number of nodes labelled 1] = Σ_i P(x_i = 1)
+    assert model.expectation(phi, 512, gen(2)) == pytest.approx(float(marg[:, 1].sum()), rel=1e-5)
+    assert torch.equal(model.sample(50, gen(9)), model.sample(50, gen(9)))
+
+
+def quiet_trainer(tmp_path, steps, **kw):
+    return L.Trainer(
+        max_steps=steps, default_root_dir=tmp_path, logger=False, enable_progress_bar=False,
+        enable_model_summary=False, accelerator="cpu", **kw,
+    )
+
+
+def test_tiny_instance_beats_mean_field(tmp_path):
+    L.seed_everything(0, verbose=False)
+    dm = IsingDataModule(2, 3)
+    energy = dm.energy
+    exact = exact_inference(energy)
+    flow = RandomizedFlow(6, 2, samples_per_step=128, schedule_steps=300)
+    quiet_trainer(tmp_path, 300, enable_checkpointing=False).fit(flow, datamodule=dm)
+    flow_kl = sample_figures(flow.sample(100_000, gen(1)), energy, exact)["kl"]
+    mf = MeanField(6, 2, restarts=50, lr=0.1)
+    quiet_trainer(tmp_path, 200, enable_checkpointing=False).fit(mf, datamodule=dm)
+    mf_kl = float(mf.free_energies().min()) + exact.log_z  # exact KL of the kept product distribution
+    assert flow_kl < mf_kl
+
+
+def test_load_from_checkpoint_round_trip(tmp_path):
+    L.seed_everything(0, verbose=False)
+    model = RandomizedFlow(6, 2, grid=(2, 3), omega="conv", recipe="paper", samples_per_step=8, s0_noise=0.2)
+    trainer = quiet_trainer(tmp_path, 3, enable_checkpointing=False)
+    trainer.fit(model, datamodule=IsingDataModule(2, 3))
+    path = tmp_path / "flow.ckpt"
+    trainer.save_checkpoint(path)
+    loaded = RandomizedFlow.load_from_checkpoint(path)
+    assert loaded.hparams.recipe == "paper" and loaded.hparams.rounding == "argmax" and loaded.hparams.grid == (2, 3)
+    for (k, v), (k2, v2) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        assert k == k2 and torch.equal(v, v2)
+    assert torch.equal(model.sample(20, gen(3)), loaded.sample(20, gen(3)))
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="recipe"):
+        RandomizedFlow(6, 2, recipe="nope")
+    with pytest.raises(ValueError, match="grid"):
+        RandomizedFlow(6, 2, omega="conv")
+    with pytest.raises(ValueError, match="rounding"):
+        RandomizedFlow(6, 2, rounding="ceil")
+
+
+def test_flow_start_noise_is_per_sample():
+    start = FlowStart(4, 3, noise_std=0.5, generator=gen())
+    log_s0 = start(5, gen(1))
+    assert log_s0.shape == (5, 4, 3) and not torch.allclose(log_s0[0], log_s0[1])
+    torch.testing.assert_close(log_s0.exp().sum(-1), torch.ones(5, 4))

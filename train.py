@@ -1,0 +1,319 @@
+"""Train a randomized assignment flow (or the mean-field baseline) on an image or an Ising grid.
+
+    python train.py                                   # the bundled cat-or-lion image (Fig. 1)
+    python train.py --image photo.jpg --classes 3     # any image, k-means colours
+    python train.py --ising 3x8 --max-steps 2000      # the Table 1 family
+    python train.py --resume last                     # continue the newest run under --root-dir
+
+A run leaves TensorBoard logs, checkpoints and its results in ``<root-dir>/lightning_logs/version_N/``.
+Bad input ends with one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import warnings
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent
+
+# Image settings of the flow (the Ising family uses the flow's own recipe); see README, "Fig. 1".
+IMAGE_FLOW = dict(samples=64, lr=0.05, kernel_size=3)
+DEFAULT_MAX_STEPS = 300
+
+
+class UsageError(ValueError):
+    """Bad command-line input; reported as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, not usage + error
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="train.py",
+        description="Randomized assignment flows: learn a Gibbs distribution and draw structured samples.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    data = p.add_argument_group("data (an image, or --ising)")
+    data.add_argument("--image", default=None, help="image file; a bare name also resolves in data/ (default: data/cat_lion.png)")
+    data.add_argument("--labels", default=None, help='label colours "name=#rrggbb,..." (default with no --classes: '
+                      '"background=#2f4f2f,cat=#8c8c8c,lion=#d2a03c")')
+    data.add_argument("--classes", type=int, default=None, help="fit this many label colours by k-means instead of --labels")
+    data.add_argument("--sigma", type=float, default=0.1, help="colour std of the Gaussian data term (RGB in [0, 1])")
+    data.add_argument("--beta", type=float, default=2.0, help="Potts weight per disagreeing neighbour pair")
+    data.add_argument("--max-size", type=int, default=64, help="downscale the image's longer side to this many pixels (0: keep)")
+    data.add_argument("--ising", metavar="HxW", default=None, help="train the Ising grid of this size instead of an image (Table 1: 3x8)")
+    data.add_argument("--coupling", type=float, default=None, help="Ising coupling per disagreeing pair (default 2.1, Table 1)")
+
+    model = p.add_argument_group("model")
+    model.add_argument("--model", choices=("flow", "meanfield"), default="flow", help="randomized flow or mean-field baseline")
+    model.add_argument("--samples", type=int, default=None, help="flow samples per step, m (default: 64 on images, the recipe's 512 on Ising)")
+    model.add_argument("--lr", type=float, default=None, help="Adam step length (default: 0.05 on images, the recipe's otherwise)")
+    model.add_argument("--omega", choices=("conv", "dense"), default=None, help="flow Ω (default: conv on images, dense on Ising)")
+    model.add_argument("--kernel-size", type=int, default=3, help="conv Ω kernel size (odd)")
+    model.add_argument("--restarts", type=int, default=1000, help="mean-field random restarts")
+
+    train = p.add_argument_group("training")
+    train.add_argument("--max-steps", type=int, default=DEFAULT_MAX_STEPS, help="optimizer steps (total, counting resumed ones)")
+    train.add_argument("--seed", type=int, default=0, help="seed of everything")
+    train.add_argument("--root-dir", default=".", help="runs go to <root-dir>/lightning_logs/version_N/")
+    train.add_argument("--resume", metavar="PATH|last", default=None, help="checkpoint to continue from; 'last': the newest last.ckpt under --root-dir")
+    train.add_argument("--accelerator", default="auto", help="cpu, gpu, auto, ...")
+    train.add_argument("--devices", default="1", help="number of devices (or 'auto')")
+    train.add_argument("--checkpoint-every", type=int, default=100, help="periodic checkpoint every N steps (plus last.ckpt)")
+    train.add_argument("--log-every", type=int, default=50, help="sample metrics every N steps (images every 2N)")
+    train.add_argument("--summary-samples", type=int, default=256, help="joint samples saved in samples.npy and scored (≥ 64)")
+    train.add_argument("--exact", choices=("auto", "on", "off"), default="auto", help="exact KL / marginal difference when enumerable")
+    train.add_argument("--progress", action="store_true", help="show Lightning's progress bar")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv``, train, print the figures. Returns the exit code (2 for bad input)."""
+    parser = build_parser()
+    try:
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exit_:  # --help
+            return int(exit_.code or 0)
+        return run(args)
+    except (ValueError, OSError) as err:
+        message = " ".join(str(err).split()) or type(err).__name__
+        print(f"train.py: error: {message}", file=sys.stderr)
+        return 2
+
+
+# -- building blocks ---------------------------------------------------------------------------------
+def resolve_image(image: str | None) -> str | None:
+    """A path as given, else a bare name in the bundled ``data/`` folder."""
+    if image is None:
+        return None
+    path = Path(image).expanduser()
+    if not path.exists() and not path.is_absolute() and (REPO / "data" / path).exists():
+        return str(REPO / "data" / path)
+    return str(path)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", text)
+    if not match:
+        raise UsageError(f"--ising {text!r}: expected HxW, e.g. 3x8")
+    h, w = int(match.group(1)), int(match.group(2))
+    if h < 1 or w < 2:
+        raise UsageError(f"--ising {text!r}: the grid needs at least 1x2 nodes")
+    return h, w
+
+
+def check_args(args: argparse.Namespace) -> None:
+    for name in ("sigma", "beta"):
+        value = getattr(args, name)
+        if not value > 0 or value == float("inf"):
+            raise UsageError(f"--{name} must be positive, got {value}")
+    for name in ("max_steps", "checkpoint_every", "log_every", "restarts"):
+        if getattr(args, name) < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be ≥ 1, got {getattr(args, name)}")
+    if args.samples is not None and args.samples < 2:
+        raise UsageError(f"--samples must be ≥ 2, got {args.samples}")
+    if args.lr is not None and not args.lr > 0:
+        raise UsageError(f"--lr must be positive, got {args.lr}")
+    if args.summary_samples < 64:
+        raise UsageError(f"--summary-samples must be ≥ 64, got {args.summary_samples}")
+    if args.max_size < 0:
+        raise UsageError(f"--max-size must be ≥ 0 (0 keeps the size), got {args.max_size}")
+    if args.kernel_size < 1 or args.kernel_size % 2 == 0:
+        raise UsageError(f"--kernel-size must be odd and positive, got {args.kernel_size}")
+    if args.ising is not None:
+        image_opts = [f"--{k.replace('_', '-')}" for k in ("image", "labels", "classes") if getattr(args, k) is not None]
+        if image_opts:
+            raise UsageError(f"--ising trains a synthetic grid: drop {', '.join(image_opts)}")
+    elif args.coupling is not None:
+        raise UsageError("--coupling applies to --ising only (images use --beta)")
+    if args.classes is not None and args.classes < 2:
+        raise UsageError(f"--classes must be ≥ 2, got {args.classes}")
+    if args.labels is not None and args.classes is not None:
+        raise UsageError("give --labels or --classes, not both")
+
+
+def build_datamodule(args: argparse.Namespace):
+    from data import ImageDataModule, IsingDataModule
+
+    if args.ising is not None:
+        h, w = parse_size(args.ising)
+        coupling = 2.1 if args.coupling is None else args.coupling
+        return IsingDataModule(h, w, coupling=coupling)
+    return ImageDataModule(
+        image=resolve_image(args.image), labels=args.labels, classes=args.classes, sigma=args.sigma,
+        beta=args.beta, max_size=args.max_size or None, seed=args.seed,
+    )
+
+
+def build_model(args: argparse.Namespace, energy):
+    from models import MeanField
+
+    if args.model == "meanfield":
+        return MeanField(energy.n, energy.c, restarts=args.restarts, lr=0.05 if args.lr is None else args.lr)
+    from models.randomized_flow import RandomizedFlow
+
+    image = args.ising is None
+    omega = args.omega or ("conv" if image else "dense")
+    if omega == "conv" and energy.grid is None:
+        raise UsageError("--omega conv needs a grid energy")
+    settings = dict(IMAGE_FLOW) if image else {}
+    if args.samples is not None:
+        settings["samples"] = args.samples
+    if args.lr is not None:
+        settings["lr"] = args.lr
+    return RandomizedFlow(
+        energy.n, energy.c, grid=energy.grid, omega=omega, samples_per_step=settings.get("samples"),
+        lr=settings.get("lr"), kernel_size=args.kernel_size, seed=args.seed,
+    )
+
+
+def find_last(root_dir: Path) -> Path:
+    """The newest ``lightning_logs/version_N/checkpoints/last.ckpt`` under ``root_dir``."""
+    found = sorted(
+        (root_dir / "lightning_logs").glob("version_*/checkpoints/last.ckpt"),
+        key=lambda p: (p.stat().st_mtime, _version(p.parent.parent)),
+    )
+    if not found:
+        raise UsageError(f"--resume last: no lightning_logs/version_*/checkpoints/last.ckpt under {root_dir}")
+    return found[-1]
+
+
+def _version(folder: Path) -> int:
+    match = re.fullmatch(r"version_(\d+)", folder.name)
+    return int(match.group(1)) if match else -1
+
+
+def check_checkpoint(path: Path, model, datamodule) -> dict:
+    """Load ``path`` and check that it is a checkpoint of this model on this energy (one-line errors)."""
+    import torch
+
+    if not path.exists():
+        raise UsageError(f"--resume: checkpoint not found: {path}")
+    if path.is_dir():
+        raise UsageError(f"--resume: {path} is a directory, not a checkpoint file")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # any unpickling failure means "not a checkpoint"
+        raise UsageError(f"--resume: {path} is not a readable checkpoint ({type(err).__name__})") from None
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "global_step" not in ckpt:
+        raise UsageError(f"--resume: {path} is not a Lightning checkpoint")
+    saved = ckpt["state_dict"]
+    mine = model.state_dict()
+    if set(saved) != set(mine) or any(tuple(saved[k].shape) != tuple(mine[k].shape) for k in mine):
+        hp = ckpt.get("hyper_parameters", {})
+        raise UsageError(
+            f"--resume: {path} holds another model (n={hp.get('n')}, c={hp.get('c')}) than this run's "
+            f"{type(model).__name__} (n={model.n}, c={model.c}); check --model, the image, --max-size and the labels"
+        )
+    dm_state = ckpt.get(type(datamodule).__qualname__)
+    if isinstance(dm_state, dict) and "fingerprint" in dm_state and hasattr(datamodule, "check_fingerprint"):
+        try:
+            datamodule.check_fingerprint(dm_state["fingerprint"])
+        except ValueError as err:
+            raise UsageError(f"--resume: {err}") from None
+    saved_dm = ckpt.get("datamodule_hyper_parameters")
+    if saved_dm is not None and not hasattr(datamodule, "check_fingerprint"):
+        mine_dm = dict(datamodule.hparams)
+        diff = [k for k in mine_dm if k != "steps_per_epoch" and saved_dm.get(k) != mine_dm[k]]
+        if diff:
+            raise UsageError(f"--resume: checkpoint was trained on another energy ({', '.join(f'{k}={saved_dm.get(k)}' for k in diff)})")
+    return ckpt
+
+
+def run(args: argparse.Namespace) -> int:
+    check_args(args)
+    import lightning as L
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    from callbacks import RunSummary, SampleImages, SampleMetrics
+
+    L.seed_everything(args.seed, verbose=False)
+    datamodule = build_datamodule(args)
+    energy = datamodule.energy  # reads and checks the input before anything is written
+    model = build_model(args, energy)
+
+    root = Path(args.root_dir).expanduser()
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"--root-dir {root} is a file")
+    ckpt_path, version = None, None
+    if args.resume is not None:
+        ckpt_path = find_last(root) if args.resume == "last" else Path(args.resume).expanduser()
+        ckpt = check_checkpoint(ckpt_path, model, datamodule)
+        if ckpt["global_step"] >= args.max_steps:
+            raise UsageError(f"--resume: the checkpoint is at step {ckpt['global_step']}; raise --max-steps above it to train on")
+        # a checkpoint of a run under this root continues in that run's folder
+        folder = ckpt_path.resolve().parent.parent
+        if ckpt_path.resolve().parent.name == "checkpoints" and folder.parent.resolve() == (root / "lightning_logs").resolve():
+            version = _version(folder) if _version(folder) >= 0 else None
+
+    names = getattr(datamodule, "label_names", None)
+    colours = getattr(datamodule, "label_colours", None)
+    exact = {"auto": "auto", "on": True, "off": False}[args.exact]
+    metrics = SampleMetrics(every_n_steps=args.log_every, samples=1024, exact=exact)
+    metrics.check_energy(energy)
+    summary = RunSummary(
+        samples=args.summary_samples, names=names, colours=colours, seed=args.seed,
+        extra={"args": {k: v for k, v in vars(args).items()}, "image": getattr(datamodule, "image_path", None)},
+    )
+    callbacks = [
+        metrics,
+        SampleImages(every_n_steps=2 * args.log_every, names=names, colours=colours, seed=args.seed),
+        summary,
+        ModelCheckpoint(
+            filename="step{step:06d}", auto_insert_metric_name=False, every_n_train_steps=args.checkpoint_every,
+            save_top_k=-1, save_last=True,
+        ),
+    ]
+    logger = TensorBoardLogger(str(root), name="lightning_logs", version=version, default_hp_metric=False)
+    devices = args.devices if args.devices == "auto" else _int(args.devices, "--devices")
+    trainer = L.Trainer(
+        max_steps=args.max_steps, accelerator=args.accelerator, devices=devices, logger=logger,
+        callbacks=callbacks, default_root_dir=str(root), log_every_n_steps=min(10, args.log_every),
+        enable_progress_bar=args.progress, enable_model_summary=False, num_sanity_val_steps=0,
+    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=".*is smaller than the logging interval.*")
+        trainer.fit(model, datamodule=datamodule, ckpt_path=None if ckpt_path is None else str(ckpt_path))
+    if trainer.is_global_zero and summary.summary is not None:
+        report(summary.summary, Path(trainer.log_dir))
+    return 0
+
+
+def _int(text: str, name: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise UsageError(f"{name} must be an integer or 'auto', got {text!r}") from None
+    if value < 1:
+        raise UsageError(f"{name} must be ≥ 1, got {value}")
+    return value
+
+
+def report(summary: dict, folder: Path) -> None:
+    """Print the run's figures (Fig. 1's for images, Table 1's where exact)."""
+    s = summary["samples"]
+    print(f"run folder: {folder}")
+    print(f"{summary['model']} on {summary['n']} nodes × {summary['c']} labels, {summary['steps']} steps, {summary['seconds']:.0f} s")
+    line = f"samples (m={s['m']}): energy {s['energy']:.3f}, entropy {s['entropy']:.3f}, free energy {s['free_energy']:.3f}"
+    if "kl" in s:
+        line += f", KL {s['kl']:.3f}, marginal difference {s['marginal_diff']:.3f}"
+    print(line)
+    fig = summary.get("fig1")
+    if fig:
+        print(
+            f"Fig. 1: subject coherence {fig['subject_coherence']:.3f}, {fig['cat_label']} share {fig['cat_share']:.3f}, "
+            f"pixelwise coherence {fig['pixelwise_coherence']:.3f} ({fig['subject_pixels']} subject pixels)"
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
