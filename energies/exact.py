@@ -1,9 +1,11 @@
 """Exact inference by enumeration for models small enough: log Z, marginals, entropy, mean energy.
 
-Pairwise energies are enumerated split in two halves ("high" and "low" nodes): the energy of a
-state is ``A[h] + B[l] + C[h_b, l_b]`` where ``A``/``B`` hold the terms inside each half (computed
-once, ``c^(n/2)`` states each) and ``C`` the edges crossing the split, which only depend on the
-nodes at the boundary. Chunks of ``h`` bound the memory; the chunks are combined in log space.
+Pairwise energies (all bundled ones) are enumerated *split*: nodes ``[0, k)`` form the "high" half,
+``[k, n)`` the "low" half, and the energy of a state is ``A[h] + B[l] + C[h_b, l_b]`` where ``A``/``B``
+hold the terms inside each half and ``C`` the edges crossing the split, which only see the few
+boundary nodes ``h_b``/``l_b``. Then ``Z = Σ_{h_b,l_b} α[h_b] exp(-C[h_b,l_b]) β[l_b]`` with ``α``/``β``
+the partition sums of each half grouped by boundary state: the work is ``O(c^(n/2))`` instead of
+``O(c^n)``, all in the log domain. Other energies are enumerated state by state in bounded chunks.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from torch import Tensor
 
 from energies.base import Energy
 
-MAX_STATES = 2**26  # enumeration limit: 67M states, a few seconds on 2 cores
+MAX_STATES = 2**26  # generic enumeration: every state's energy is evaluated
+MAX_HALF_STATES = 2**24  # split enumeration: states of each half and of the boundary table
 CHUNK_STATES = 2**22
 
 
@@ -30,17 +33,46 @@ class ExactResult:
     mean_energy: float
 
 
-def num_states(n: int, c: int) -> int:
-    return c**n
+def _split_point(n: int) -> int:
+    return n // 2
+
+
+def _has_factors(energy: Energy) -> bool:
+    try:
+        energy.factors()
+    except NotImplementedError:
+        return False
+    return True
 
 
 def check_enumerable(energy: Energy, max_states: int = MAX_STATES) -> None:
-    """Raise a one-line ``ValueError`` naming the limit when ``c^n`` exceeds ``max_states``."""
-    if energy.c**energy.n > max_states:
+    """Raise a one-line ``ValueError`` naming the limit when ``energy`` is too large to enumerate.
+
+    A pairwise energy is enumerable when each half (and its boundary table) has at most
+    ``MAX_HALF_STATES`` states and ``c^n ≤ max_states^2``; any other energy when ``c^n ≤ max_states``.
+    """
+    n, c = energy.n, energy.c
+    if _has_factors(energy):
+        half = c ** max(_split_point(n), n - _split_point(n))
+        if half <= min(MAX_HALF_STATES, max_states) and c**n <= max_states**2:
+            return
         raise ValueError(
-            f"exact inference enumerates c^n = {energy.c}^{energy.n} states, over the limit of "
-            f"{max_states:,} (about 2^{int(math.log2(max_states))}); use a smaller model"
+            f"exact inference enumerates the {c}^{n} states of this model in two halves of up to "
+            f"{half:,} states, over the limit of {min(MAX_HALF_STATES, max_states):,} per half; use a smaller model"
         )
+    if c**n > max_states:
+        raise ValueError(
+            f"exact inference enumerates c^n = {c}^{n} states, over the limit of "
+            f"{max_states:,} (2^{int(math.log2(max_states))}); use a smaller model"
+        )
+
+
+def is_enumerable(energy: Energy, max_states: int = MAX_STATES) -> bool:
+    try:
+        check_enumerable(energy, max_states)
+    except ValueError:
+        return False
+    return True
 
 
 def digits(count: int, length: int, c: int, device=None) -> Tensor:
@@ -50,98 +82,91 @@ def digits(count: int, length: int, c: int, device=None) -> Tensor:
     return (codes[:, None] // powers) % c
 
 
-def exact_inference(
-    energy: Energy, max_states: int = MAX_STATES, chunk_states: int = CHUNK_STATES
-) -> ExactResult:
-    """Enumerate all ``c^n`` labelings of ``energy``.
+def exact_inference(energy: Energy, max_states: int = MAX_STATES, chunk_states: int = CHUNK_STATES) -> ExactResult:
+    """Enumerate all labelings of ``energy``.
 
     Raises:
-        ValueError: when ``c^n`` exceeds ``max_states``.
+        ValueError: when the model is too large (see :func:`check_enumerable`).
     """
     check_enumerable(energy, max_states)
     with torch.no_grad():
-        try:
-            unary, edges, tables = (t.detach().cpu().double() if t.is_floating_point() else t.cpu() for t in energy.factors())
-        except NotImplementedError:
-            return _combine(_chunks_generic(energy, chunk_states), energy.n, energy.c)
-        return _combine(_chunks_split(unary, edges, tables, chunk_states), energy.n, energy.c)
+        if _has_factors(energy):
+            unary, edges, tables = energy.factors()
+            return _split_enumeration(unary.detach().cpu().double(), edges.cpu(), tables.detach().cpu().double())
+        return _generic_enumeration(energy, chunk_states)
 
 
-def _chunks_generic(energy: Energy, chunk_states: int):
-    """Any energy: evaluate ``energy.energy`` on chunks of enumerated labelings."""
-    n, c = energy.n, energy.c
-    total = c**n
-    powers = c ** torch.arange(n - 1, -1, -1)
-    device = next(iter(energy.buffers()), torch.empty(0)).device
-    for start in range(0, total, chunk_states):
-        codes = torch.arange(start, min(total, start + chunk_states))
-        x = (codes[:, None] // powers) % c
-        E = energy.energy(x.to(device)).double().cpu()
-        yield E, lambda w, x=x: _marginal_sums(x, w, c)
-
-
-def _marginal_sums(x: Tensor, w: Tensor, c: int) -> Tensor:
-    """``Σ_s w_s [x_s,i = a]`` as an ``(n, c)`` table."""
+def _one_hot_sums(x: Tensor, w: Tensor, c: int) -> Tensor:
+    """``Σ_s w_s [x_{s,i} = a]`` as an ``(nodes, c)`` table."""
     return torch.stack([w @ (x == a).to(w.dtype) for a in range(c)], 1)
 
 
-def _chunks_split(unary: Tensor, edges: Tensor, tables: Tensor, chunk_states: int):
+def _group_logsumexp(values: Tensor, groups: Tensor, size: int) -> Tensor:
+    """``log Σ_{s: groups[s] = g} exp(values[s])`` for every group ``g``."""
+    peak = torch.full((size,), -math.inf, dtype=values.dtype).scatter_reduce(0, groups, values, "amax")
+    sums = torch.zeros(size, dtype=values.dtype).index_add_(0, groups, torch.exp(values - peak[groups]))
+    return sums.log() + peak
+
+
+def _split_enumeration(unary: Tensor, edges: Tensor, tables: Tensor) -> ExactResult:
     n, c = unary.shape
-    k = n // 2  # high nodes [0, k), low nodes [k, n)
+    k = _split_point(n)
     high_x, low_x = digits(c**k, k, c), digits(c ** (n - k), n - k, c)
-    in_high = edges < k
-    inside_high = in_high.all(1)
-    inside_low = (~in_high).all(1)
+    high_end = edges < k
+    inside_high, inside_low = high_end.all(1), (~high_end).all(1)
     cross = ~(inside_high | inside_low)
 
     def block_energy(x: Tensor, offset: int, mask: Tensor) -> Tensor:
-        nodes = torch.arange(x.shape[1])
-        E = unary[offset + nodes, x].sum(1)
+        E = unary[offset + torch.arange(x.shape[1]), x].sum(1)
         e = edges[mask] - offset
-        if len(e):
-            E = E + tables[mask][torch.arange(len(e)), x[:, e[:, 0]], x[:, e[:, 1]]].sum(1)
-        return E
+        return E + tables[mask][torch.arange(len(e)), x[:, e[:, 0]], x[:, e[:, 1]]].sum(1)
 
     A, B = block_energy(high_x, 0, inside_high), block_energy(low_x, k, inside_low)
-    # Crossing edges depend on the boundary nodes only: tabulate them over the boundary states.
+
+    # Crossing edges, oriented (high end, low end), tabulated over the boundary states.
     ce, ct = edges[cross], tables[cross]
-    flipped = ce[:, 0] >= k  # orient every crossing edge as (high end, low end)
+    flipped = ce[:, 0] >= k
     ce = torch.where(flipped[:, None], ce.flip(1), ce)
     ct = torch.where(flipped[:, None, None], ct.transpose(1, 2), ct)
     hb, lb = torch.unique(ce[:, 0]), torch.unique(ce[:, 1])
     hb_x, lb_x = digits(c ** len(hb), len(hb), c), digits(c ** len(lb), len(lb), c)
+    hb_pos, lb_pos = torch.searchsorted(hb, ce[:, 0].contiguous()), torch.searchsorted(lb, ce[:, 1].contiguous())
     C = torch.zeros(len(hb_x), len(lb_x), dtype=unary.dtype)
-    for (i, j), t in zip(ce.tolist(), ct):  # a handful of crossing edges
-        C += t[hb_x[:, (hb == i).nonzero().item()]][:, lb_x[:, (lb == j).nonzero().item()]]
-    hpow, lpow = c ** torch.arange(len(hb) - 1, -1, -1), c ** torch.arange(len(lb) - 1, -1, -1)
-    h_code = (high_x[:, hb] * hpow).sum(1) if len(hb) else torch.zeros(len(high_x), dtype=torch.long)
-    l_code = (low_x[:, lb - k] * lpow).sum(1) if len(lb) else torch.zeros(len(low_x), dtype=torch.long)
-    C_low = C[:, l_code]  # (boundary-high states, all low states)
+    for e in range(len(ce)):  # one (boundary × boundary) table per crossing edge
+        C += ct[e][hb_x[:, hb_pos[e], None], lb_x[None, :, lb_pos[e]]]
+    h_code = high_x[:, hb] @ (c ** torch.arange(len(hb) - 1, -1, -1))
+    l_code = low_x[:, lb - k] @ (c ** torch.arange(len(lb) - 1, -1, -1))
 
-    rows = max(1, chunk_states // len(low_x))
-    for start in range(0, len(high_x), rows):
-        sl = slice(start, start + rows)
-        E = A[sl, None] + B[None, :] + C_low[h_code[sl]]
+    log_alpha = _group_logsumexp(-A, h_code, len(hb_x))  # (boundary-high,)
+    log_beta = _group_logsumexp(-B, l_code, len(lb_x))  # (boundary-low,)
+    log_joint = log_alpha[:, None] - C + log_beta[None, :]
+    log_z = torch.logsumexp(log_joint.reshape(-1), 0)
+    # P(h) = exp(-A_h) Σ_lb exp(-C[hb(h), lb]) β[lb] / Z, and symmetrically for the low half.
+    p_high = torch.exp(-A + torch.logsumexp(log_beta[None, :] - C, 1)[h_code] - log_z)
+    p_low = torch.exp(-B + torch.logsumexp(log_alpha[:, None] - C, 0)[l_code] - log_z)
+    p_boundary = torch.exp(log_joint - log_z)
+    mean_energy = float(p_high @ A + p_low @ B + (p_boundary * C).sum())
+    marginals = torch.cat([_one_hot_sums(high_x, p_high, c), _one_hot_sums(low_x, p_low, c)])
+    return ExactResult(float(log_z), marginals, mean_energy + float(log_z), mean_energy)
 
-        def marginals(w: Tensor, sl=sl) -> Tensor:
-            w = w.view(-1, len(low_x))
-            return torch.cat([_marginal_sums(high_x[sl], w.sum(1), c), _marginal_sums(low_x, w.sum(0), c)])
 
-        yield E.reshape(-1), marginals
-
-
-def _combine(chunks, n: int, c: int) -> ExactResult:
-    """Per chunk: local log-sum-exp and normalised statistics; then a log-space weighted merge."""
-    log_zs, margs, energies = [], [], []
-    for E, marginal_fn in chunks:
+def _generic_enumeration(energy: Energy, chunk_states: int) -> ExactResult:
+    """Any energy: evaluate ``energy.energy`` on chunks of states; merge the chunks in log space."""
+    n, c = energy.n, energy.c
+    total = c**n
+    powers = c ** torch.arange(n - 1, -1, -1)
+    device = next(iter(energy.buffers()), torch.empty(0)).device
+    log_zs, marginals, energies = [], [], []
+    for start in range(0, total, chunk_states):
+        x = (torch.arange(start, min(total, start + chunk_states))[:, None] // powers) % c
+        E = energy.energy(x.to(device)).double().cpu()
         lz = torch.logsumexp(-E, 0)
         w = torch.exp(-E - lz)
         log_zs.append(lz)
-        margs.append(marginal_fn(w))
-        energies.append((w * E).sum())
+        marginals.append(_one_hot_sums(x, w, c))
+        energies.append(w @ E)
     log_zs = torch.stack(log_zs)
     log_z = torch.logsumexp(log_zs, 0)
     weights = torch.exp(log_zs - log_z)
-    marginals = (weights[:, None, None] * torch.stack(margs)).sum(0)
-    mean_energy = float((weights * torch.stack(energies)).sum())
-    return ExactResult(float(log_z), marginals, mean_energy + float(log_z), mean_energy)
+    mean_energy = float(weights @ torch.stack(energies))
+    return ExactResult(float(log_z), torch.einsum("k,knc->nc", weights, torch.stack(marginals)), mean_energy + float(log_z), mean_energy)
