@@ -1,13 +1,13 @@
 """Draw the bundled default image ``data/cat_lion.png``: an ambiguous cat-or-lion head (Fig. 1).
 
 The subject's colour is exactly midway between the cat and lion label colours, so the Gaussian data
-term of a pixel is the same for both labels. The noise is antithetic under the left–right mirror
-(``noise(r, W-1-col) = −noise(r, col)``) and the silhouette is mirror-symmetric, so over the subject
-(and over the whole image) the noise adds the same amount to the data term of "all cat" as of
-"all lion": the unary difference cat − lion is linear in the pixel colour and the noise sums to zero
-over every mirror pair. The two modes therefore have exactly equal probability.
+term of a pixel is the same for both labels. The noise cannot favour either: every noise vector is an
+integer combination of (2, 1, 2) and (0, 4, 1), both orthogonal to lion − cat = (70, 20, −80), so
+``‖x − cat‖² = ‖x − lion‖²`` still holds exactly at every noisy subject pixel. (It is also antithetic
+under the left–right mirror of the symmetric silhouette, so it sums to zero over the image.) Swapping
+cat and lion on the subject leaves the energy unchanged: the two modes have exactly equal probability.
 
-Usage: ``python data/make_cat_lion.py [--size 40] [--out data/cat_lion.png]``.
+Usage: ``python data/make_cat_lion.py [--size 24] [--out data/cat_lion.png]``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ BACKGROUND = (0x2F, 0x4F, 0x2F)
 CAT = (0x8C, 0x8C, 0x8C)
 LION = (0xD2, 0xA0, 0x3C)
 SUBJECT = tuple((a + b) // 2 for a, b in zip(CAT, LION))  # (175, 150, 100): sums are even, midpoint exact
-NOISE = 8  # noise amplitude in 8-bit levels
+NOISE = 2  # noise = a·(2, 1, 2) + b·(0, 4, 1), a, b ∈ {−NOISE … NOISE}: up to ±10 levels per channel
+NOISE_BASIS = np.array([[2, 1, 2], [0, 4, 1]])  # both orthogonal to LION − CAT
 
 
 def silhouette(height: int, width: int) -> np.ndarray:
@@ -38,7 +39,7 @@ def silhouette(height: int, width: int) -> np.ndarray:
     return head | ear
 
 
-def draw(height: int = 40, width: int = 40, seed: int = 0) -> np.ndarray:
+def draw(height: int = 24, width: int = 24, seed: int = 0) -> np.ndarray:
     """``(H, W, 3)`` uint8 image; ``width`` must be even so that every pixel has a distinct mirror."""
     if width % 2:
         raise ValueError("width must be even (antithetic mirror pairs)")
@@ -46,14 +47,14 @@ def draw(height: int = 40, width: int = 40, seed: int = 0) -> np.ndarray:
     assert (mask == mask[:, ::-1]).all()
     image = np.where(mask[..., None], np.array(SUBJECT), np.array(BACKGROUND)).astype(np.int64)
     rng = np.random.default_rng(seed)
-    half = rng.integers(-NOISE, NOISE + 1, size=(height, width // 2, 3))
+    half = rng.integers(-NOISE, NOISE + 1, size=(height, width // 2, 2)) @ NOISE_BASIS
     noise = np.concatenate([half, -half[:, ::-1]], axis=1)  # noise(r, W-1-col) = -noise(r, col)
     return np.clip(image + noise, 0, 255).astype(np.uint8)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--size", type=int, default=40, help="height and width in pixels (even)")
+    parser.add_argument("--size", type=int, default=24, help="height and width in pixels (even)")
     parser.add_argument("--seed", type=int, default=0, help="noise seed")
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "cat_lion.png"), help="output PNG")
     args = parser.parse_args(argv)

@@ -166,8 +166,13 @@ def test_datamodule_labels_and_classes(tmp_path):
     dm3 = ImageDataModule(str(tmp_path / "a.png"), classes=3)
     assert dm3.energy.c == 3 and dm3.label_names == ["class0", "class1", "class2"]
     assert dm3.fingerprint() == ImageDataModule(str(tmp_path / "a.png"), classes=3).fingerprint()
-    with pytest.raises(ValueError, match="grid"):
+    with pytest.raises(ValueError, match="labels"):
         dm3.check_fingerprint(dm.fingerprint())
+    Image.fromarray(_rgb(4, 7), "RGB").save(tmp_path / "b.png")
+    with pytest.raises(ValueError, match="4×7 image"):
+        dm.check_fingerprint(ImageDataModule(str(tmp_path / "b.png"), labels="x=#000000,y=#ffffff").fingerprint())
+    with pytest.raises(ValueError, match="another energy"):
+        dm.check_fingerprint(ImageDataModule(str(tmp_path / "a.png"), labels="x=#000000,y=#ffffff", beta=0.6).fingerprint())
 
 
 @pytest.mark.parametrize(
