@@ -50,6 +50,6 @@ class EnergyModel(L.LightningModule):
         """``m`` integer labelings ``(m, n)`` drawn from the model."""
         raise NotImplementedError
 
-    def marginals(self) -> Tensor:
-        """The model's marginals ``(n, c)``."""
+    def marginals(self, m: int | None = None, generator: torch.Generator | None = None) -> Tensor:
+        """The model's marginals ``(n, c)``; sampling models estimate them from ``m`` draws."""
         raise NotImplementedError

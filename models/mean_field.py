@@ -65,8 +65,8 @@ class MeanField(EnergyModel):
         M = self.best_marginals()
         return float(-(M * M.clamp_min(1e-30).log()).sum())
 
-    def marginals(self) -> Tensor:
-        return self.best_marginals()
+    def marginals(self, m: int | None = None, generator: torch.Generator | None = None) -> Tensor:
+        return self.best_marginals()  # exact for a product distribution: no sampling
 
     def sample(self, m: int, generator: torch.Generator | None = None) -> Tensor:
         M = self.best_marginals()

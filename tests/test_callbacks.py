@@ -1,0 +1,164 @@
+"""Callbacks: argument checks, what they record, exact metrics when enumerable, the run folder files."""
+
+from __future__ import annotations
+
+import json
+
+import lightning as L
+import numpy as np
+import pytest
+import torch
+
+from callbacks import RunSummary, SampleImages, SampleMetrics, fig1_figures
+from callbacks.figures import pixelwise_samples, subject_coherence
+from data.energy_datamodule import EnergyDataModule
+from energies import GridPottsEnergy, ising_energy
+from models import MeanField
+
+
+class _EnergyDM(EnergyDataModule):
+    """Serves a fixed energy, with optional label names/colours like the image DataModule."""
+
+    def __init__(self, energy, names=None, colours=None):
+        super().__init__(steps_per_epoch=10)
+        self._fixed, self.label_names, self.label_colours = energy, names, colours
+
+    def build_energy(self):
+        return self._fixed
+
+
+def _potts3(h=3, w=4) -> GridPottsEnergy:
+    unary = torch.zeros(h, w, 3)
+    unary[:, :1, 1:] = 5.0  # left column: background
+    unary[:, 1:, 0] = 5.0  # rest: the subject, cat or lion alike
+    return GridPottsEnergy(unary, beta=1.0)
+
+
+def _fit(callbacks, energy, steps=4, tmp_path=None, dm_kwargs=None):
+    torch.manual_seed(0)
+    model = MeanField(energy.n, energy.c, restarts=8, lr=0.1)
+    trainer = L.Trainer(
+        max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, callbacks=callbacks, accelerator="cpu", devices=1,
+        default_root_dir=str(tmp_path) if tmp_path else None,
+    )
+    trainer.fit(model, datamodule=_EnergyDM(energy, **(dm_kwargs or {})))
+    return trainer, model
+
+
+# -- argument checks -----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: SampleMetrics(every_n_steps=0), "every_n_steps"),
+        (lambda: SampleMetrics(samples=-1), "samples"),
+        (lambda: SampleMetrics(exact="yes"), "exact"),
+        (lambda: SampleImages(every_n_steps=1.5), "every_n_steps"),
+        (lambda: SampleImages(names=["a"], colours=torch.zeros(2, 3)), "colours"),
+        (lambda: RunSummary(samples=10), "64"),
+    ],
+)
+def test_arguments_are_checked(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+# -- metrics -------------------------------------------------------------------------------------------
+def test_metrics_exact_when_enumerable():
+    metrics = SampleMetrics(every_n_steps=2, samples=256)
+    _fit([metrics], ising_energy(2, 3), steps=5)
+    assert [r["step"] for r in metrics.logged] == [2, 4, 5]  # every 2 steps, and the end
+    last = metrics.latest
+    for key in ("eval/kl", "eval/marginal_diff", "eval/energy", "eval/entropy", "eval/free_energy", "eval/exact_free_energy"):
+        assert np.isfinite(last[key]), key
+    assert last["eval/kl"] > -0.05  # a KL (up to the entropy estimate's error)
+    assert 0 <= last["eval/marginal_diff"] <= 1
+    assert abs(last["eval/free_energy"] - (last["eval/energy"] - last["eval/entropy"])) < 1e-9
+
+
+def test_metrics_without_exact_on_large_grids():
+    metrics = SampleMetrics(every_n_steps=1, samples=64)
+    _fit([metrics], ising_energy(6, 6), steps=2)  # 2^36 states: not enumerated
+    assert "eval/kl" not in metrics.latest and np.isfinite(metrics.latest["eval/energy"])
+    with pytest.raises(ValueError, match="enumerated"):
+        SampleMetrics(exact=True).check_energy(ising_energy(6, 6))
+
+
+def test_metrics_fixed_noise_repeats():
+    metrics = SampleMetrics(samples=128)
+    _, model = _fit([metrics], ising_energy(2, 3), steps=1)
+    assert metrics.compute(model) == metrics.compute(model)
+
+
+# -- images --------------------------------------------------------------------------------------------
+def test_images_recorded_and_comparable():
+    images = SampleImages(every_n_steps=2, samples=8, nrow=4, marginal_samples=16)
+    _, model = _fit([images], _potts3(), steps=4, dm_kwargs=dict(names=["background", "cat", "lion"], colours=torch.eye(3)))
+    steps = sorted({r["step"] for r in images.logged})
+    assert steps == [0, 2, 4]
+    assert {r["tag"] for r in images.logged} == set(SampleImages.TAGS)
+    for tag in SampleImages.TAGS:
+        img = images.images[tag]
+        assert img.dim() == 3 and img.shape[-1] == 3 and 0 <= float(img.min()) and float(img.max()) <= 1
+    joint = images.images["images/joint_samples"]
+    scale = 96 // 4
+    assert joint.shape == (2 * (3 * scale + 1) + 1, 4 * (4 * scale + 1) + 1, 3)  # 8 samples, 4 per row
+    # the label colours are used: the left column is background = red (eye(3)[0])
+    assert torch.allclose(joint[1, 1], torch.tensor([1.0, 0, 0]))
+
+
+def test_images_skip_energies_without_grid():
+    from energies import PairwiseEnergy
+
+    energy = PairwiseEnergy(torch.zeros(4, 2), torch.tensor([[0, 1], [1, 2]]), torch.zeros(2, 2, 2))
+    images = SampleImages(every_n_steps=1)
+    _fit([images], energy, steps=2)
+    assert images.logged == []
+
+
+# -- summary -------------------------------------------------------------------------------------------
+def test_summary_writes_the_run_folder(tmp_path):
+    summary = RunSummary(samples=64, marginal_samples=32, extra={"note": "test"})
+    trainer, model = _fit([summary], _potts3(), steps=3, tmp_path=tmp_path, dm_kwargs=dict(names=["background", "cat", "lion"]))
+    files = {p.name for p in tmp_path.iterdir()}
+    assert {"summary.json", "samples.npy", "marginals.npy", "joint_samples.png", "pixelwise_samples.png", "marginals.png", "legend.png", "fig1.png"} <= files
+    assert not any(".tmp" in f for f in files)
+    samples, marginals = np.load(tmp_path / "samples.npy"), np.load(tmp_path / "marginals.npy")
+    assert samples.shape == (64, 3, 4) and np.issubdtype(samples.dtype, np.integer) and samples.max() < 3
+    assert marginals.shape == (3, 4, 3) and np.allclose(marginals.sum(-1), 1, atol=1e-5)
+    data = json.loads((tmp_path / "summary.json").read_text())
+    assert data["labels"] == ["background", "cat", "lion"] and data["image_size"] == [3, 4] and data["steps"] == 3
+    assert data["note"] == "test" and "free_energy" in data["final"] and data["seconds"] >= 0
+    assert "kl" in data["samples"]  # 3^12 states: exact
+    fig = data["fig1"]
+    assert fig["subject_pixels"] == 9 and 0 <= fig["cat_share"] <= 1 and fig["cat_label"] == "cat"
+    assert 0 < fig["subject_coherence"] <= 1 and 0 < fig["pixelwise_coherence"] <= 1
+
+
+def test_summary_seconds_carry_over():
+    s = RunSummary()
+    s.load_state_dict({"seconds": 12.5})
+    assert s.state_dict()["seconds"] == 12.5
+
+
+# -- Fig. 1 figures ------------------------------------------------------------------------------------
+def test_fig1_figures_on_constructed_samples():
+    n = 100
+    marginals = torch.tensor([[0.0, 0.5, 0.5]]).repeat(n, 1)
+    marginals[:10] = torch.tensor([1.0, 0.0, 0.0])  # 10 background pixels, 90 subject pixels
+    cat = torch.cat([torch.zeros(10), torch.ones(90)]).long()
+    lion = torch.cat([torch.zeros(10), 2 * torch.ones(90)]).long()
+    joint = torch.stack([cat] * 30 + [lion] * 70)
+    fig = fig1_figures(joint, marginals, ["background", "cat", "lion"], generator=torch.Generator().manual_seed(0))
+    assert fig["subject_coherence"] == 1.0 and fig["cat_share"] == pytest.approx(0.3) and fig["subject_pixels"] == 90
+    assert 0.5 <= fig["pixelwise_coherence"] < 0.6  # 90 fair coins: majority ≈ 0.5 + O(1/√90)
+    broken = joint.clone()
+    broken[:, 10:19] = 0  # a tenth of the subject labelled background counts against coherence
+    assert subject_coherence(broken, marginals[:, 0] < 0.5, 0, 3)[0] == pytest.approx(0.9)
+
+
+def test_pixelwise_samples_follow_marginals():
+    marginals = torch.tensor([[0.2, 0.8], [1.0, 0.0]])
+    s = pixelwise_samples(marginals, 4000, torch.Generator().manual_seed(0))
+    assert s.shape == (4000, 2) and (s[:, 1] == 0).all()
+    assert abs(float(s[:, 0].float().mean()) - 0.8) < 0.03
