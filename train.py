@@ -20,7 +20,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent
 
 # Image settings of the flow (the Ising family uses the flow's own recipe); see README, "Fig. 1".
-IMAGE_FLOW = dict(samples=64, lr=0.05, kernel_size=3)
+# argmax rounding (the paper's, no score-function term), T = 2 in steps of 0.2, Ω variance 1 (its noise
+# must dominate learned cat/lion asymmetries so the share stays near 1/2), S0 from the data term.
+IMAGE_FLOW = dict(
+    samples_per_step=64, lr=0.01, end_time=2.0, step_size=0.2, omega_variance=1.0, rounding="argmax",
+    score_function=False,
+)
 DEFAULT_MAX_STEPS = 300
 
 
@@ -56,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--lr", type=float, default=None, help="Adam step length (default: 0.05 on images, the recipe's otherwise)")
     model.add_argument("--omega", choices=("conv", "dense"), default=None, help="flow Ω (default: conv on images, dense on Ising)")
     model.add_argument("--kernel-size", type=int, default=3, help="conv Ω kernel size (odd)")
+    model.add_argument("--end-time", type=float, default=None, help="flow end time T (default: 2 on images, the recipe's 1 otherwise)")
+    model.add_argument("--step-size", type=float, default=None, help="Euler step h (default: 0.2 on images, 0.1 otherwise)")
+    model.add_argument("--omega-variance", type=float, default=None, help="initial variance of Ω's weights (default: 1 on images, 0.1 otherwise)")
+    model.add_argument("--start", choices=("data", "random"), default=None,
+                       help="flow start S0: softmax(−unary) of the data term, or random (default: data on images, random on Ising)")
     model.add_argument("--restarts", type=int, default=1000, help="mean-field random restarts")
 
     train = p.add_argument_group("training")
@@ -110,10 +120,12 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def check_args(args: argparse.Namespace) -> None:
-    for name in ("sigma", "beta"):
+    for name in ("sigma", "beta", "end_time", "step_size", "omega_variance"):
         value = getattr(args, name)
+        if value is None:
+            continue
         if not value > 0 or value == float("inf"):
-            raise UsageError(f"--{name} must be positive, got {value}")
+            raise UsageError(f"--{name.replace('_', '-')} must be positive, got {value}")
     for name in ("max_steps", "checkpoint_every", "log_every", "restarts"):
         if getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be ≥ 1, got {getattr(args, name)}")
@@ -164,14 +176,25 @@ def build_model(args: argparse.Namespace, energy):
     if omega == "conv" and energy.grid is None:
         raise UsageError("--omega conv needs a grid energy")
     settings = dict(IMAGE_FLOW) if image else {}
-    if args.samples is not None:
-        settings["samples"] = args.samples
-    if args.lr is not None:
-        settings["lr"] = args.lr
-    return RandomizedFlow(
-        energy.n, energy.c, grid=energy.grid, omega=omega, samples_per_step=settings.get("samples"),
-        lr=settings.get("lr"), kernel_size=args.kernel_size, seed=args.seed,
-    )
+    given = dict(samples_per_step=args.samples, lr=args.lr, end_time=args.end_time, step_size=args.step_size, omega_variance=args.omega_variance)
+    settings.update({k: v for k, v in given.items() if v is not None})
+    model = RandomizedFlow(energy.n, energy.c, grid=energy.grid, omega=omega, kernel_size=args.kernel_size, seed=args.seed, **settings)
+    if (args.start or ("data" if image else "random")) == "data":
+        start_from_data_term(model, energy)
+    return model
+
+
+def start_from_data_term(model, energy) -> None:
+    """Set the flow's start logits to ``−unary``: S0 is the data term's pixelwise posterior.
+
+    On the bundled image this puts every subject pixel at exactly 1/2 cat, 1/2 lion, so which mode a
+    sample takes is left to its Ω draw. (A resumed run replaces these with the checkpoint's.)
+    """
+    import torch
+
+    unary = energy.factors()[0]
+    with torch.no_grad():
+        model.start.logits.copy_(-unary.to(model.start.logits))
 
 
 def find_last(root_dir: Path) -> Path:

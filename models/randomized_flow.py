@@ -208,6 +208,13 @@ class RandomizedFlow(EnergyModel):
             self.log(f"train/{key}", terms[key])
         return terms["loss"]
 
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # the energy is data served by the DataModule, not part of the model (EnergyModel registers it
+        # as a submodule); dropping it lets load_from_checkpoint(path) work without one
+        state = checkpoint.get("state_dict", {})
+        for key in [k for k in state if k.startswith("_energy.")]:
+            del state[key]
+
     def configure_optimizers(self):
         hp = self.hparams
         opt = torch.optim.Adam(self.parameters(), lr=hp.lr)

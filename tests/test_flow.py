@@ -19,6 +19,15 @@ from models.omega_conv import ConvOmega, grouped_conv
 from models.omega_dense import DenseOmega
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: extra intra-op threads only add contention on a shared machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def gen(seed=0):
     return torch.Generator().manual_seed(seed)
 
@@ -43,7 +52,7 @@ def test_flow_with_theorem1_omega_converges_to_vertices():
     log_s0 = torch.randn(m, n, 2, generator=gen(3))
     with torch.no_grad():
         S_short = integrate_flow(log_s0, omega(m, gen(4)), 0.1, 1.0).exp()
-        S_long = integrate_flow(log_s0, omega(m, gen(4)), 0.1, 60.0).exp()
+        S_long = integrate_flow(log_s0, omega(m, gen(4)), 0.5, 60.0).exp()
     # a node whose drawn couplings are all clipped to 0 moves only at rate ε, so allow a few stragglers
     assert (S_long.max(-1).values > 0.999).double().mean() > 0.97
     assert S_long.max(-1).values.mean() > S_short.max(-1).values.mean()
@@ -169,12 +178,12 @@ def test_tiny_instance_beats_mean_field(tmp_path):
     dm = IsingDataModule(2, 3)
     energy = dm.energy
     exact = exact_inference(energy)
-    flow = RandomizedFlow(6, 2, samples_per_step=128, schedule_steps=300)
+    flow = RandomizedFlow(6, 2, samples_per_step=128, lr=0.05, s0_noise=1.0)
     quiet_trainer(tmp_path, 300, enable_checkpointing=False).fit(flow, datamodule=dm)
     flow_kl = sample_figures(flow.sample(100_000, gen(1)), energy, exact)["kl"]
     mf = MeanField(6, 2, restarts=50, lr=0.1)
     quiet_trainer(tmp_path, 200, enable_checkpointing=False).fit(mf, datamodule=dm)
-    mf_kl = float(mf.free_energies().min()) + exact.log_z  # exact KL of the kept product distribution
+    mf_kl = float(mf.free_energies().detach().min()) + exact.log_z  # exact KL of the kept product distribution
     assert flow_kl < mf_kl
 
 

@@ -1,0 +1,238 @@
+"""Speed of the pieces, and the flow against a Gibbs sampler on the cat/lion default.
+
+    python benchmarks/perf.py [--json PATH] [--device cpu|cuda] [--quick]
+
+Figures (all measured on the machine that runs it):
+  exact_seconds_2p24        exact log Z + marginals of the Table 1 instance (2^24 states), best of 5
+  samples_per_second_S      integer joint samples per second, initialised conv flow, S×S grid, 3 labels
+  seconds_per_step_S        one training step at S×S (the image recipe's samples per step)
+  seconds_to_kl_0599        training seconds until the KL on Table 1 (200k samples) first ≤ 0.599
+  mode_ess_ratio_af_over_gibbs  ESS/s of the subject's cat-or-lion indicator, flow over Gibbs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import train  # noqa: E402  (the same code paths as the command line)
+from benchmarks.ess import effective_sample_size  # noqa: E402
+from callbacks.figures import background_index, cat_index, subject_coherence, subject_mask  # noqa: E402
+from data import IsingDataModule  # noqa: E402
+from energies import GridPottsEnergy, table1_energy  # noqa: E402
+from energies.exact import exact_inference  # noqa: E402
+from energies.sample_stats import sample_figures  # noqa: E402
+from models.gibbs import CheckerboardGibbs  # noqa: E402
+from models.randomized_flow import RandomizedFlow  # noqa: E402
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def timed(fn, device, min_seconds: float = 1.0, min_reps: int = 2) -> float:
+    """Seconds per call of ``fn`` (after one warm-up call), repeated for at least ``min_seconds``."""
+    fn()
+    sync(device)
+    reps, start = 0, time.perf_counter()
+    while reps < min_reps or time.perf_counter() - start < min_seconds:
+        fn()
+        reps += 1
+    sync(device)
+    return (time.perf_counter() - start) / reps
+
+
+def exact_seconds() -> float:
+    energy = table1_energy()
+    exact_inference(energy)
+    return min(_clock(lambda: exact_inference(energy)) for _ in range(5))
+
+
+def _clock(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def image_flow(size: int, device: torch.device, seed: int = 0) -> RandomizedFlow:
+    """An initialised conv flow on a random 3-label Potts image energy of ``size×size``."""
+    g = torch.Generator().manual_seed(seed)
+    energy = GridPottsEnergy(torch.rand(size, size, 3, generator=g) * 4, beta=2.0)
+    args = train.build_parser().parse_args([])
+    return train.build_model(args, energy).to(device).attach_energy(energy)
+
+
+def flow_speed(size: int, device: torch.device, batch: int) -> tuple[float, float]:
+    model = image_flow(size, device)
+    generator = torch.Generator(device=device).manual_seed(0)
+    per_batch = timed(lambda: model.sample(batch, generator=generator), device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def step():
+        optimizer.zero_grad()
+        model.free_energy_terms()["loss"].backward()
+        optimizer.step()
+
+    return batch / per_batch, timed(step, device, min_seconds=2.0)
+
+
+class KLClock(L.Callback):
+    """Evaluates the KL every ``every`` steps; stops once it is ≤ ``target``. Counts training time only."""
+
+    def __init__(self, exact, target: float, every: int, samples: int) -> None:
+        self.exact, self.target, self.every, self.samples = exact, target, every, samples
+        self.eval_seconds, self.history, self.reached = 0.0, [], None
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self.start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        step = trainer.global_step
+        if step % self.every:
+            return
+        begin = time.perf_counter()
+        train_seconds = begin - self.start - self.eval_seconds
+        with torch.no_grad():
+            samples = pl_module.sample(self.samples, generator=torch.Generator(pl_module.device).manual_seed(step))
+        kl = sample_figures(samples.cpu(), pl_module.energy.cpu(), self.exact)["kl"]
+        pl_module.energy.to(pl_module.device)
+        self.history.append({"step": step, "train_seconds": train_seconds, "kl": kl})
+        print(f"  step {step:5d}: KL {kl:.3f} after {train_seconds:.0f} s of training", flush=True)
+        if kl <= self.target and self.reached is None:
+            self.reached = train_seconds
+            trainer.should_stop = True
+        self.eval_seconds += time.perf_counter() - begin
+
+
+def seconds_to_kl(target: float, every: int, samples: int, max_steps: int, accelerator: str) -> dict:
+    L.seed_everything(0, verbose=False)
+    datamodule = IsingDataModule()
+    exact = exact_inference(datamodule.energy)
+    model = RandomizedFlow(datamodule.energy.n, 2, grid=datamodule.energy.grid, omega="dense")
+    clock = KLClock(exact, target, every, samples)
+    trainer = L.Trainer(
+        max_steps=max_steps, accelerator=accelerator, devices=1, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, callbacks=[clock],
+    )
+    trainer.fit(model, datamodule)
+    return {"seconds": clock.reached, "history": clock.history}
+
+
+def mode_ess(accelerator: str, device: torch.device, flow_samples: int, chains: int, burn_in: int, sweeps: int) -> dict:
+    """Flow versus Gibbs on the default cat/lion energy: ESS per second of the cat-or-lion indicator."""
+    args = train.build_parser().parse_args(["--seed", "0"])
+    L.seed_everything(0, verbose=False)
+    datamodule = train.build_datamodule(args)
+    energy = datamodule.energy
+    model = train.build_model(args, energy)
+    trainer = L.Trainer(
+        max_steps=args.max_steps, accelerator=accelerator, devices=1, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False,
+    )
+    train_seconds = _clock(lambda: trainer.fit(model, datamodule))
+    model = model.to(device)
+    names = datamodule.label_names
+    bg, cat = background_index(names), cat_index(names, energy.c)
+    generator = torch.Generator(device=device).manual_seed(0)
+    marginals = model.marginals(generator=generator).cpu()
+    mask = subject_mask(marginals, bg)
+
+    def indicator(samples):  # 1 where the subject is mostly cat
+        return (subject_coherence(samples.cpu(), mask, bg, energy.c)[1] == cat).double()
+
+    sync(device)
+    start = time.perf_counter()
+    flow_states = model.sample(flow_samples, generator=generator)
+    sync(device)
+    flow_seconds = time.perf_counter() - start
+    flow_x = indicator(flow_states)
+    flow_ess = effective_sample_size(flow_x.view(1, -1)) if flow_x.var() > 0 else float(flow_samples)
+
+    gibbs = CheckerboardGibbs(energy.to(device))
+    x = gibbs.random_start(chains, generator)
+    for _ in range(burn_in):
+        x = gibbs.sweep(x, generator)
+    sync(device)
+    start = time.perf_counter()
+    states = []
+    for _ in range(sweeps):
+        x = gibbs.sweep(x, generator)
+        states.append(indicator(x.reshape(chains, -1)))
+    sync(device)
+    gibbs_seconds = time.perf_counter() - start
+    gibbs_x = torch.stack(states, 1)  # (chains, sweeps)
+    gibbs_ess = effective_sample_size(gibbs_x)
+    flow_rate, gibbs_rate = flow_ess / flow_seconds, gibbs_ess / gibbs_seconds
+    return {
+        "flow_train_seconds": train_seconds, "flow_samples": flow_samples, "flow_seconds": flow_seconds,
+        "flow_cat_share": float(flow_x.mean()), "flow_ess": flow_ess, "flow_ess_per_second": flow_rate,
+        "gibbs_chains": chains, "gibbs_burn_in": burn_in, "gibbs_sweeps": sweeps, "gibbs_seconds": gibbs_seconds,
+        "gibbs_cat_share": float(gibbs_x.mean()), "gibbs_switches": int((gibbs_x[:, 1:] != gibbs_x[:, :-1]).sum()),
+        "gibbs_ess": gibbs_ess, "gibbs_ess_per_second": gibbs_rate, "ratio": flow_rate / gibbs_rate,
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", type=Path, help="write the figures as JSON to this path")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
+    parser.add_argument("--sizes", default="64,128,256", help="grid sizes for the speed figures (default: %(default)s)")
+    parser.add_argument("--sample-batch", type=int, default=256, help="samples per timed call (default: %(default)s)")
+    parser.add_argument("--kl-every", type=int, default=100, help="steps between KL evaluations (default: %(default)s)")
+    parser.add_argument("--kl-max-steps", type=int, default=4000, help="give up after this many steps (default: %(default)s)")
+    parser.add_argument("--gibbs-chains", type=int, default=64, help="(default: %(default)s)")
+    parser.add_argument("--gibbs-sweeps", type=int, default=500, help="recorded sweeps after burn-in (default: %(default)s)")
+    parser.add_argument("--gibbs-burn-in", type=int, default=100, help="(default: %(default)s)")
+    parser.add_argument("--quick", action="store_true", help="speed figures only (no training)")
+    args = parser.parse_args(argv)
+    device = torch.device(args.device)
+    accelerator = "gpu" if device.type == "cuda" else "cpu"
+
+    result = {
+        "machine": {
+            "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(), "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu",
+        }
+    }
+    result["exact_seconds_2p24"] = exact_seconds()
+    print(f"exact log Z + marginals, 2^24 states: {result['exact_seconds_2p24'] * 1000:.1f} ms", flush=True)
+    for size in (int(s) for s in args.sizes.split(",")):
+        rate, step = flow_speed(size, device, args.sample_batch)
+        result[f"samples_per_second_{size}"] = rate
+        result[f"seconds_per_step_{size}"] = step
+        print(f"{size}×{size}: {rate:8.1f} samples/s, {step:.3f} s per training step", flush=True)
+    if not args.quick:
+        kl = seconds_to_kl(0.599, args.kl_every, 200_000, args.kl_max_steps, accelerator)
+        result["seconds_to_kl_0599"], result["kl_history"] = kl["seconds"], kl["history"]
+        print(f"seconds to KL ≤ 0.599 on Table 1: {kl['seconds']}", flush=True)
+        ess = mode_ess(accelerator, device, 4096, args.gibbs_chains, args.gibbs_burn_in, args.gibbs_sweeps)
+        result["mode_ess_ratio_af_over_gibbs"], result["mode_ess"] = ess["ratio"], ess
+        print(
+            f"cat-or-lion ESS/s: flow {ess['flow_ess_per_second']:.1f}, Gibbs {ess['gibbs_ess_per_second']:.3f} "
+            f"({ess['gibbs_switches']} mode switches in {args.gibbs_chains} chains × {args.gibbs_sweeps} sweeps) "
+            f"→ ratio {ess['ratio']:.0f}",
+            flush=True,
+        )
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2))
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""The command line end to end on tiny inputs: a run's files, resume, input modes, bad input → exit 2."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import train
+
+LABELS = "background=#000000,cat=#808080,lion=#ffffff"
+
+
+def _tiny(path, h=4, w=5):
+    """A dark background with a grey-ish subject block."""
+    arr = np.zeros((h, w, 3), np.uint8)
+    arr[1:3, 1:4] = 128
+    Image.fromarray(arr, "RGB").save(path)
+    return path
+
+
+def _run(tmp_path, *extra, image=None, steps=3):
+    image = image or _tiny(tmp_path / "tiny.png")
+    argv = ["--image", str(image), "--labels", LABELS, "--max-steps", str(steps), "--samples", "4",
+            "--log-every", "2", "--summary-samples", "64", "--root-dir", str(tmp_path / "runs"), *extra]
+    return train.main(argv)
+
+
+def _error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert "Traceback" not in err[0] and err[0].startswith("train.py: error:")
+    return err[0]
+
+
+def test_help_is_grouped_with_defaults(capsys):
+    assert train.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for text in ("data (an image, or --ising)", "model:", "training:", "--max-size", "(default: 64)", "--resume PATH|last"):
+        assert text in out
+
+
+def test_nothing_happens_at_import():
+    import importlib
+
+    importlib.reload(train)  # no parsing, seeding or training at import time
+
+
+def test_whole_run_leaves_its_files_and_resumes(tmp_path, capsys):
+    assert _run(tmp_path, "--checkpoint-every", "1") == 0
+    out = capsys.readouterr().out
+    assert "Fig. 1: subject coherence" in out
+    run = tmp_path / "runs" / "lightning_logs" / "version_0"
+    for name in ("summary.json", "samples.npy", "marginals.npy", "joint_samples.png", "pixelwise_samples.png", "marginals.png", "legend.png"):
+        assert (run / name).is_file(), name
+    assert list(run.glob("events.out.tfevents.*"))
+    assert np.load(run / "samples.npy").shape == (64, 4, 5)
+    assert np.load(run / "marginals.npy").shape == (4, 5, 3)
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["steps"] == 3 and summary["labels"] == ["background", "cat", "lion"] and summary["image_size"] == [4, 5]
+    assert {"subject_coherence", "cat_share", "pixelwise_coherence"} <= set(summary["fig1"])
+    assert {"free_energy", "energy", "entropy", "integrality"} <= set(summary["final"])
+    ckpts = run / "checkpoints"
+    assert torch.load(ckpts / "last.ckpt", weights_only=False)["global_step"] == 3
+    before = {p.name: p.stat().st_mtime_ns for p in ckpts.glob("step*.ckpt")}
+    assert set(before) == {"step000001.ckpt", "step000002.ckpt", "step000003.ckpt"}
+
+    # resume: continues from step 3 in the same run folder, up to the new --max-steps
+    assert _run(tmp_path, "--checkpoint-every", "1", "--resume", "last", image=tmp_path / "tiny.png", steps=5) == 0
+    after = {p.name: p.stat().st_mtime_ns for p in ckpts.glob("step*.ckpt")}
+    assert set(after) == set(before) | {"step000004.ckpt", "step000005.ckpt"}
+    assert all(after[k] == v for k, v in before.items())  # steps 1–3 were not trained again
+    assert torch.load(ckpts / "last.ckpt", weights_only=False)["global_step"] == 5
+    assert json.loads((run / "summary.json").read_text())["steps"] == 5
+    assert not (tmp_path / "runs" / "lightning_logs" / "version_1").exists()
+
+    # a checkpoint of another image size is refused
+    _tiny(tmp_path / "other.png", 5, 5)
+    assert _run(tmp_path, "--resume", str(ckpts / "last.ckpt"), image=tmp_path / "other.png", steps=9) == 2
+    assert "another model" in _error_line(capsys)
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "L", "P", "I;16", "1x1"])
+def test_odd_image_modes(tmp_path, mode):
+    arr = np.zeros((4, 4, 3), np.uint8)
+    arr[1:3, 1:3] = 200
+    if mode == "RGBA":
+        img = Image.fromarray(np.concatenate([arr, np.full((4, 4, 1), 255, np.uint8)], -1), "RGBA")
+    elif mode == "L":
+        img = Image.fromarray(arr[..., 0], "L")
+    elif mode == "P":
+        img = Image.fromarray(arr, "RGB").convert("P")
+    elif mode == "I;16":
+        img = Image.fromarray(arr[..., 0].astype(np.uint16) * 257)
+    else:
+        img = Image.fromarray(arr[:1, :1], "RGB")
+    img.save(tmp_path / "odd.png")
+    assert _run(tmp_path, "--model", "meanfield", "--restarts", "2", image=tmp_path / "odd.png", steps=1) == 0
+
+
+def test_classes_mode(tmp_path):
+    image = _tiny(tmp_path / "tiny.png")
+    argv = ["--image", str(image), "--classes", "2", "--max-steps", "2", "--samples", "4", "--summary-samples", "64",
+            "--root-dir", str(tmp_path), "--model", "meanfield", "--restarts", "2"]
+    assert train.main(argv) == 0
+    summary = json.loads((tmp_path / "lightning_logs" / "version_0" / "summary.json").read_text())
+    assert summary["labels"] == ["class0", "class1"] and summary["label_colours"] == ["#000000", "#808080"]
+
+
+def test_ising_mode_has_exact_metrics(tmp_path):
+    argv = ["--ising", "2x3", "--max-steps", "2", "--samples", "8", "--summary-samples", "64", "--root-dir", str(tmp_path)]
+    assert train.main(argv) == 0
+    summary = json.loads((tmp_path / "lightning_logs" / "version_0" / "summary.json").read_text())
+    assert summary["n"] == 6 and "kl" in summary["samples"] and "fig1" not in summary
+
+
+def test_bare_image_name_resolves_in_data(monkeypatch):
+    assert train.resolve_image("cat_lion.png") == str(train.REPO / "data" / "cat_lion.png")
+    monkeypatch.chdir(train.REPO / "data")
+    assert train.resolve_image("cat_lion.png") == "cat_lion.png"
+
+
+# -- bad input: one line on stderr, exit code 2 --------------------------------------------------------
+def _bad_files(tmp_path):
+    (tmp_path / "dir.png").mkdir()
+    (tmp_path / "text.png").write_text("not an image")
+    (tmp_path / "empty.png").write_bytes(b"")
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8) + 7, "RGB").save(tmp_path / "t.png")
+    data = (tmp_path / "t.png").read_bytes()
+    (tmp_path / "truncated.png").write_bytes(data[: len(data) // 2])
+    Image.new("RGB", (600, 600)).save(tmp_path / "huge.png")
+    (tmp_path / "fake.ckpt").write_text("not a checkpoint")
+
+
+BAD = [
+    (["--image", "{tmp}/missing.png"], "not found"),
+    (["--image", "{tmp}/dir.png"], "directory"),
+    (["--image", "{tmp}/text.png"], "cannot read image"),
+    (["--image", "{tmp}/empty.png"], "empty"),
+    (["--image", "{tmp}/truncated.png"], "cannot read image"),
+    (["--image", "{tmp}/huge.png", "--max-size", "0"], "--max-size"),
+    (["--labels", "a=#zzzzzz,b=#000000"], "bad colour"),
+    (["--labels", "a=#000000,a=#ffffff"], "twice"),
+    (["--labels", "a=#000000"], "at least 2"),
+    (["--classes", "1"], "--classes"),
+    (["--sigma", "0"], "--sigma"),
+    (["--beta", "-1"], "--beta"),
+    (["--max-steps", "0"], "--max-steps"),
+    (["--samples", "0"], "--samples"),
+    (["--resume", "{tmp}/missing.ckpt"], "not found"),
+    (["--resume", "{tmp}/fake.ckpt"], "checkpoint"),
+    (["--resume", "last", "--root-dir", "{tmp}"], "no lightning_logs"),
+    (["--ising", "3by8"], "HxW"),
+    (["--ising", "6x6", "--exact", "on"], "limit"),
+    (["--max-steps", "ten"], "invalid int"),
+    (["--no-such-option"], "unrecognized"),
+]
+
+
+@pytest.mark.parametrize("argv, match", BAD, ids=[" ".join(a) for a, _ in BAD])
+def test_bad_input_exits_2_with_one_line(tmp_path, capsys, argv, match):
+    _bad_files(tmp_path)
+    argv = [a.format(tmp=tmp_path) for a in argv]
+    assert train.main([*argv, "--root-dir", str(tmp_path / "runs")] if "--root-dir" not in argv else argv) == 2
+    assert match in _error_line(capsys)
+    assert not (tmp_path / "runs").exists()  # nothing written
