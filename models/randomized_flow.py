@@ -71,6 +71,8 @@ class RandomizedFlow(EnergyModel):
         schedule_steps: length of the cosine schedule (the trainer's ``max_steps`` when set).
         lr_final: final learning rate as a fraction of ``lr``.
         noise_rank: rank of learned correlated Gaussian noise on the ``S0`` logits (0: none).
+        anneal_steps: the energy term is weighted by ``β_t = min(1, t / anneal_steps)`` during training
+            (0: ``β = 1`` throughout); the logged free energy is always at ``β = 1``.
         seed: seeds the initial ``S0`` logits.
     """
 
@@ -100,6 +102,7 @@ class RandomizedFlow(EnergyModel):
         schedule_steps: int | None = None,
         lr_final: float = 0.05,
         noise_rank: int = 0,
+        anneal_steps: int = 0,
         seed: int = 0,
     ) -> None:
         super().__init__(n, c)
@@ -181,11 +184,12 @@ class RandomizedFlow(EnergyModel):
         log_S = self.log_soft_samples(m)
         S = log_S.exp()
         energy = self.energy.expected_energy(S)  # eq. (17): exact given S, reparameterized
+        beta = self.energy_weight()
         with torch.no_grad():
             labels = self.round(S)
         owner = torch.arange(m, device=self.device) if hp.leave_one_out else None
         log_q = log_mixture_prob(log_S, labels, owner)  # eq. (23) at α(k)
-        surrogate = energy + log_q
+        surrogate = beta * energy + log_q
         if hp.rounding == "draw" and hp.score_function:
             # d/dθ E_{α~T(S)}[log P̂(α)] also has the term E[(log P̂(α) − b) ∇ log T(S)_α];
             # b is the leave-one-out mean over the other samples (a baseline that adds no bias).
@@ -200,6 +204,13 @@ class RandomizedFlow(EnergyModel):
             "entropy": -log_q.mean().detach(),
             "integrality": S.max(-1).values.mean().detach(),
         }
+
+    def energy_weight(self) -> float:
+        """``β_t`` of the annealing schedule (1 outside training or without annealing)."""
+        steps = self.hparams.anneal_steps
+        if steps <= 0 or self._trainer is None or not self.training:
+            return 1.0
+        return min(1.0, self.trainer.global_step / steps)
 
     def training_step(self, batch, batch_idx) -> Tensor:
         terms = self.free_energy_terms()
