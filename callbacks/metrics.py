@@ -9,7 +9,8 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from typing_extensions import override
 
-from callbacks.common import check_every, fixed_generator, integrality, try_exact
+from callbacks.common import check_every, fixed_generator, integrality, label_info, try_exact
+from callbacks.figures import fig1_figures
 from energies.exact import MAX_STATES
 from energies.sample_stats import miller_madow, plugin_entropy, sample_figures
 
@@ -22,6 +23,8 @@ class SampleMetrics(Callback):
     models with soft samples, ``eval/integrality``. When the energy has at most ``exact_max_states``
     states (computed once, at fit start): ``eval/kl`` and ``eval/marginal_diff`` (Table 1's figures,
     via :func:`energies.sample_stats.sample_figures`) and the constant ``eval/exact_free_energy`` (−log Z*).
+    On grids with ≥ 3 labels also Fig. 1's ``eval/subject_coherence``, ``eval/cat_share`` and
+    ``eval/pixelwise_coherence`` (subject and pixelwise samples from the samples' own marginals).
     The training step's own ``train/*`` scalars are logged by the model.
 
     Args:
@@ -77,7 +80,7 @@ class SampleMetrics(Callback):
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.measure(trainer, pl_module)
 
-    def compute(self, pl_module: L.LightningModule) -> dict:
+    def compute(self, pl_module: L.LightningModule, names: list[str] | None = None) -> dict:
         """The ``eval/*`` figures of ``samples`` fresh samples drawn with the fixed noise."""
         energy = pl_module.energy
         with torch.no_grad():
@@ -96,6 +99,10 @@ class SampleMetrics(Callback):
             integ = integrality(pl_module, min(self.samples, 256), fixed_generator(self.seed + 1, pl_module.device))
             if integ is not None:
                 out["eval/integrality"] = integ
+            if energy.grid is not None and energy.c >= 3:
+                marginals = torch.nn.functional.one_hot(samples.long().cpu(), energy.c).double().mean(0)
+                fig = fig1_figures(samples.cpu(), marginals, names, generator=fixed_generator(self.seed + 2, "cpu"))
+                out.update({f"eval/{k}": fig[k] for k in ("subject_coherence", "cat_share", "pixelwise_coherence")})
         return {k: float(v) for k, v in out.items()}
 
     def measure(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -106,7 +113,7 @@ class SampleMetrics(Callback):
         was_training = pl_module.training
         pl_module.eval()
         try:
-            metrics = self.compute(pl_module)
+            metrics = self.compute(pl_module, label_info(trainer, pl_module)[0])
         finally:
             pl_module.train(was_training)
         for logger in trainer.loggers:

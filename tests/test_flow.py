@@ -48,13 +48,13 @@ def test_rows_stay_on_simplex(omega):
 
 def test_flow_with_theorem1_omega_converges_to_vertices():
     n, m = 6, 64
-    omega = DenseOmega(n)  # Ω = max(Z + Zᵀ, 0) + εI, Theorem 1
+    omega = DenseOmega(n, eps=0.1)  # Ω = max(Z + Zᵀ, 0) + εI, Theorem 1 (larger ε: faster for isolated nodes)
     log_s0 = torch.randn(m, n, 2, generator=gen(3))
     with torch.no_grad():
         S_short = integrate_flow(log_s0, omega(m, gen(4)), 0.1, 1.0).exp()
-        S_long = integrate_flow(log_s0, omega(m, gen(4)), 0.5, 60.0).exp()
-    # a node whose drawn couplings are all clipped to 0 moves only at rate ε, so allow a few stragglers
-    assert (S_long.max(-1).values > 0.999).double().mean() > 0.97
+        S_long = integrate_flow(log_s0, omega(m, gen(4)), 0.5, 200.0).exp()
+    # a node whose drawn couplings are all clipped to 0 moves only at rate ε, hence the long T
+    assert S_long.max(-1).values.min() > 0.99
     assert S_long.max(-1).values.mean() > S_short.max(-1).values.mean()
 
 

@@ -79,6 +79,7 @@ def test_whole_run_leaves_its_files_and_resumes(tmp_path, capsys):
 
     # a checkpoint of another image size is refused
     _tiny(tmp_path / "other.png", 5, 5)
+    capsys.readouterr()
     assert _run(tmp_path, "--resume", str(ckpts / "last.ckpt"), image=tmp_path / "other.png", steps=9) == 2
     assert "another model" in _error_line(capsys)
 
