@@ -168,9 +168,9 @@ class RandomizedFlow(EnergyModel):
             out.append(self.round(S, generator))
         return torch.cat(out).long()
 
-    def marginals(self, m: int = 4096, generator: torch.Generator | None = None) -> Tensor:
-        """``(n, c)`` marginals ``E_Ω[S(Ω)]`` by eq. (24), averaged over ``m`` flow samples."""
-        return self.soft_samples(m, generator).mean(0)
+    def marginals(self, m: int | None = 4096, generator: torch.Generator | None = None) -> Tensor:
+        """``(n, c)`` marginals ``E_Ω[S(Ω)]`` by eq. (24), averaged over ``m`` flow samples (default 4096)."""
+        return self.soft_samples(m or 4096, generator).mean(0)
 
     def expectation(self, phi: Tensor, m: int = 4096, generator: torch.Generator | None = None) -> float:
         """``E_P[Qφ] = E_Ω[⟨S(Ω), φ⟩]`` (eq. (25)) for ``φ (n, c)``, over ``m`` flow samples."""
@@ -230,6 +230,7 @@ class RandomizedFlow(EnergyModel):
         self.log("train/free_energy", terms["free_energy"], prog_bar=True)
         for key in ("energy", "entropy", "integrality"):
             self.log(f"train/{key}", terms[key])
+        self.log("train/beta", self.energy_weight())
         return terms["loss"]
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:

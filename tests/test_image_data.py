@@ -201,7 +201,7 @@ def test_bundled_image_is_what_the_script_draws():
 
 def test_bundled_image_cat_and_lion_have_equal_data_term():
     dm = ImageDataModule()
-    assert dm.energy.grid == (40, 40)  # not downscaled by the default --max-size
+    assert dm.energy.grid == (24, 24)  # not downscaled by the default --max-size
     unary = dm.energy.unary
     mask = torch.from_numpy(silhouette(*dm.energy.grid))
     cat, lion = unary[mask][:, 1].double().sum(), unary[mask][:, 2].double().sum()
