@@ -24,6 +24,7 @@ REPO = Path(__file__).resolve().parent
 # must dominate learned cat/lion asymmetries so the share stays near 1/2), S0 from the data term.
 IMAGE_FLOW = dict(
     samples_per_step=64, lr=0.01, end_time=3.0, step_size=0.3, omega_variance=1.0, rounding="argmax",
+    score_function=False, s0_noise=0.0, anneal_fraction=0.0,
 )
 DEFAULT_MAX_STEPS = 250
 
@@ -75,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--rounding", choices=("argmax", "draw"), default=None,
                        help="soft sample → labeling: argmax, or a draw per node with a score-function gradient "
                        "(default: argmax on images, the recipe's draw otherwise)")
+    model.add_argument("--anneal", type=float, default=None,
+                       help="fraction of training over which the energy weight ramps from 0 to 1 (default: 0 on images, the recipe's otherwise)")
     model.add_argument("--start", choices=("data", "random"), default=None,
                        help="flow start S0: softmax(−unary) of the data term, or random (default: data on images, random on Ising)")
     model.add_argument("--restarts", type=int, default=1000, help="mean-field random restarts")
@@ -144,6 +147,8 @@ def check_args(args: argparse.Namespace) -> None:
         raise UsageError(f"--samples must be ≥ 2, got {args.samples}")
     if args.lr is not None and not args.lr > 0:
         raise UsageError(f"--lr must be positive, got {args.lr}")
+    if args.anneal is not None and not 0 <= args.anneal <= 1:
+        raise UsageError(f"--anneal must be in [0, 1], got {args.anneal}")
     if args.summary_samples < 64:
         raise UsageError(f"--summary-samples must be ≥ 64, got {args.summary_samples}")
     if args.max_size < 0:
@@ -192,8 +197,10 @@ def build_model(args: argparse.Namespace, energy):
         omega_variance=args.omega_variance, rounding=args.rounding,
     )
     settings.update({k: v for k, v in given.items() if v is not None})
-    if "rounding" in settings:
-        settings["score_function"] = settings["rounding"] == "draw"
+    if args.rounding is not None:
+        settings["score_function"] = args.rounding == "draw"
+    if args.anneal is not None:
+        settings["anneal_fraction"] = args.anneal
     model = RandomizedFlow(energy.n, energy.c, grid=energy.grid, omega=omega, kernel_size=args.kernel_size, seed=args.seed, **settings)
     if (args.start or ("data" if image else "random")) == "data":
         start_from_data_term(model, energy)
