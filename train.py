@@ -282,6 +282,8 @@ def run(args: argparse.Namespace) -> int:
     from lightning.pytorch.loggers import TensorBoardLogger
 
     from callbacks import RunSummary, SampleImages, SampleMetrics
+    from callbacks.atomic_checkpoint_io import AtomicCheckpointIO
+    from callbacks.run_guards import FiniteLossGuard, InterruptCheckpoint, NonFiniteLossError
 
     L.seed_everything(args.seed, verbose=False)
     datamodule = build_datamodule(args)
@@ -320,17 +322,28 @@ def run(args: argparse.Namespace) -> int:
             save_top_k=-1, save_last=True,
         ),
     ]
+    callbacks += [FiniteLossGuard(), InterruptCheckpoint()]
     logger = TensorBoardLogger(str(root), name="lightning_logs", version=version, default_hp_metric=False)
     devices = args.devices if args.devices == "auto" else _int(args.devices, "--devices")
     trainer = L.Trainer(
         max_steps=args.max_steps, accelerator=args.accelerator, devices=devices, logger=logger,
         callbacks=callbacks, default_root_dir=str(root), log_every_n_steps=min(10, args.log_every),
         enable_progress_bar=args.progress, enable_model_summary=False, num_sanity_val_steps=0,
+        plugins=[AtomicCheckpointIO()],
     )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*is smaller than the logging interval.*")
-        trainer.fit(model, datamodule=datamodule, ckpt_path=None if ckpt_path is None else str(ckpt_path))
+        try:
+            trainer.fit(model, datamodule=datamodule, ckpt_path=None if ckpt_path is None else str(ckpt_path))
+        except SystemExit:  # Lightning's graceful shutdown after Ctrl-C
+            if not trainer.interrupted:
+                raise
+            print(f"train.py: interrupted at step {trainer.global_step}; continue with --resume last", file=sys.stderr)
+            return 130
+        except NonFiniteLossError as err:
+            print(f"train.py: error: {err}", file=sys.stderr)
+            return 1
     if trainer.is_global_zero and summary.summary is not None:
         report(summary.summary, Path(trainer.log_dir))
     return 0

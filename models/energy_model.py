@@ -35,7 +35,15 @@ class EnergyModel(L.LightningModule):
             raise ValueError(
                 f"the energy has n={energy.n}, c={energy.c} but the model was built for n={self.n}, c={self.c}"
             )
-        self._energy = energy.to(self.device)
+        # kept out of the module tree (object.__setattr__): the energy is data, not part of the checkpoint
+        object.__setattr__(self, "_energy", energy.to(self.device))
+        return self
+
+    def _apply(self, fn, *args, **kwargs):
+        # ``.to(device)`` / ``.double()`` of the model carry the attached energy along
+        super()._apply(fn, *args, **kwargs)
+        if self._energy is not None:
+            self._energy._apply(fn, *args, **kwargs)
         return self
 
     def setup(self, stage: str) -> None:
@@ -44,7 +52,7 @@ class EnergyModel(L.LightningModule):
             self.attach_energy(datamodule.energy)
 
     def on_fit_start(self) -> None:
-        self._energy = self.energy.to(self.device)
+        object.__setattr__(self, "_energy", self.energy.to(self.device))
 
     def sample(self, m: int, generator: torch.Generator | None = None) -> Tensor:
         """``m`` integer labelings ``(m, n)`` drawn from the model."""

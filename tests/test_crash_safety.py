@@ -1,0 +1,98 @@
+"""Crash safety: atomic checkpoint writes, a non-finite loss, kill -9 and Ctrl-C followed by resume."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+
+from callbacks.atomic_checkpoint_io import AtomicCheckpointIO
+from callbacks.run_guards import FiniteLossGuard, NonFiniteLossError
+from data import IsingDataModule
+from models import MeanField
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_an_interrupted_write_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch):
+    io = AtomicCheckpointIO()
+    target = tmp_path / "last.ckpt"
+    io.save_checkpoint({"global_step": 1, "w": torch.ones(3)}, target)
+
+    def crash(obj, f):  # write half a file, then die as a kill would
+        f.write(b"partial bytes")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        io.save_checkpoint({"global_step": 2}, target)
+    monkeypatch.undo()
+    assert torch.load(target)["global_step"] == 1
+
+
+class NaNAfter(MeanField):
+    """Mean field whose loss turns NaN at a given step."""
+
+    def __init__(self, bad_step: int = 3, **kwargs):
+        super().__init__(**kwargs)
+        self.bad_step = bad_step
+
+    def training_step(self, batch, batch_idx):
+        loss = super().training_step(batch, batch_idx)
+        return loss * float("nan") if self.global_step == self.bad_step else loss
+
+
+def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
+    ckpt = L.pytorch.callbacks.ModelCheckpoint(dirpath=tmp_path, every_n_train_steps=1, save_last=True)
+    trainer = L.Trainer(
+        max_steps=10, logger=False, enable_progress_bar=False, enable_model_summary=False,
+        callbacks=[FiniteLossGuard(), ckpt], plugins=[AtomicCheckpointIO()], accelerator="cpu",
+    )
+    with pytest.raises(NonFiniteLossError, match="at step 4; the last good checkpoint is kept"):
+        trainer.fit(NaNAfter(bad_step=3, n=6, c=2, restarts=2), IsingDataModule(2, 3))
+    saved = torch.load(tmp_path / "last.ckpt", weights_only=False)
+    assert saved["global_step"] == 3
+    assert all(torch.isfinite(v).all() for v in saved["state_dict"].values())
+
+
+def _start(root: Path, steps: int) -> subprocess.Popen:
+    argv = [sys.executable, str(REPO / "train.py"), "--ising", "2x3", "--model", "meanfield", "--restarts", "4",
+            "--max-steps", str(steps), "--checkpoint-every", "1", "--log-every", "1000", "--root-dir", str(root)]
+    return subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_steps(last: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if last.exists() and torch.load(last, weights_only=False)["global_step"] >= 5:
+            return
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+    raise AssertionError("training did not write checkpoints in time")
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGKILL, -9), (signal.SIGINT, 130)], ids=["kill-9", "ctrl-c"])
+def test_stopped_run_resumes_from_its_last_checkpoint(tmp_path, sig, code):
+    last = tmp_path / "lightning_logs" / "version_0" / "checkpoints" / "last.ckpt"
+    proc = _start(tmp_path, 100_000)
+    _wait_for_steps(last, proc)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    if sig == signal.SIGINT:
+        assert "interrupted at step" in err and "Traceback" not in err
+    step = torch.load(last, weights_only=False)["global_step"]  # complete and readable after the stop
+    resumed = subprocess.run(
+        [sys.executable, str(REPO / "train.py"), "--ising", "2x3", "--model", "meanfield", "--restarts", "4",
+         "--max-steps", str(step + 3), "--log-every", "1000", "--root-dir", str(tmp_path), "--resume", "last"],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert torch.load(last, weights_only=False)["global_step"] == step + 3
