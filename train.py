@@ -283,7 +283,7 @@ def run(args: argparse.Namespace) -> int:
 
     from callbacks import RunSummary, SampleImages, SampleMetrics
     from callbacks.atomic_checkpoint_io import AtomicCheckpointIO
-    from callbacks.run_guards import FiniteLossGuard, InterruptCheckpoint, NonFiniteLossError
+    from callbacks.run_guards import FiniteLossGuard, LastCheckpoint, NonFiniteLossError
 
     L.seed_everything(args.seed, verbose=False)
     datamodule = build_datamodule(args)
@@ -322,7 +322,7 @@ def run(args: argparse.Namespace) -> int:
             save_top_k=-1, save_last=True,
         ),
     ]
-    callbacks += [FiniteLossGuard(), InterruptCheckpoint()]
+    callbacks += [FiniteLossGuard(), LastCheckpoint()]
     logger = TensorBoardLogger(str(root), name="lightning_logs", version=version, default_hp_metric=False)
     devices = args.devices if args.devices == "auto" else _int(args.devices, "--devices")
     trainer = L.Trainer(

@@ -71,7 +71,7 @@ def flow_row(datamodule, exact, args) -> tuple[dict, object]:
         L.seed_everything(seed, verbose=False)
         energy = datamodule.energy
         model = RandomizedFlow(energy.n, energy.c, grid=energy.grid, omega="dense")
-        seconds = fit(model, datamodule, args.flow_steps or model.hparams.get("recommended_steps", 3000))
+        seconds = fit(model, datamodule, args.flow_steps or model.hparams.schedule_steps)
         figures = sample_figures(draw(model, args.samples, 1000 + seed), energy, exact)
         per_seed.append({"seed": seed, **figures, "train_seconds": seconds})
         models.append(model)

@@ -1,5 +1,5 @@
-"""Guards of a training run: stop on a non-finite loss before it reaches a checkpoint, and save a
-checkpoint when the user presses Ctrl-C."""
+"""Guards of a training run: stop on a non-finite loss before it reaches a checkpoint, and save
+``last.ckpt`` at the end of training and when the user presses Ctrl-C."""
 
 from __future__ import annotations
 
@@ -33,23 +33,31 @@ class FiniteLossGuard(Callback):
             )
 
 
-class InterruptCheckpoint(Callback):
-    """On Ctrl-C (KeyboardInterrupt), save ``<dirpath>/last.ckpt`` so that ``--resume last`` continues."""
+class LastCheckpoint(Callback):
+    """Save ``<dirpath>/last.ckpt`` when training ends, and on Ctrl-C (KeyboardInterrupt), so that
+    ``--resume last`` continues from the final step (periodic checkpoints alone miss the steps after
+    the last period)."""
 
     def __init__(self, dirpath: str | Path | None = None) -> None:
         self.dirpath = None if dirpath is None else Path(dirpath)
         self.saved: Path | None = None
 
     @override
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._save(trainer)
+
+    @override
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
-        if not isinstance(exception, KeyboardInterrupt):
-            return
+        if isinstance(exception, KeyboardInterrupt) and self._save(trainer):
+            rank_zero_info(f"interrupted: saved {self.saved} at step {trainer.global_step}")
+
+    def _save(self, trainer: L.Trainer) -> bool:
         folder = self.dirpath or _checkpoint_folder(trainer)
         if folder is None:
-            return
+            return False
         self.saved = folder / "last.ckpt"
         trainer.save_checkpoint(self.saved)
-        rank_zero_info(f"interrupted: saved {self.saved} at step {trainer.global_step}")
+        return True
 
 
 def _checkpoint_folder(trainer: L.Trainer) -> Path | None:

@@ -233,23 +233,6 @@ class RandomizedFlow(EnergyModel):
         self.log("train/beta", self.energy_weight())
         return terms["loss"]
 
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        # the energy is data served by the DataModule, not part of the model (EnergyModel registers it
-        # as a submodule); dropping it lets load_from_checkpoint(path) work without one
-        state = checkpoint.get("state_dict", {})
-        for key in [k for k in state if k.startswith("_energy.")]:
-            del state[key]
-
-    def on_load_checkpoint(self, checkpoint: dict) -> None:
-        # resuming into a model that already holds an energy: keep its buffers (strict loading)
-        state = checkpoint.get("state_dict", {})
-        if self._energy is not None:
-            for key, value in self._energy.state_dict().items():
-                state.setdefault(f"_energy.{key}", value)
-        else:
-            for key in [k for k in state if k.startswith("_energy.")]:
-                del state[key]
-
     def configure_optimizers(self):
         hp = self.hparams
         opt = torch.optim.Adam(self.parameters(), lr=hp.lr)
