@@ -91,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", metavar="PATH|last", default=None, help="checkpoint to continue from; 'last': the newest last.ckpt under --root-dir")
     train.add_argument("--accelerator", default="auto", help="cpu, gpu, auto, ...")
     train.add_argument("--devices", default="1", help="number of devices (or 'auto')")
+    train.add_argument("--strategy", default="auto", help="Lightning strategy, e.g. ddp (the flow's m samples split across processes)")
     train.add_argument("--checkpoint-every", type=int, default=100, help="periodic checkpoint every N steps (plus last.ckpt)")
     train.add_argument("--log-every", type=int, default=50, help="sample metrics every N steps (images every 2N)")
     train.add_argument("--summary-samples", type=int, default=256, help="joint samples saved in samples.npy and scored (≥ 64)")
@@ -326,7 +327,7 @@ def run(args: argparse.Namespace) -> int:
     logger = TensorBoardLogger(str(root), name="lightning_logs", version=version, default_hp_metric=False)
     devices = args.devices if args.devices == "auto" else _int(args.devices, "--devices")
     trainer = L.Trainer(
-        max_steps=args.max_steps, accelerator=args.accelerator, devices=devices, logger=logger,
+        max_steps=args.max_steps, accelerator=args.accelerator, devices=devices, strategy=args.strategy, logger=logger,
         callbacks=callbacks, default_root_dir=str(root), log_every_n_steps=min(10, args.log_every),
         enable_progress_bar=args.progress, enable_model_summary=False, num_sanity_val_steps=0,
         plugins=[AtomicCheckpointIO()],

@@ -189,21 +189,27 @@ class RandomizedFlow(EnergyModel):
         """
         hp = self.hparams
         m = m or hp.samples_per_step
-        log_S = self.log_soft_samples(m)
+        world, rank = self.world()
+        if m % world:
+            raise ValueError(f"samples_per_step={m} must be divisible by the number of processes ({world})")
+        local = m // world  # under DDP every process draws its share of the m samples
+        log_S = self.log_soft_samples(local)
         S = log_S.exp()
         energy = self.energy.expected_energy(S)  # eq. (17): exact given S, reparameterized
         beta = self.energy_weight()
         with torch.no_grad():
             labels = self.round(S)
-        owner = torch.arange(m, device=self.device) if hp.leave_one_out else None
-        log_q = log_mixture_prob(log_S, labels, owner)  # eq. (23) at α(k)
+        # the mixture of eq. (23) runs over all m components: gathered from every process, with gradients
+        log_S_all = self.gather(log_S)
+        owner = rank * local + torch.arange(local, device=self.device) if hp.leave_one_out else None
+        log_q = log_mixture_prob(log_S_all, labels, owner)  # eq. (23) at α(k)
         surrogate = beta * energy + log_q
         if hp.rounding == "draw" and hp.score_function:
             # d/dθ E_{α~T(S)}[log P̂(α)] also has the term E[(log P̂(α) − b) ∇ log T(S)_α];
             # b is the leave-one-out mean over the other samples (a baseline that adds no bias).
             own = log_component_probs(log_S, labels).diagonal()
             w = log_q.detach()
-            baseline = (w.sum() - w) / (m - 1)
+            baseline = (self.gather(w).sum() - w) / (m - 1)
             surrogate = surrogate + (w - baseline) * own
         return {
             "loss": surrogate.mean(),
@@ -212,6 +218,23 @@ class RandomizedFlow(EnergyModel):
             "entropy": -log_q.mean().detach(),
             "integrality": S.max(-1).values.mean().detach(),
         }
+
+    def world(self) -> tuple[int, int]:
+        """``(number of processes, this process's rank)``; ``(1, 0)`` outside a trainer."""
+        if self._trainer is None:
+            return 1, 0
+        return self.trainer.world_size, self.trainer.global_rank
+
+    def gather(self, x: Tensor) -> Tensor:
+        """``x`` of every process concatenated along dim 0, gradients flowing back to their owners."""
+        if self.world()[0] == 1:
+            return x
+        return self.all_gather(x, sync_grads=True).flatten(0, 1)
+
+    def on_train_start(self) -> None:
+        world, rank = self.world()
+        if world > 1:  # every process starts from the same seed: give each its own stream of Ω draws
+            torch.manual_seed((torch.initial_seed() + 1_000_003 * rank) % 2**63)
 
     def energy_weight(self) -> float:
         """``β_t`` of the annealing schedule (1 outside training or without annealing)."""
@@ -227,9 +250,10 @@ class RandomizedFlow(EnergyModel):
 
     def training_step(self, batch, batch_idx) -> Tensor:
         terms = self.free_energy_terms()
-        self.log("train/free_energy", terms["free_energy"], prog_bar=True)
+        sync = self.world()[0] > 1
+        self.log("train/free_energy", terms["free_energy"], prog_bar=True, sync_dist=sync)
         for key in ("energy", "entropy", "integrality"):
-            self.log(f"train/{key}", terms[key])
+            self.log(f"train/{key}", terms[key], sync_dist=sync)
         self.log("train/beta", self.energy_weight())
         return terms["loss"]
 
