@@ -19,6 +19,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent
 
+try:  # Lightning's error for a bad --accelerator / --devices / --strategy
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+except ImportError:  # pragma: no cover
+    MisconfigurationException = ValueError
+
 # Image settings of the flow (the Ising family uses the flow's own recipe); see README, "Fig. 1".
 # argmax rounding (the paper's, no score-function term), T = 3 in steps of 0.3, Ω variance 1 (its noise
 # must dominate learned cat/lion asymmetries so the share stays near 1/2), S0 from the data term, no S0
@@ -109,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         except SystemExit as exit_:  # --help
             return int(exit_.code or 0)
         return run(args)
-    except (ValueError, OSError) as err:
+    except (ValueError, OSError, MisconfigurationException) as err:
         message = " ".join(str(err).split()) or type(err).__name__
         print(f"train.py: error: {message}", file=sys.stderr)
         return 2
@@ -216,11 +221,7 @@ def start_from_data_term(model, energy) -> None:
     On the bundled image this puts every subject pixel at exactly 1/2 cat, 1/2 lion, so which mode a
     sample takes is left to its Ω draw. (A resumed run replaces these with the checkpoint's.)
     """
-    import torch
-
-    unary = energy.factors()[0]
-    with torch.no_grad():
-        model.start.logits.copy_(-unary.to(model.start.logits))
+    model.initialise_start(-energy.factors()[0])
 
 
 def find_last(root_dir: Path) -> Path:

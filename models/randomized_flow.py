@@ -143,6 +143,14 @@ class RandomizedFlow(EnergyModel):
         gen = torch.Generator().manual_seed(seed)
         self.start = FlowStart(n, c, resolved["init_std"], resolved["s0_noise"], noise_rank, generator=gen)
 
+    def initialise_start(self, logits: Tensor) -> "RandomizedFlow":
+        """Set the learned start logits (e.g. ``−unary``: S0 = the data term's pixelwise posterior)."""
+        if logits.shape != (self.n, self.c):
+            raise ValueError(f"start logits must have shape ({self.n}, {self.c}), got {tuple(logits.shape)}")
+        with torch.no_grad():
+            self.start.logits.copy_(logits.to(self.start.logits))
+        return self
+
     # -- the model ---------------------------------------------------------------------------------
     def log_soft_samples(self, m: int, generator: torch.Generator | None = None) -> Tensor:
         """``(m, n, c)`` log S(T), each from its own ``Ω`` draw (and ``S0`` noise); differentiable."""

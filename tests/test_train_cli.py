@@ -158,6 +158,9 @@ BAD = [
     (["--ising", "6x6", "--exact", "on"], "limit"),
     (["--max-steps", "ten"], "invalid int"),
     (["--no-such-option"], "unrecognized"),
+    (["--beta", "nan"], "--beta"),
+    (["--sigma", "inf"], "--sigma"),
+    (["--strategy", "bogus"], "invalid strategy"),
 ]
 
 
