@@ -33,7 +33,8 @@ IMAGE_FLOW = dict(
     samples_per_step=64, lr=0.01, end_time=3.0, step_size=0.3, omega_variance=1.0, rounding="argmax",
     score_function=False, s0_noise=0.0, anneal_fraction=0.375,
 )
-DEFAULT_MAX_STEPS = 250
+# optimizer steps when --max-steps is not given: the image recipe's, the Ising recipe's, mean field's
+DEFAULT_MAX_STEPS = {"image": 250, "ising": 4000, "meanfield": 1500}
 
 
 class UsageError(ValueError):
@@ -74,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     model = p.add_argument_group("model")
     model.add_argument("--model", choices=("flow", "meanfield"), default="flow", help="randomized flow or mean-field baseline")
     model.add_argument("--samples", type=int, default=None, help="flow samples per step, m (default: 64 on images, the recipe's 512 on Ising)")
-    model.add_argument("--lr", type=float, default=None, help="Adam step length (default: 0.01 on images, the recipe's otherwise; mean field 0.05)")
+    model.add_argument("--lr", type=float, default=None, help="Adam step length (default: 0.01 on images, the recipe's otherwise; mean field 0.2)")
     model.add_argument("--omega", choices=("conv", "dense"), default=None, help="flow Ω (default: conv on images, dense on Ising)")
     model.add_argument("--kernel-size", type=int, default=3, help="conv Ω kernel size (odd)")
     model.add_argument("--end-time", type=float, default=None, help="flow end time T (default: 3 on images, the recipe's 1 otherwise)")
@@ -90,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--restarts", type=int, default=1000, help="mean-field random restarts")
 
     train = p.add_argument_group("training")
-    train.add_argument("--max-steps", type=int, default=DEFAULT_MAX_STEPS, help="optimizer steps (total, counting resumed ones)")
+    train.add_argument("--max-steps", type=int, default=None, help="optimizer steps, counting resumed ones (default: 250 on images, "
+                       "4000 for the flow on --ising, 1500 for mean field)")
     train.add_argument("--seed", type=int, default=0, help="seed of everything")
     train.add_argument("--root-dir", default=".", help="runs go to <root-dir>/lightning_logs/version_N/")
     train.add_argument("--resume", metavar="PATH|last", default=None, help="checkpoint to continue from; 'last': the newest last.ckpt under --root-dir")
@@ -148,6 +150,9 @@ def check_args(args: argparse.Namespace) -> None:
             continue
         if not value > 0 or value == float("inf"):
             raise UsageError(f"--{name.replace('_', '-')} must be positive, got {value}")
+    if args.max_steps is None:
+        kind = "meanfield" if args.model == "meanfield" else ("ising" if args.ising is not None else "image")
+        args.max_steps = DEFAULT_MAX_STEPS[kind]
     for name in ("max_steps", "checkpoint_every", "log_every", "restarts"):
         if getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be ≥ 1, got {getattr(args, name)}")
@@ -192,7 +197,7 @@ def build_model(args: argparse.Namespace, energy):
     from models import MeanField
 
     if args.model == "meanfield":
-        return MeanField(energy.n, energy.c, restarts=args.restarts, lr=0.05 if args.lr is None else args.lr)
+        return MeanField(energy.n, energy.c, restarts=args.restarts, **({} if args.lr is None else {"lr": args.lr}))
     from models.randomized_flow import RandomizedFlow
 
     image = args.ising is None

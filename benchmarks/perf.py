@@ -72,6 +72,7 @@ def image_flow(size: int, device: torch.device, seed: int = 0) -> RandomizedFlow
     g = torch.Generator().manual_seed(seed)
     energy = GridPottsEnergy(torch.rand(size, size, 3, generator=g) * 4, beta=2.0)
     args = train.build_parser().parse_args([])
+    train.check_args(args)
     return train.build_model(args, energy).to(device).attach_energy(energy)
 
 
@@ -134,6 +135,7 @@ def seconds_to_kl(target: float, every: int, samples: int, max_steps: int, accel
 def mode_ess(accelerator: str, device: torch.device, flow_samples: int, chains: int, burn_in: int, sweeps: int) -> dict:
     """Flow versus Gibbs on the default cat/lion energy: ESS per second of the cat-or-lion indicator."""
     args = train.build_parser().parse_args(["--seed", "0"])
+    train.check_args(args)
     L.seed_everything(0, verbose=False)
     datamodule = train.build_datamodule(args)
     energy = datamodule.energy
