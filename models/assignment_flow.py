@@ -24,14 +24,18 @@ def num_steps(step_size: float, end_time: float) -> int:
     return max(1, int(round(end_time / step_size)))
 
 
-def integrate_flow(log_s0: Tensor, apply_omega: ApplyOmega, step_size: float = 0.1, end_time: float = 1.0) -> Tensor:
+def integrate_flow(
+    log_s0: Tensor, apply_omega: ApplyOmega, step_size: float = 0.1, end_time: float = 1.0, channels_first: bool = False
+) -> Tensor:
     """Integrate ``Ṡ = R_S(ΩS)`` (eq. (2)) from ``S(0) = exp(log_s0)`` to ``t = end_time``.
 
     Args:
         log_s0: ``(m, n, c)`` log of the start point (rows need not be normalised: they are).
-        apply_omega: maps ``S (m, n, c)`` to ``ΩS (m, n, c)``, one operator per sample.
+        apply_omega: maps ``S (m, n, c)`` to ``ΩS (m, n, c)``, one operator per sample (``(m, c, n)`` to
+            ``(m, c, n)`` when ``channels_first``).
         step_size: Euler step ``h`` (paper: 0.1).
         end_time: end time ``T`` (paper: 1.0).
+        channels_first: integrate in the layout ``(m, c, n)`` (convolutional Ω works on it directly).
 
     Returns:
         ``(m, n, c)`` log S(T); differentiable in ``log_s0`` and in whatever ``apply_omega`` uses.
@@ -39,10 +43,13 @@ def integrate_flow(log_s0: Tensor, apply_omega: ApplyOmega, step_size: float = 0
     if log_s0.dim() != 3:
         raise ValueError(f"log_s0 must have shape (m, n, c), got {tuple(log_s0.shape)}")
     log_s = torch.log_softmax(log_s0, -1)
+    if channels_first:  # one copy in and one out instead of two transposes per step
+        log_s = log_s.transpose(1, 2).contiguous()
+    labels_dim = 1 if channels_first else -1
     for _ in range(num_steps(step_size, end_time)):
         # geometric Euler: S ← exp_S(h ΩS) = softmax(log S + h ΩS)  (§2.1 lifting map, [34])
-        log_s = torch.log_softmax(log_s + step_size * apply_omega(log_s.exp()), -1)
-    return log_s
+        log_s = torch.log_softmax(log_s + step_size * apply_omega(log_s.exp()), labels_dim)
+    return log_s.transpose(1, 2) if channels_first else log_s
 
 
 class AssignmentFlow(nn.Module):
@@ -58,9 +65,9 @@ class AssignmentFlow(nn.Module):
         self.steps = num_steps(step_size, end_time)
         self.step_size, self.end_time = float(step_size), float(end_time)
 
-    def forward(self, log_s0: Tensor, apply_omega: ApplyOmega) -> Tensor:
+    def forward(self, log_s0: Tensor, apply_omega: ApplyOmega, channels_first: bool = False) -> Tensor:
         """``(m, n, c)`` log S(T) from ``log_s0 (m, n, c)``; see :func:`integrate_flow`."""
-        return integrate_flow(log_s0, apply_omega, self.step_size, self.end_time)
+        return integrate_flow(log_s0, apply_omega, self.step_size, self.end_time, channels_first)
 
     def extra_repr(self) -> str:
         return f"step_size={self.step_size}, end_time={self.end_time}, steps={self.steps}"

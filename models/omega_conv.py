@@ -42,12 +42,18 @@ def grouped_conv(S: Tensor, weight: Tensor, grid: tuple[int, int]) -> Tensor:
     Returns:
         ``(m, n, c)`` the convolved assignments ``ΩS``.
     """
-    m, n, c = S.shape
+    return grouped_conv_channels_first(S.transpose(1, 2), weight, grid).transpose(1, 2)
+
+
+def grouped_conv_channels_first(S: Tensor, weight: Tensor, grid: tuple[int, int]) -> Tensor:
+    """:func:`grouped_conv` on ``S (m, c, n)`` → ``(m, c, n)``: the layout the flow integrates in for
+    convolutional Ω, where folding the batch into channels is a view, not a copy."""
+    m, c, n = S.shape
     H, W = grid
     k = weight.shape[-1]
-    x = S.transpose(1, 2).reshape(1, m * c, H, W)
+    x = S.reshape(1, m * c, H, W)
     y = F.conv2d(x, weight.reshape(m * c, c, k, k), padding=k // 2, groups=m)
-    return y.reshape(m, c, n).transpose(1, 2)
+    return y.view(m, c, n)
 
 
 class ConvOmega(nn.Module):
@@ -63,6 +69,8 @@ class ConvOmega(nn.Module):
         nonnegative: clamp drawn weights at 0 (as ``max(·, 0)`` of Theorem 1).
         eps: added to the centre tap of the identity channel map (``εI``).
     """
+
+    channels_first = True  # applies to S of shape (m, c, n): see grouped_conv_channels_first
 
     def __init__(
         self,
@@ -104,9 +112,9 @@ class ConvOmega(nn.Module):
         return weight + self.eps * self.centre
 
     def forward(self, m: int, generator: torch.Generator | None = None) -> ApplyOmega:
-        """Draw ``m`` kernels; return ``S (m, n, c) ↦ ΩS`` (one grouped conv per call)."""
+        """Draw ``m`` kernels; return ``S (m, c, n) ↦ ΩS`` (one grouped conv per call)."""
         weight = self.draw(m, generator)
-        return lambda S: grouped_conv(S, weight, self.grid)
+        return lambda S: grouped_conv_channels_first(S, weight, self.grid)
 
     def extra_repr(self) -> str:
         return (

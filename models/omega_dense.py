@@ -29,6 +29,8 @@ class DenseOmega(nn.Module):
         learn_std: learn ``std`` (else it stays at its initial value).
     """
 
+    channels_first = False  # applies to S of shape (m, n, c)
+
     def __init__(self, n: int, mean: float = 1 / 20, variance: float = 0.1, eps: float = 1e-3, learn_std: bool = True) -> None:
         super().__init__()
         if not variance > 0:

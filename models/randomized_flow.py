@@ -154,7 +154,7 @@ class RandomizedFlow(EnergyModel):
     # -- the model ---------------------------------------------------------------------------------
     def log_soft_samples(self, m: int, generator: torch.Generator | None = None) -> Tensor:
         """``(m, n, c)`` log S(T), each from its own ``Ω`` draw (and ``S0`` noise); differentiable."""
-        return self.flow(self.start(m, generator), self.omega(m, generator))
+        return self.flow(self.start(m, generator), self.omega(m, generator), self.omega.channels_first)
 
     def soft_samples(self, m: int, generator: torch.Generator | None = None) -> Tensor:
         """``(m, n, c)`` soft samples ``S(T)``; ``generator`` must live on ``self.device``."""

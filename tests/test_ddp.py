@@ -18,7 +18,7 @@ class FixedDraws(RandomizedFlow):
     def log_soft_samples(self, m, generator=None):
         world, rank = self.world()
         g = torch.Generator().manual_seed(123)
-        all_draws = self.flow(self.start(M, g), self.omega(M, g))
+        all_draws = self.flow(self.start(M, g), self.omega(M, g), self.omega.channels_first)
         return all_draws[rank * m : (rank + 1) * m]
 
     def round(self, S, generator=None):

@@ -39,7 +39,7 @@ def test_rows_stay_on_simplex(omega):
     m, H, W, c = 7, 3, 4, 3
     draw = DenseOmega(H * W) if omega == "dense" else ConvOmega(c, (H, W))
     log_s0 = torch.randn(m, H * W, c, generator=gen())
-    log_S = integrate_flow(log_s0, draw(m, gen(1)), step_size=0.1, end_time=2.0)
+    log_S = integrate_flow(log_s0, draw(m, gen(1)), step_size=0.1, end_time=2.0, channels_first=draw.channels_first)
     S = log_S.exp()
     assert S.shape == (m, H * W, c)
     assert torch.isfinite(log_S).all() and (S > 0).all()
@@ -51,8 +51,8 @@ def test_flow_with_theorem1_omega_converges_to_vertices():
     omega = DenseOmega(n, eps=0.1)  # Ω = max(Z + Zᵀ, 0) + εI, Theorem 1 (larger ε: faster for isolated nodes)
     log_s0 = torch.randn(m, n, 2, generator=gen(3))
     with torch.no_grad():
-        S_short = integrate_flow(log_s0, omega(m, gen(4)), 0.1, 1.0).exp()
-        S_long = integrate_flow(log_s0, omega(m, gen(4)), 0.5, 200.0).exp()
+        S_short = integrate_flow(log_s0, omega(m, gen(4)), 0.1, 1.0, omega.channels_first).exp()
+        S_long = integrate_flow(log_s0, omega(m, gen(4)), 0.5, 200.0, omega.channels_first).exp()
     # a node whose drawn couplings are all clipped to 0 moves only at rate ε, hence the long T
     assert S_long.max(-1).values.min() > 0.99
     assert S_long.max(-1).values.mean() > S_short.max(-1).values.mean()
@@ -108,8 +108,19 @@ def test_conv_omega_batched_equals_per_sample_loop(symmetric):
 def test_conv_omega_runs_on_a_large_grid():
     m, H, W, c = 4, 128, 128, 3
     omega = ConvOmega(c, (H, W))
-    log_S = integrate_flow(torch.randn(m, H * W, c, generator=gen()), omega(m, gen(1)), 0.1, 1.0)
+    log_S = integrate_flow(torch.randn(m, H * W, c, generator=gen()), omega(m, gen(1)), 0.1, 1.0, channels_first=True)
     assert log_S.shape == (m, H * W, c) and torch.isfinite(log_S).all()
+
+
+def test_channels_first_integration_equals_the_node_major_one():
+    """The conv flow integrates in (m, c, n); the same flow with the (m, n, c) grouped_conv must agree."""
+    m, H, W, c = 3, 5, 6, 3
+    omega = ConvOmega(c, (H, W), variance=1.0)
+    weight = omega.draw(m, gen(2))
+    log_s0 = torch.randn(m, H * W, c, generator=gen())
+    fast = integrate_flow(log_s0, omega(m, gen(2)), 0.1, 1.0, channels_first=True)
+    reference = integrate_flow(log_s0, lambda S: grouped_conv(S, weight, (H, W)), 0.1, 1.0)
+    torch.testing.assert_close(fast, reference)
 
 
 # -- entropy estimator ------------------------------------------------------------------------------
