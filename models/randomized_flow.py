@@ -201,12 +201,13 @@ class RandomizedFlow(EnergyModel):
         if m % world:
             raise ValueError(f"samples_per_step={m} must be divisible by the number of processes ({world})")
         local = m // world  # under DDP every process draws its share of the m samples
-        log_S = self.log_soft_samples(local)
+        generator = self.training_generator()
+        log_S = self.log_soft_samples(local, generator)
         S = log_S.exp()
         energy = self.energy.expected_energy(S)  # eq. (17): exact given S, reparameterized
         beta = self.energy_weight()
         with torch.no_grad():
-            labels = self.round(S)
+            labels = self.round(S, generator)
         # the mixture of eq. (23) runs over all m components: gathered from every process, with gradients
         log_S_all = self.gather(log_S)
         owner = rank * local + torch.arange(local, device=self.device) if hp.leave_one_out else None
@@ -239,10 +240,30 @@ class RandomizedFlow(EnergyModel):
             return x
         return self.all_gather(x, sync_grads=True).flatten(0, 1)
 
-    def on_train_start(self) -> None:
-        world, rank = self.world()
-        if world > 1:  # every process starts from the same seed: give each its own stream of Ω draws
-            torch.manual_seed((torch.initial_seed() + 1_000_003 * rank) % 2**63)
+    def training_generator(self) -> torch.Generator:
+        """The generator of every training draw (Ω, S0 noise, labels), on ``self.device``.
+
+        Seeded from the global seed and the process rank (each DDP process gets its own stream), and
+        saved in checkpoints: a resumed run draws exactly what the uninterrupted run would have drawn.
+        """
+        generator = self.__dict__.get("_training_generator")
+        if generator is None or generator.device != self.device:
+            world, rank = self.world()
+            generator = torch.Generator(device=self.device)
+            generator.manual_seed((torch.initial_seed() + 1_000_003 * rank) % 2**63)
+            state = self.__dict__.pop("_pending_generator_state", None)
+            if state is not None:
+                generator.set_state(state)
+            self.__dict__["_training_generator"] = generator
+        return generator
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["training_generator"] = self.training_generator().get_state()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        if "training_generator" in checkpoint:  # applied when the generator is first used
+            self.__dict__["_pending_generator_state"] = checkpoint["training_generator"]
+            self.__dict__.pop("_training_generator", None)
 
     def energy_weight(self) -> float:
         """``β_t`` of the annealing schedule (1 outside training or without annealing)."""

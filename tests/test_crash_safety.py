@@ -96,3 +96,37 @@ def test_stopped_run_resumes_from_its_last_checkpoint(tmp_path, sig, code):
     )
     assert resumed.returncode == 0, resumed.stderr
     assert torch.load(last, weights_only=False)["global_step"] == step + 3
+
+
+class StopAt(L.Callback):
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step >= self.step:
+            trainer.should_stop = True
+
+
+def _fit_flow(root: Path, max_steps: int, stop_at: int | None = None, resume: Path | None = None):
+    from callbacks.run_guards import LastCheckpoint
+    from models.randomized_flow import RandomizedFlow
+
+    L.seed_everything(3, verbose=False)
+    model = RandomizedFlow(6, 2, grid=(2, 3), samples_per_step=8, seed=3)
+    callbacks = [LastCheckpoint(root)] + ([StopAt(stop_at)] if stop_at else [])
+    trainer = L.Trainer(
+        max_steps=max_steps, accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, callbacks=callbacks, plugins=[AtomicCheckpointIO()],
+    )
+    trainer.fit(model, IsingDataModule(2, 3, steps_per_epoch=4), ckpt_path=None if resume is None else str(resume))
+    return model
+
+
+def test_a_stopped_and_resumed_run_ends_where_the_uninterrupted_run_ends(tmp_path):
+    """The training generator (Ω, S0 noise, label draws) is checkpointed: resume is exact on CPU."""
+    straight = _fit_flow(tmp_path / "a", 10)
+    _fit_flow(tmp_path / "b", 10, stop_at=5)  # stops mid-epoch (4 steps per epoch)
+    assert torch.load(tmp_path / "b" / "last.ckpt", weights_only=False)["global_step"] == 5
+    resumed = _fit_flow(tmp_path / "b", 10, resume=tmp_path / "b" / "last.ckpt")
+    for (name, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items()):
+        torch.testing.assert_close(b, a, rtol=0, atol=0, msg=name)
