@@ -48,8 +48,9 @@ def integrate_flow(
     labels_dim = 1 if channels_first else -1
     for _ in range(num_steps(step_size, end_time)):
         # geometric Euler: S ← exp_S(h ΩS) = softmax(log S + h ΩS)  (§2.1 lifting map, [34])
-        log_s = torch.log_softmax(log_s + step_size * apply_omega(log_s.exp()), labels_dim)
-    return log_s.transpose(1, 2) if channels_first else log_s
+        log_s = torch.log_softmax(torch.add(log_s, apply_omega(log_s.exp()), alpha=step_size), labels_dim)
+    # contiguous (m, n, c): reductions over labels on a strided view cost more than this one copy
+    return log_s.transpose(1, 2).contiguous() if channels_first else log_s
 
 
 class AssignmentFlow(nn.Module):
