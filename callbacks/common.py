@@ -7,7 +7,7 @@ import inspect
 import torch
 from torch import Tensor
 
-from energies.exact import MAX_STATES, ExactResult, exact_inference
+from energies.exact import MAX_STATES, ExactResult, exact_inference, is_enumerable
 
 
 def check_every(name: str, value: int) -> int:
@@ -58,7 +58,5 @@ def integrality(model, m: int, generator: torch.Generator | None = None) -> floa
 
 
 def try_exact(energy, max_states: int = MAX_STATES) -> ExactResult | None:
-    """Exact inference when ``c^n ≤ max_states``, else ``None``."""
-    if energy.c**energy.n > max_states:
-        return None
-    return exact_inference(energy, max_states=max_states)
+    """Exact inference when the energy is enumerable (:func:`energies.exact.check_enumerable`), else ``None``."""
+    return exact_inference(energy, max_states=max_states) if is_enumerable(energy, max_states) else None

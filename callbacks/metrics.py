@@ -11,7 +11,7 @@ from typing_extensions import override
 
 from callbacks.common import check_every, fixed_generator, integrality, label_info, try_exact
 from callbacks.figures import fig1_figures
-from energies.exact import MAX_STATES
+from energies.exact import MAX_STATES, check_enumerable
 from energies.sample_stats import miller_madow, plugin_entropy, sample_figures
 
 
@@ -58,11 +58,8 @@ class SampleMetrics(Callback):
 
     def check_energy(self, energy) -> None:
         """With ``exact=True``: raise a one-line ``ValueError`` when ``energy`` is too large to enumerate."""
-        if self.exact is True and energy.c**energy.n > self.exact_max_states:
-            raise ValueError(
-                f"exact metrics need c^n = {energy.c}^{energy.n} states enumerated, over the limit of "
-                f"{self.exact_max_states:,}; use a smaller model or turn exact metrics off"
-            )
+        if self.exact is True:
+            check_enumerable(energy, self.exact_max_states)
 
     @override
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

@@ -78,10 +78,10 @@ def test_metrics_exact_when_enumerable():
 
 def test_metrics_without_exact_on_large_grids():
     metrics = SampleMetrics(every_n_steps=1, samples=64)
-    _fit([metrics], ising_energy(6, 6), steps=2)  # 2^36 states: not enumerated
+    _fit([metrics], ising_energy(7, 8), steps=2)  # 2^56 states, halves of 2^28: not enumerated
     assert "eval/kl" not in metrics.latest and np.isfinite(metrics.latest["eval/energy"])
-    with pytest.raises(ValueError, match="enumerated"):
-        SampleMetrics(exact=True).check_energy(ising_energy(6, 6))
+    with pytest.raises(ValueError, match="over the limit"):
+        SampleMetrics(exact=True).check_energy(ising_energy(7, 8))
 
 
 def test_metrics_fixed_noise_repeats():

@@ -155,7 +155,7 @@ BAD = [
     (["--resume", "{tmp}/fake.ckpt"], "checkpoint"),
     (["--resume", "last", "--root-dir", "{tmp}"], "no lightning_logs"),
     (["--ising", "3by8"], "HxW"),
-    (["--ising", "6x6", "--exact", "on"], "limit"),
+    (["--ising", "8x8", "--exact", "on"], "limit"),
     (["--max-steps", "ten"], "invalid int"),
     (["--no-such-option"], "unrecognized"),
     (["--beta", "nan"], "--beta"),
