@@ -290,7 +290,7 @@ def run(args: argparse.Namespace) -> int:
 
     from callbacks import RunSummary, SampleImages, SampleMetrics
     from callbacks.atomic_checkpoint_io import AtomicCheckpointIO
-    from callbacks.run_guards import FiniteLossGuard, LastCheckpoint, NonFiniteLossError
+    from callbacks.run_guards import FiniteLossGuard, GracefulInterrupt, LastCheckpoint, NonFiniteLossError
 
     L.seed_everything(args.seed, verbose=False)
     datamodule = build_datamodule(args)
@@ -329,7 +329,8 @@ def run(args: argparse.Namespace) -> int:
             save_top_k=-1, save_last=True,
         ),
     ]
-    callbacks += [FiniteLossGuard(), LastCheckpoint()]
+    interrupt = GracefulInterrupt()
+    callbacks += [FiniteLossGuard(), LastCheckpoint(), interrupt]
     logger = TensorBoardLogger(str(root), name="lightning_logs", version=version, default_hp_metric=False)
     devices = args.devices if args.devices == "auto" else _int(args.devices, "--devices")
     trainer = L.Trainer(
@@ -351,6 +352,9 @@ def run(args: argparse.Namespace) -> int:
         except NonFiniteLossError as err:
             print(f"train.py: error: {err}", file=sys.stderr)
             return 1
+    if interrupt.requested:
+        print(f"train.py: interrupted at step {trainer.global_step}; last.ckpt saved, continue with --resume last", file=sys.stderr)
+        return 130
     if trainer.is_global_zero and summary.summary is not None:
         report(summary.summary, Path(trainer.log_dir))
     return 0

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import math
+import signal
+import threading
 from pathlib import Path
 
 import lightning as L
@@ -63,3 +65,37 @@ class LastCheckpoint(Callback):
 def _checkpoint_folder(trainer: L.Trainer) -> Path | None:
     callback = trainer.checkpoint_callback
     return None if callback is None or callback.dirpath is None else Path(callback.dirpath)
+
+
+class GracefulInterrupt(Callback):
+    """The first Ctrl-C asks training to stop at the end of the current step (then :class:`LastCheckpoint`
+    saves ``last.ckpt`` as at any end of training); a second Ctrl-C interrupts at once.
+
+    A KeyboardInterrupt raised at an arbitrary point (inside a checkpoint write or the TensorBoard writer)
+    can leave the process hanging in its teardown; stopping between steps cannot.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = None
+
+    def _handler(self, signum, frame) -> None:
+        self.requested = True
+        rank_zero_info("\nCtrl-C: stopping after this step and saving last.ckpt (press again to abort)")
+        signal.signal(signal.SIGINT, self._previous or signal.default_int_handler)
+
+    @override
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+
+    @override
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx) -> None:
+        if self.requested:
+            trainer.should_stop = True
+
+    @override
+    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if self._previous is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
