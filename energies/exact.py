@@ -48,17 +48,22 @@ def _has_factors(energy: Energy) -> bool:
 def check_enumerable(energy: Energy, max_states: int = MAX_STATES) -> None:
     """Raise a one-line ``ValueError`` naming the limit when ``energy`` is too large to enumerate.
 
-    A pairwise energy is enumerable when each half (and its boundary table) has at most
-    ``MAX_HALF_STATES`` states and ``c^n ≤ max_states^2``; any other energy when ``c^n ≤ max_states``.
+    A pairwise energy is enumerable when each half and the boundary table of the edges crossing the
+    split have at most ``MAX_HALF_STATES`` states; any other energy when ``c^n ≤ max_states``.
     """
     n, c = energy.n, energy.c
     if _has_factors(energy):
-        half = c ** max(_split_point(n), n - _split_point(n))
-        if half <= min(MAX_HALF_STATES, max_states) and c**n <= max_states**2:
+        k = _split_point(n)
+        edges = energy.factors()[1]
+        crossing = edges[(edges < k).sum(1) == 1]
+        boundary = len(torch.unique(crossing[crossing < k])) + len(torch.unique(crossing[crossing >= k]))
+        # the largest table built: a half's states, or the boundary table of the crossing edges
+        largest = max(c ** max(k, n - k), c**boundary)
+        if largest <= min(MAX_HALF_STATES, max_states) and c**n <= max_states**2:
             return
         raise ValueError(
-            f"exact inference enumerates the {c}^{n} states of this model in two halves of up to "
-            f"{half:,} states, over the limit of {min(MAX_HALF_STATES, max_states):,} per half; use a smaller model"
+            f"exact inference enumerates the {c}^{n} states of this model in two halves, with tables of up to "
+            f"{largest:,} states, over the limit of {min(MAX_HALF_STATES, max_states):,}; use a smaller model"
         )
     if c**n > max_states:
         raise ValueError(

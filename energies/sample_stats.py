@@ -62,7 +62,7 @@ def sample_figures(samples: Tensor, energy: Energy, exact: ExactResult, batch: i
     """
     energy.check_labels(samples)
     m = samples.shape[0]
-    device = next(iter(energy.buffers())).device
+    device = next(iter(energy.buffers()), samples).device
     with torch.no_grad():
         mean_energy = sum(float(energy.energy(samples[i : i + batch].to(device)).double().sum()) for i in range(0, m, batch)) / m
     plugin, support = plugin_entropy(samples, energy.c)
@@ -73,6 +73,6 @@ def sample_figures(samples: Tensor, energy: Energy, exact: ExactResult, batch: i
         "entropy": entropy,
         "entropy_plugin": plugin,
         "support": support,
-        "marginal_diff": marginal_difference(sample_marginals(samples, energy.c), exact.marginals),
+        "marginal_diff": marginal_difference(sample_marginals(samples, energy.c).cpu(), exact.marginals.cpu()),
         "samples": m,
     }

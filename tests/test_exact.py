@@ -78,8 +78,11 @@ def test_table1_figures():
 
 
 def test_too_large_to_enumerate_names_the_limit():
-    with pytest.raises(ValueError, match=r"2\^56 states .* over the limit of 16,777,216 per half"):
+    with pytest.raises(ValueError, match=r"2\^56 states .* over the limit of 16,777,216"):
         exact_inference(ising_energy(7, 8))
+    # halves of 2^20 states are fine, but a 2×20 grid split row-major crosses 20 boundary nodes each side
+    with pytest.raises(ValueError, match=r"tables of up to 1,099,511,627,776 states"):
+        exact_inference(ising_energy(2, 20))
     with pytest.raises(ValueError, match=r"2\^30 states, over the limit of 1,048,576"):
         exact_inference(WithoutFactors(ising_energy(5, 6)), max_states=2**20)
 
