@@ -12,6 +12,7 @@ Bad input ends with one line on stderr and exit code 2.
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 import warnings
@@ -158,7 +159,7 @@ def check_args(args: argparse.Namespace) -> None:
             raise UsageError(f"--{name.replace('_', '-')} must be ≥ 1, got {getattr(args, name)}")
     if args.samples is not None and args.samples < 2:
         raise UsageError(f"--samples must be ≥ 2, got {args.samples}")
-    if args.lr is not None and not args.lr > 0:
+    if args.lr is not None and not (args.lr > 0 and math.isfinite(args.lr)):
         raise UsageError(f"--lr must be positive, got {args.lr}")
     if args.anneal is not None and not 0 <= args.anneal <= 1:
         raise UsageError(f"--anneal must be in [0, 1], got {args.anneal}")
@@ -320,7 +321,9 @@ def run(args: argparse.Namespace) -> int:
         samples=args.summary_samples, names=names, colours=colours, seed=args.seed,
         extra={"args": {k: v for k, v in vars(args).items()}, "image": getattr(datamodule, "image_path", None)},
     )
+    guard = FiniteLossGuard()  # first: nothing may sample or save a model whose step went non-finite
     callbacks = [
+        guard,
         metrics,
         SampleImages(every_n_steps=2 * args.log_every, names=names, colours=colours, seed=args.seed),
         summary,
@@ -330,7 +333,7 @@ def run(args: argparse.Namespace) -> int:
         ),
     ]
     interrupt = GracefulInterrupt()
-    callbacks += [FiniteLossGuard(), LastCheckpoint(), interrupt]
+    callbacks += [LastCheckpoint(), interrupt]
     logger = TensorBoardLogger(str(root), name="lightning_logs", version=version, default_hp_metric=False)
     devices = args.devices if args.devices == "auto" else _int(args.devices, "--devices")
     trainer = L.Trainer(
@@ -339,6 +342,10 @@ def run(args: argparse.Namespace) -> int:
         enable_progress_bar=args.progress, enable_model_summary=False, num_sanity_val_steps=0,
         plugins=[AtomicCheckpointIO()],
     )
+    processes = trainer.num_devices * trainer.num_nodes
+    samples = model.hparams.get("samples_per_step")
+    if processes > 1 and samples is not None and samples % processes:
+        raise UsageError(f"--samples {samples} must be divisible by the {processes} processes (the m samples are split)")
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*is smaller than the logging interval.*")

@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import lightning as L
+import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_info
 from typing_extensions import override
@@ -19,20 +20,28 @@ class NonFiniteLossError(RuntimeError):
 
 
 class FiniteLossGuard(Callback):
-    """Raises :class:`NonFiniteLossError` at the first non-finite loss.
+    """Raises :class:`NonFiniteLossError` at the first non-finite loss or parameter.
 
-    Lightning runs checkpoint callbacks after this one, so the step that produced the bad loss never
-    reaches a checkpoint: the last checkpoint on disk stays the last good one.
+    Checked at the end of every step, after the optimizer has updated the parameters: a finite loss can
+    still produce an infinite update. Put it first in the callback list: Lightning runs checkpoint
+    callbacks last, and sampling callbacks must not see the broken model either, so the step that went
+    wrong never reaches a checkpoint and the last checkpoint on disk stays the last good one.
     """
 
     @override
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx) -> None:
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         if loss is not None and not math.isfinite(float(loss)):
-            raise NonFiniteLossError(
-                f"the loss became {float(loss)} at step {trainer.global_step}; the last good checkpoint is kept "
-                "(lower --lr, or check the energy's parameters)"
-            )
+            problem = f"the loss became {float(loss)}"
+        else:
+            bad = next((name for name, p in pl_module.named_parameters() if not torch.isfinite(p).all()), None)
+            if bad is None:
+                return
+            problem = f"parameter '{bad}' became non-finite"
+        raise NonFiniteLossError(
+            f"{problem} at step {trainer.global_step}; the last good checkpoint is kept "
+            "(lower --lr, or check the energy's parameters)"
+        )
 
 
 class LastCheckpoint(Callback):
@@ -91,7 +100,8 @@ class GracefulInterrupt(Callback):
 
     @override
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx) -> None:
-        if self.requested:
+        # every process must stop at the same step, or the others wait in a collective forever
+        if trainer.strategy.reduce_boolean_decision(self.requested, all=False):
             trainer.should_stop = True
 
     @override

@@ -258,11 +258,24 @@ class RandomizedFlow(EnergyModel):
         return generator
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["training_generator"] = self.training_generator().get_state()
+        # one state per process (rank 0 writes the file): a resumed DDP run keeps distinct streams
+        state = self.training_generator().get_state()
+        world, _ = self.world()
+        states = [state]
+        if world > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
+            states = [None] * world
+            torch.distributed.all_gather_object(states, state)
+        checkpoint["training_generator"] = states
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        if "training_generator" in checkpoint:  # applied when the generator is first used
-            self.__dict__["_pending_generator_state"] = checkpoint["training_generator"]
+        states = checkpoint.get("training_generator")
+        if states is None:
+            return
+        _, rank = self.world()
+        # applied when the generator is first used; a process the checkpoint has no state for (more
+        # processes than when it was saved) keeps its freshly seeded stream
+        if rank < len(states):
+            self.__dict__["_pending_generator_state"] = states[rank]
             self.__dict__.pop("_training_generator", None)
 
     def energy_weight(self) -> float:

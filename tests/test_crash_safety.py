@@ -130,3 +130,26 @@ def test_a_stopped_and_resumed_run_ends_where_the_uninterrupted_run_ends(tmp_pat
     resumed = _fit_flow(tmp_path / "b", 10, resume=tmp_path / "b" / "last.ckpt")
     for (name, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items()):
         torch.testing.assert_close(b, a, rtol=0, atol=0, msg=name)
+
+
+class InfParameterAt(MeanField):
+    """A finite loss whose step leaves a parameter infinite."""
+
+    def training_step(self, batch, batch_idx):
+        loss = super().training_step(batch, batch_idx)
+        if self.global_step == 2:
+            with torch.no_grad():
+                self.logits[0, 0, 0] = float("inf")
+        return loss
+
+
+def test_a_non_finite_parameter_after_a_finite_loss_is_caught_too(tmp_path):
+    ckpt = L.pytorch.callbacks.ModelCheckpoint(dirpath=tmp_path, every_n_train_steps=1, save_last=True)
+    trainer = L.Trainer(
+        max_steps=10, logger=False, enable_progress_bar=False, enable_model_summary=False,
+        callbacks=[FiniteLossGuard(), ckpt], plugins=[AtomicCheckpointIO()], accelerator="cpu",
+    )
+    with pytest.raises(NonFiniteLossError, match="parameter 'logits' became non-finite at step 3"):
+        trainer.fit(InfParameterAt(n=6, c=2, restarts=2), IsingDataModule(2, 3))
+    saved = torch.load(tmp_path / "last.ckpt", weights_only=False)
+    assert saved["global_step"] == 2 and torch.isfinite(saved["state_dict"]["logits"]).all()

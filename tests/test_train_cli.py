@@ -161,6 +161,8 @@ BAD = [
     (["--beta", "nan"], "--beta"),
     (["--sigma", "inf"], "--sigma"),
     (["--strategy", "bogus"], "invalid strategy"),
+    (["--lr", "inf"], "--lr"),
+    (["--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--samples", "3"], "divisible"),
 ]
 
 
