@@ -49,12 +49,17 @@ class NaNAfter(MeanField):
         return loss * float("nan") if self.global_step == self.bad_step else loss
 
 
-def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
-    ckpt = L.pytorch.callbacks.ModelCheckpoint(dirpath=tmp_path, every_n_train_steps=1, save_last=True)
-    trainer = L.Trainer(
+def guarded_trainer(folder: Path) -> L.Trainer:
+    """Checkpoints every step, behind the finite guard."""
+    ckpt = L.pytorch.callbacks.ModelCheckpoint(dirpath=folder, every_n_train_steps=1, save_last=True)
+    return L.Trainer(
         max_steps=10, logger=False, enable_progress_bar=False, enable_model_summary=False,
         callbacks=[FiniteLossGuard(), ckpt], plugins=[AtomicCheckpointIO()], accelerator="cpu",
     )
+
+
+def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
+    trainer = guarded_trainer(tmp_path)
     with pytest.raises(NonFiniteLossError, match="at step 4; the last good checkpoint is kept"):
         trainer.fit(NaNAfter(bad_step=3, n=6, c=2, restarts=2), IsingDataModule(2, 3))
     saved = torch.load(tmp_path / "last.ckpt", weights_only=False)
@@ -144,11 +149,7 @@ class InfParameterAt(MeanField):
 
 
 def test_a_non_finite_parameter_after_a_finite_loss_is_caught_too(tmp_path):
-    ckpt = L.pytorch.callbacks.ModelCheckpoint(dirpath=tmp_path, every_n_train_steps=1, save_last=True)
-    trainer = L.Trainer(
-        max_steps=10, logger=False, enable_progress_bar=False, enable_model_summary=False,
-        callbacks=[FiniteLossGuard(), ckpt], plugins=[AtomicCheckpointIO()], accelerator="cpu",
-    )
+    trainer = guarded_trainer(tmp_path)
     with pytest.raises(NonFiniteLossError, match="parameter 'logits' became non-finite at step 3"):
         trainer.fit(InfParameterAt(n=6, c=2, restarts=2), IsingDataModule(2, 3))
     saved = torch.load(tmp_path / "last.ckpt", weights_only=False)
