@@ -13,7 +13,6 @@ Figures (all measured on the machine that runs it):
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -29,6 +28,7 @@ if str(ROOT) not in sys.path:
 
 import train  # noqa: E402  (the same code paths as the command line)
 from benchmarks.ess import effective_sample_size  # noqa: E402
+from benchmarks.output import write_json  # noqa: E402
 from callbacks.figures import background_index, cat_index, subject_coherence, subject_mask  # noqa: E402
 from data import IsingDataModule  # noqa: E402
 from energies import GridPottsEnergy, table1_energy  # noqa: E402
@@ -230,9 +230,7 @@ def main(argv=None) -> int:
             flush=True,
         )
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2))
-        print(f"wrote {args.json}")
+        write_json(args.json, result)
     return 0
 
 

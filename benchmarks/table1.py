@@ -9,7 +9,6 @@ Every figure of a model is measured from integer samples: plug-in entropy + Mill
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -22,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from a clone without installing
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.output import write_json  # noqa: E402
 from data import IsingDataModule  # noqa: E402
 from energies.exact import exact_inference  # noqa: E402
 from energies.sample_stats import sample_figures  # noqa: E402
@@ -146,9 +146,7 @@ def main(argv=None) -> int:
             "exact_seconds": exact_seconds, "coupling": args.coupling, "rows": rows,
             "torch": torch.__version__, "threads": torch.get_num_threads(),
         }
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2))
-        print(f"wrote {args.json}")
+        write_json(args.json, result)
     return 0
 
 
