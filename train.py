@@ -32,7 +32,7 @@ except ImportError:  # pragma: no cover
 # cat share drifts to ≈ 0.2–0.25: argmax rounding has no gradient that restores the balance).
 IMAGE_FLOW = dict(
     samples_per_step=64, lr=0.01, end_time=3.0, step_size=0.3, omega_variance=1.0, rounding="argmax",
-    score_function=False, s0_noise=0.0, anneal_fraction=0.375,
+    score_function=False, s0_noise=0.0, anneal_fraction=0.375, tie_labels=True,
 )
 # optimizer steps when --max-steps is not given: the image recipe's, the Ising recipe's, mean field's
 DEFAULT_MAX_STEPS = {"image": 250, "ising": 4000, "meanfield": 1500}
@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "(default: argmax on images, the recipe's draw otherwise)")
     model.add_argument("--anneal", type=float, default=None,
                        help="fraction of training over which the energy weight ramps from 0 to 1 (default: 0.375)")
+    model.add_argument("--tie-labels", action=argparse.BooleanOptionalAction, default=None,
+                       help="label-tied conv Ω and S0: the model's law is invariant under label swaps that leave the data "
+                       "term unchanged, so symmetric modes (cat/lion) get equal weight (default: on for images)")
     model.add_argument("--start", choices=("data", "random"), default=None,
                        help="flow start S0: softmax(−unary) of the data term, or random (default: data on images, random on Ising)")
     model.add_argument("--restarts", type=int, default=1000, help="mean-field random restarts")
@@ -215,6 +218,12 @@ def build_model(args: argparse.Namespace, energy):
         settings["score_function"] = args.rounding == "draw"
     if args.anneal is not None:
         settings["anneal_fraction"] = args.anneal
+    if args.tie_labels is not None:
+        settings["tie_labels"] = args.tie_labels
+    if omega != "conv":
+        if settings.get("tie_labels") and args.tie_labels:
+            raise UsageError("--tie-labels needs --omega conv (the dense Ω has no label channels)")
+        settings.pop("tie_labels", None)
     model = RandomizedFlow(energy.n, energy.c, grid=energy.grid, omega=omega, kernel_size=args.kernel_size, seed=args.seed, **settings)
     if (args.start or ("data" if image else "random")) == "data":
         start_from_data_term(model, energy)

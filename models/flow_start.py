@@ -27,6 +27,10 @@ class FlowStart(nn.Module):
         noise_rank: rank ``r`` of the learned correlated noise (0: none).
         rank_init: initial std of the entries of ``F``.
         generator: seeds the initial logits and ``F`` (the module's only randomness at construction).
+        tie_labels: label-permutation-equivariant start: the logits are fixed (set them with
+            ``logits.copy_``, e.g. to ``−unary``) and only a per-node scale ``τ`` of them is learned,
+            ``log S0 = log_softmax(τ ⊙ logits + noise)``, with one noise std per node shared by its labels.
+            Any label swap that the logits are invariant under is then a symmetry of the model's law.
     """
 
     def __init__(
@@ -38,13 +42,21 @@ class FlowStart(nn.Module):
         noise_rank: int = 0,
         rank_init: float = 0.1,
         generator: torch.Generator | None = None,
+        tie_labels: bool = False,
     ) -> None:
         super().__init__()
         self.n, self.c = int(n), int(c)
-        self.logits = nn.Parameter(torch.randn(n, c, generator=generator) * init_std)
+        self.tie_labels = bool(tie_labels)
+        logits = torch.randn(n, c, generator=generator) * init_std
+        per_node = (n, 1) if self.tie_labels else (n, c)
+        if self.tie_labels:
+            self.register_buffer("logits", logits)
+            self.scale = nn.Parameter(torch.ones(n, 1))
+        else:
+            self.logits = nn.Parameter(logits)
         self.noisy = noise_std > 0
         if self.noisy:
-            self.noise_rho = nn.Parameter(torch.full((n, c), _inverse_softplus(noise_std)))
+            self.noise_rho = nn.Parameter(torch.full(per_node, _inverse_softplus(noise_std)))
         self.noise_rank = int(noise_rank)
         if self.noise_rank > 0:
             self.factor = nn.Parameter(torch.randn(n * c, self.noise_rank, generator=generator) * rank_init)
@@ -55,10 +67,10 @@ class FlowStart(nn.Module):
 
     def forward(self, m: int, generator: torch.Generator | None = None) -> Tensor:
         """``(m, n, c)`` log S0 for ``m`` samples."""
-        logits = self.logits.expand(m, self.n, self.c)
+        logits = (self.scale * self.logits if self.tie_labels else self.logits).expand(m, self.n, self.c)
         if self.noisy:
             noise = torch.randn(m, self.n, self.c, generator=generator, device=self.logits.device, dtype=self.logits.dtype)
-            logits = logits + self.noise_std * noise
+            logits = logits + self.noise_std * noise  # (n, 1) std when tied: the same for every label
         if self.noise_rank > 0:
             eta = torch.randn(m, self.noise_rank, generator=generator, device=self.logits.device, dtype=self.logits.dtype)
             logits = logits + (eta @ self.factor.T).reshape(m, self.n, self.c)

@@ -68,6 +68,11 @@ class ConvOmega(nn.Module):
         symmetric: symmetrize each drawn kernel so ``Ω`` is self-adjoint.
         nonnegative: clamp drawn weights at 0 (as ``max(·, 0)`` of Theorem 1).
         eps: added to the centre tap of the identity channel map (``εI``).
+        tie_labels: one learned kernel for every label's own channel and one for every pair of distinct
+            labels (``2·k²`` means and stds instead of ``c²·k²``). The law of ``Ω`` is then invariant
+            under permutations of the labels, so a label swap that leaves the energy unchanged (cat ↔ lion
+            on the bundled image) leaves the model's distribution unchanged too: symmetric modes get
+            exactly equal weight, whatever training does (not in the paper; README, "Fig. 1").
     """
 
     channels_first = True  # applies to S of shape (m, c, n): see grouped_conv_channels_first
@@ -82,6 +87,7 @@ class ConvOmega(nn.Module):
         symmetric: bool = True,
         nonnegative: bool = True,
         eps: float = 1e-3,
+        tie_labels: bool = False,
     ) -> None:
         super().__init__()
         if kernel_size % 2 != 1:
@@ -90,21 +96,30 @@ class ConvOmega(nn.Module):
             raise ValueError(f"variance must be positive, got {variance}")
         self.c, self.grid, self.kernel_size = int(c), (int(grid[0]), int(grid[1])), int(kernel_size)
         self.symmetric, self.nonnegative, self.eps = bool(symmetric), bool(nonnegative), float(eps)
+        self.tie_labels = bool(tie_labels)
         shape = (c, c, kernel_size, kernel_size)
-        self.mean = nn.Parameter(torch.full(shape, float(mean)))
-        self.rho = nn.Parameter(torch.full(shape, _inverse_softplus(math.sqrt(variance))))
+        learned = (2, kernel_size, kernel_size) if self.tie_labels else shape  # tied: [same label, other label]
+        self.mean = nn.Parameter(torch.full(learned, float(mean)))
+        self.rho = nn.Parameter(torch.full(learned, _inverse_softplus(math.sqrt(variance))))
         centre = torch.zeros(shape)
         centre[torch.arange(c), torch.arange(c), kernel_size // 2, kernel_size // 2] = 1.0
         self.register_buffer("centre", centre, persistent=False)
+        # tied: index 0 on the channel diagonal (a label's own channel), 1 off it
+        self.register_buffer("role", 1 - torch.eye(c, dtype=torch.long), persistent=False)
+
+    def _per_channel(self, p: Tensor) -> Tensor:
+        """``(c, c, k, k)`` from a learned tensor (itself, or its two tied kernels spread by role)."""
+        return p[self.role] if self.tie_labels else p
 
     @property
     def std(self) -> Tensor:
-        return F.softplus(self.rho)
+        return F.softplus(self._per_channel(self.rho))
 
     def draw(self, m: int, generator: torch.Generator | None = None) -> Tensor:
         """``m`` kernels ``(m, c, c, k, k)`` (reparameterized)."""
-        noise = torch.randn((m, *self.mean.shape), generator=generator, device=self.mean.device, dtype=self.mean.dtype)
-        weight = self.mean + self.std * noise
+        mean = self._per_channel(self.mean)
+        noise = torch.randn((m, *mean.shape), generator=generator, device=mean.device, dtype=mean.dtype)
+        weight = mean + self.std * noise  # noise is i.i.d. per entry, also when the parameters are tied
         if self.symmetric:
             weight = symmetrize_kernel(weight)
         if self.nonnegative:
@@ -119,5 +134,5 @@ class ConvOmega(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"c={self.c}, grid={self.grid}, kernel_size={self.kernel_size}, "
-            f"symmetric={self.symmetric}, nonnegative={self.nonnegative}"
+            f"symmetric={self.symmetric}, nonnegative={self.nonnegative}, tie_labels={self.tie_labels}"
         )

@@ -81,6 +81,9 @@ class RandomizedFlow(EnergyModel):
         anneal_fraction: the energy term is weighted by ``β_t = min(1, t / (anneal_fraction · total))``
             during training, ``total`` being the schedule length (0: ``β = 1`` throughout); the logged
             free energy is always at ``β = 1``.
+        tie_labels: make the model's law invariant under label permutations that leave the start logits
+            unchanged (conv Ω with tied kernels, ``S0`` = learned per-node scale of fixed logits; see
+            :class:`ConvOmega` and :class:`FlowStart`). Use with ``initialise_start`` (the data term).
         seed: seeds the initial ``S0`` logits.
     """
 
@@ -111,6 +114,7 @@ class RandomizedFlow(EnergyModel):
         lr_final: float = 0.05,
         noise_rank: int = 0,
         anneal_fraction: float | None = None,
+        tie_labels: bool = False,
         seed: int = 0,
     ) -> None:
         super().__init__(n, c)
@@ -137,11 +141,17 @@ class RandomizedFlow(EnergyModel):
         elif omega == "conv":
             if grid is None:
                 raise ValueError("omega='conv' needs grid=(H, W)")
-            self.omega = ConvOmega(c, grid, kernel_size, omega_mean, omega_variance, symmetric, nonnegative, omega_eps)
+            self.omega = ConvOmega(
+                c, grid, kernel_size, omega_mean, omega_variance, symmetric, nonnegative, omega_eps, tie_labels
+            )
         else:
             raise ValueError(f"omega must be 'dense' or 'conv', got {omega!r}")
         gen = torch.Generator().manual_seed(seed)
-        self.start = FlowStart(n, c, resolved["init_std"], resolved["s0_noise"], noise_rank, generator=gen)
+        if tie_labels and omega != "conv":
+            raise ValueError("tie_labels needs omega='conv' (the dense Ω has no label channels)")
+        self.start = FlowStart(
+            n, c, resolved["init_std"], resolved["s0_noise"], noise_rank, generator=gen, tie_labels=tie_labels
+        )
 
     def initialise_start(self, logits: Tensor) -> "RandomizedFlow":
         """Set the learned start logits (e.g. ``−unary``: S0 = the data term's pixelwise posterior)."""
