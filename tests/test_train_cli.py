@@ -136,6 +136,19 @@ def _bad_files(tmp_path):
     (tmp_path / "fake.ckpt").write_text("not a checkpoint")
 
 
+def test_images_train_the_label_tied_flow_unless_asked_not_to(tmp_path, capsys):
+    assert _run(tmp_path) == 0
+    ckpt = tmp_path / "runs" / "lightning_logs" / "version_0" / "checkpoints" / "last.ckpt"
+    state = torch.load(ckpt, weights_only=False)["state_dict"]
+    assert state["omega.mean"].shape == (2, 3, 3) and "start.scale" in state  # tied: same-label / other-label
+    # the untied model is another model: its checkpoint cannot continue the tied run, and vice versa
+    assert _run(tmp_path, "--no-tie-labels", "--resume", str(ckpt), steps=5) == 2
+    assert "another model" in _error_line(capsys)
+    assert _run(tmp_path, "--no-tie-labels", "--root-dir", str(tmp_path / "untied")) == 0
+    untied = torch.load(next((tmp_path / "untied").rglob("last.ckpt")), weights_only=False)["state_dict"]
+    assert untied["omega.mean"].shape == (3, 3, 3, 3) and untied["start.logits"].shape == (20, 3)
+
+
 BAD = [
     (["--image", "{tmp}/missing.png"], "not found"),
     (["--image", "{tmp}/dir.png"], "directory"),
@@ -162,6 +175,7 @@ BAD = [
     (["--sigma", "inf"], "--sigma"),
     (["--strategy", "bogus"], "invalid strategy"),
     (["--lr", "inf"], "--lr"),
+    (["--omega", "dense", "--tie-labels"], "--tie-labels needs --omega conv"),
     (["--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--samples", "3"], "divisible"),
 ]
 
