@@ -273,6 +273,10 @@ def check_checkpoint(path: Path, model, datamodule) -> dict:
     mine = model.state_dict()
     if set(saved) != set(mine) or any(tuple(saved[k].shape) != tuple(mine[k].shape) for k in mine):
         hp = ckpt.get("hyper_parameters", {})
+        tied = bool(hp.get("tie_labels", False))
+        if tied != bool(model.hparams.get("tie_labels", False)):
+            raise UsageError(f"--resume: {path} was trained {'with' if tied else 'without'} label tying; "
+                             f"add {'--tie-labels' if tied else '--no-tie-labels'} to continue it")
         raise UsageError(
             f"--resume: {path} holds another model (n={hp.get('n')}, c={hp.get('c')}) than this run's "
             f"{type(model).__name__} (n={model.n}, c={model.c}); check --model, the image, --max-size and the labels"
