@@ -58,7 +58,11 @@ class FlowStart(nn.Module):
         if self.noisy:
             self.noise_rho = nn.Parameter(torch.full(per_node, _inverse_softplus(noise_std)))
         self.noise_rank = int(noise_rank)
-        if self.noise_rank > 0:
+        if self.noise_rank > 0 and self.tie_labels:
+            # tied: F (n, r) is shared by the labels, η (r, c) i.i.d. per label; F starts as a constant, so
+            # every node gets the same random label offsets (one global symmetry-breaking draw per sample)
+            self.factor = nn.Parameter(torch.full((n, self.noise_rank), float(rank_init)))
+        elif self.noise_rank > 0:
             self.factor = nn.Parameter(torch.randn(n * c, self.noise_rank, generator=generator) * rank_init)
 
     @property
@@ -71,7 +75,10 @@ class FlowStart(nn.Module):
         if self.noisy:
             noise = torch.randn(m, self.n, self.c, generator=generator, device=self.logits.device, dtype=self.logits.dtype)
             logits = logits + self.noise_std * noise  # (n, 1) std when tied: the same for every label
-        if self.noise_rank > 0:
+        if self.noise_rank > 0 and self.tie_labels:
+            eta = torch.randn(m, self.noise_rank, self.c, generator=generator, device=self.logits.device, dtype=self.logits.dtype)
+            logits = logits + torch.einsum("nr,mrc->mnc", self.factor, eta)
+        elif self.noise_rank > 0:
             eta = torch.randn(m, self.noise_rank, generator=generator, device=self.logits.device, dtype=self.logits.dtype)
             logits = logits + (eta @ self.factor.T).reshape(m, self.n, self.c)
         return torch.log_softmax(logits, -1)

@@ -78,6 +78,7 @@ class RandomizedFlow(EnergyModel):
         schedule_steps: length of the cosine schedule (the trainer's ``max_steps`` when set).
         lr_final: final learning rate as a fraction of ``lr``.
         noise_rank: rank of learned correlated Gaussian noise on the ``S0`` logits (0: none).
+        noise_rank_init: initial scale of its factor (random entries; a constant when ``tie_labels``).
         anneal_fraction: the energy term is weighted by ``β_t = min(1, t / (anneal_fraction · total))``
             during training, ``total`` being the schedule length (0: ``β = 1`` throughout); the logged
             free energy is always at ``β = 1``.
@@ -113,6 +114,7 @@ class RandomizedFlow(EnergyModel):
         schedule_steps: int | None = None,
         lr_final: float = 0.05,
         noise_rank: int = 0,
+        noise_rank_init: float = 0.1,
         anneal_fraction: float | None = None,
         tie_labels: bool = False,
         seed: int = 0,
@@ -150,7 +152,8 @@ class RandomizedFlow(EnergyModel):
         if tie_labels and omega != "conv":
             raise ValueError("tie_labels needs omega='conv' (the dense Ω has no label channels)")
         self.start = FlowStart(
-            n, c, resolved["init_std"], resolved["s0_noise"], noise_rank, generator=gen, tie_labels=tie_labels
+            n, c, resolved["init_std"], resolved["s0_noise"], noise_rank, noise_rank_init, generator=gen,
+            tie_labels=tie_labels,
         )
 
     def initialise_start(self, logits: Tensor) -> "RandomizedFlow":

@@ -84,6 +84,17 @@ def test_tied_start_learns_one_scale_and_noise_per_node():
     torch.testing.assert_close(s0[..., 1], s0[..., 2])
 
 
+def test_tied_low_rank_noise_is_one_label_offset_per_sample_shared_by_the_nodes():
+    n, c, m = 5, 3, 4000
+    start = FlowStart(n, c, init_std=0.0, noise_rank=1, rank_init=0.7, tie_labels=True)
+    assert start.factor.shape == (n, 1)
+    log_s0 = start(m, torch.Generator().manual_seed(0))
+    offsets = log_s0 - log_s0.mean(-1, keepdim=True)  # logits up to a per-row constant: 0.7 · (η − mean η)
+    torch.testing.assert_close(offsets, offsets[:, :1].expand_as(offsets))  # the same draw at every node
+    # η is i.i.d. N(0, 1) per label: centred offsets have variance 0.7² · (1 − 1/c) for every label
+    torch.testing.assert_close(offsets[:, 0].var(0), torch.full((c,), 0.49 * (1 - 1 / c)), rtol=0.08, atol=0)
+
+
 def symmetric_image_energy() -> GridPottsEnergy:
     """4×4: a 2×2 subject whose two labels 1 and 2 cost the same, on background label 0."""
     unary = torch.zeros(4, 4, 3)
