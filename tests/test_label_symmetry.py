@@ -19,12 +19,7 @@ from models.omega_conv import ConvOmega, grouped_conv
 from models.flow_start import FlowStart
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def randomise(module: torch.nn.Module, seed: int = 0) -> None:
