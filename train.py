@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--tie-labels", action=argparse.BooleanOptionalAction, default=None,
                        help="label-tied conv Ω and S0: the model's law is invariant under label swaps that leave the data "
                        "term unchanged, so symmetric modes (cat/lion) get equal weight (default: on for images)")
+    model.add_argument("--learn-offset", action="store_true",
+                       help="learn the mean of the tied label offset by a score-function term, so mode weights can "
+                       "follow an asymmetric data term (experimental: on the symmetric default the share drifts to ≈ 0.4)")
     model.add_argument("--start", choices=("data", "random"), default=None,
                        help="flow start S0: softmax(−unary) of the data term, or random (default: data on images, random on Ising)")
     model.add_argument("--restarts", type=int, default=1000, help="mean-field random restarts")
@@ -227,6 +230,10 @@ def build_model(args: argparse.Namespace, energy):
         settings.pop("tie_labels", None)
     if not settings.get("tie_labels"):  # the label offset is the tied model's; untied runs keep their recipe
         settings.pop("noise_rank", None), settings.pop("noise_rank_init", None)
+        if args.learn_offset:
+            raise UsageError("--learn-offset needs the label-tied image flow (drop --no-tie-labels / --omega dense)")
+    if args.learn_offset:
+        settings["learn_offset_mean"] = True
     model = RandomizedFlow(energy.n, energy.c, grid=energy.grid, omega=omega, kernel_size=args.kernel_size, seed=args.seed, **settings)
     if (args.start or ("data" if image else "random")) == "data":
         start_from_data_term(model, energy)

@@ -43,6 +43,7 @@ class FlowStart(nn.Module):
         rank_init: float = 0.1,
         generator: torch.Generator | None = None,
         tie_labels: bool = False,
+        learn_offset_mean: bool = False,
     ) -> None:
         super().__init__()
         self.n, self.c = int(n), int(c)
@@ -64,6 +65,21 @@ class FlowStart(nn.Module):
             self.factor = nn.Parameter(torch.full((n, self.noise_rank), float(rank_init)))
         elif self.noise_rank > 0:
             self.factor = nn.Parameter(torch.randn(n * c, self.noise_rank, generator=generator) * rank_init)
+        if learn_offset_mean and not (self.tie_labels and self.noise_rank > 0):
+            raise ValueError("learn_offset_mean needs tie_labels and noise_rank > 0 (it is the mean of the tied offset)")
+        self.learn_offset_mean = bool(learn_offset_mean)
+        if self.learn_offset_mean:
+            # η ~ N(μ, I) instead of N(0, I); μ moves by the score-function term (RandomizedFlow), because
+            # which mode a sample takes is a discontinuous function of η that pathwise gradients miss
+            self.offset_mean = nn.Parameter(torch.zeros(self.noise_rank, c))
+        self.last_offset: Tensor | None = None
+
+    def offset_log_prob(self) -> Tensor:
+        """``(m,)`` ``log N(η; μ, I)`` (up to a constant) of the last forward's offsets, differentiable in ``μ``:
+        the score ``∇_μ log N = η − μ`` of the REINFORCE term that learns ``μ``."""
+        if self.last_offset is None:
+            raise RuntimeError("offset_log_prob needs a forward pass with learn_offset_mean")
+        return -0.5 * (self.last_offset - self.offset_mean).pow(2).sum((1, 2))
 
     @property
     def noise_std(self) -> Tensor | None:
@@ -77,6 +93,9 @@ class FlowStart(nn.Module):
             logits = logits + self.noise_std * noise  # (n, 1) std when tied: the same for every label
         if self.noise_rank > 0 and self.tie_labels:
             eta = torch.randn(m, self.noise_rank, self.c, generator=generator, device=self.logits.device, dtype=self.logits.dtype)
+            if self.learn_offset_mean:
+                eta = eta + self.offset_mean.detach()  # no pathwise gradient to μ: see offset_log_prob
+                self.last_offset = eta
             logits = logits + torch.einsum("nr,mrc->mnc", self.factor, eta)
         elif self.noise_rank > 0:
             eta = torch.randn(m, self.noise_rank, generator=generator, device=self.logits.device, dtype=self.logits.dtype)

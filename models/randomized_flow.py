@@ -85,6 +85,8 @@ class RandomizedFlow(EnergyModel):
         tie_labels: make the model's law invariant under label permutations that leave the start logits
             unchanged (conv Ω with tied kernels, ``S0`` = learned per-node scale of fixed logits; see
             :class:`ConvOmega` and :class:`FlowStart`). Use with ``initialise_start`` (the data term).
+        learn_offset_mean: learn the mean of the tied label offset (``noise_rank`` with ``tie_labels``) by a
+            score-function term, so mode weights can follow an asymmetric energy (see README, "Fig. 1").
         seed: seeds the initial ``S0`` logits.
     """
 
@@ -117,6 +119,7 @@ class RandomizedFlow(EnergyModel):
         noise_rank_init: float = 0.1,
         anneal_fraction: float | None = None,
         tie_labels: bool = False,
+        learn_offset_mean: bool = False,
         seed: int = 0,
     ) -> None:
         super().__init__(n, c)
@@ -153,7 +156,7 @@ class RandomizedFlow(EnergyModel):
             raise ValueError("tie_labels needs omega='conv' (the dense Ω has no label channels)")
         self.start = FlowStart(
             n, c, resolved["init_std"], resolved["s0_noise"], noise_rank, noise_rank_init, generator=gen,
-            tie_labels=tie_labels,
+            tie_labels=tie_labels, learn_offset_mean=learn_offset_mean,
         )
 
     def initialise_start(self, logits: Tensor) -> "RandomizedFlow":
@@ -233,6 +236,12 @@ class RandomizedFlow(EnergyModel):
             w = log_q.detach()
             baseline = (self.gather(w).sum() - w) / (m - 1)
             surrogate = surrogate + (w - baseline) * own
+        if self.start.learn_offset_mean:
+            # a sample's mode is a discontinuous function of its offset η ~ N(μ, I): μ gets the score-function
+            # gradient E[(cost − b) ∇_μ log N(η; μ, I)] of the per-sample free energy, b = leave-one-out mean
+            cost = (beta * energy + log_q).detach()
+            baseline = (self.gather(cost).sum() - cost) / (m - 1)
+            surrogate = surrogate + (cost - baseline) * self.start.offset_log_prob()
         return {
             "loss": surrogate.mean(),
             "free_energy": (energy + log_q).mean().detach(),

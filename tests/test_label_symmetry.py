@@ -132,3 +132,20 @@ def test_trained_tied_model_weighs_symmetric_modes_equally():
 def test_tie_labels_needs_conv_omega():
     with pytest.raises(ValueError, match="tie_labels needs omega='conv'"):
         RandomizedFlow(4, 2, omega="dense", tie_labels=True)
+
+
+def test_offset_mean_gets_an_unbiased_score_function_gradient():
+    # cost = η_label0 ⇒ d/dμ E[cost] = (1, 0, 0); only the score term carries it (no pathwise gradient)
+    start = FlowStart(2, 3, init_std=0.0, noise_rank=1, rank_init=1.0, tie_labels=True, learn_offset_mean=True)
+    log_s0 = start(200_000, torch.Generator().manual_seed(0))
+    assert torch.autograd.grad(log_s0.sum(), start.offset_mean, allow_unused=True)[0] is None  # no pathwise term
+    cost = start.last_offset[:, 0, 0]
+    ((cost - cost.mean()) * start.offset_log_prob()).mean().backward()
+    torch.testing.assert_close(start.offset_mean.grad, torch.tensor([[1.0, 0.0, 0.0]]), atol=0.02, rtol=0)
+
+
+def test_offset_mean_needs_the_tied_offset():
+    with pytest.raises(ValueError, match="learn_offset_mean needs"):
+        FlowStart(4, 3, noise_rank=1, learn_offset_mean=True)
+    with pytest.raises(ValueError, match="learn_offset_mean needs"):
+        FlowStart(4, 3, tie_labels=True, learn_offset_mean=True)

@@ -177,6 +177,7 @@ BAD = [
     (["--strategy", "bogus"], "invalid strategy"),
     (["--lr", "inf"], "--lr"),
     (["--omega", "dense", "--tie-labels"], "--tie-labels needs --omega conv"),
+    (["--no-tie-labels", "--learn-offset"], "--learn-offset needs"),
     (["--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--samples", "3"], "divisible"),
 ]
 
