@@ -150,6 +150,14 @@ def test_images_train_the_label_tied_flow_unless_asked_not_to(tmp_path, capsys):
     assert untied["omega.mean"].shape == (3, 3, 3, 3) and untied["start.logits"].shape == (20, 3)
 
 
+def test_learn_offset_trains_the_offset_mean_at_a_tenth_of_the_lr(tmp_path):
+    assert _run(tmp_path, "--learn-offset", steps=4) == 0
+    ckpt = torch.load(next((tmp_path / "runs").rglob("last.ckpt")), weights_only=False)
+    assert ckpt["state_dict"]["start.offset_mean"].shape == (1, 3)
+    groups = ckpt["optimizer_states"][0]["param_groups"]
+    assert len(groups) == 2 and groups[1]["initial_lr"] == pytest.approx(groups[0]["initial_lr"] / 10)
+
+
 BAD = [
     (["--image", "{tmp}/missing.png"], "not found"),
     (["--image", "{tmp}/dir.png"], "directory"),
