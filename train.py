@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "term unchanged, so symmetric modes (cat/lion) get equal weight (default: on for images)")
     model.add_argument("--learn-offset", action="store_true",
                        help="learn the mean of the tied label offset by a score-function term, so mode weights can "
-                       "follow an asymmetric data term (experimental: on the symmetric default the share drifts to ≈ 0.4)")
+                       "follow an asymmetric data term (experimental, at lr/10: follows it only partway; README, Fig. 1)")
     model.add_argument("--start", choices=("data", "random"), default=None,
                        help="flow start S0: softmax(−unary) of the data term, or random (default: data on images, random on Ising)")
     model.add_argument("--restarts", type=int, default=1000, help="mean-field random restarts")

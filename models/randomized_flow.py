@@ -143,6 +143,8 @@ class RandomizedFlow(EnergyModel):
         self.save_hyperparameters(ignore=list(knobs))
         self.hparams.update(resolved)  # the resolved knobs are what load_from_checkpoint restores
         self.flow = AssignmentFlow(step_size, end_time)
+        if tie_labels and omega != "conv":
+            raise ValueError("tie_labels needs omega='conv' (the dense Ω has no label channels)")
         if omega == "dense":
             self.omega = DenseOmega(n, omega_mean, omega_variance, omega_eps)
         elif omega == "conv":
@@ -154,8 +156,6 @@ class RandomizedFlow(EnergyModel):
         else:
             raise ValueError(f"omega must be 'dense' or 'conv', got {omega!r}")
         gen = torch.Generator().manual_seed(seed)
-        if tie_labels and omega != "conv":
-            raise ValueError("tie_labels needs omega='conv' (the dense Ω has no label channels)")
         self.start = FlowStart(
             n, c, resolved["init_std"], resolved["s0_noise"], noise_rank, noise_rank_init, generator=gen,
             tie_labels=tie_labels, learn_offset_mean=learn_offset_mean,
@@ -327,9 +327,10 @@ class RandomizedFlow(EnergyModel):
         hp = self.hparams
         # the offset mean learns from a score-function term: a noisy gradient that Adam's normalisation
         # would turn into a random walk at full lr (share 0.26–0.43 on the symmetric image; 1/10: ≈ 0.5)
-        slow = [p for p in [getattr(self.start, "offset_mean", None)] if p is not None]
-        rest = [p for p in self.parameters() if all(p is not q for q in slow)]
-        groups = [{"params": rest}] + [{"params": slow, "lr": hp.lr * hp.offset_lr_factor}] * bool(slow)
+        mu = getattr(self.start, "offset_mean", None)
+        groups = [{"params": [p for p in self.parameters() if p is not mu]}]
+        if mu is not None:
+            groups.append({"params": [mu], "lr": hp.lr * hp.offset_lr_factor})
         opt = torch.optim.Adam(groups, lr=hp.lr)
         if hp.lr_schedule == "constant":
             return opt
