@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import math
 import re
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -353,6 +354,9 @@ def run(args: argparse.Namespace) -> int:
         ModelCheckpoint(
             filename="step{step:06d}", auto_insert_metric_name=False, every_n_train_steps=args.checkpoint_every,
             save_top_k=-1, save_last=True,
+            # at train end it rewrites last.ckpt only when it saved nothing during the run; LastCheckpoint always
+            # saves it there, so a second write must replace the file, not add last-v1.ckpt
+            enable_version_counter=False,
         ),
     ]
     interrupt = GracefulInterrupt()
@@ -382,11 +386,13 @@ def run(args: argparse.Namespace) -> int:
         except NonFiniteLossError as err:
             print(f"train.py: error: {err}", file=sys.stderr)
             return 1
-    if interrupt.requested:
+    if interrupt.stopped:
+        if not trainer.is_global_zero:  # a non-zero exit of a DDP child makes Lightning kill every process
+            return 0
         print(f"train.py: interrupted at step {trainer.global_step}; last.ckpt saved, continue with --resume last", file=sys.stderr)
-        return 130
+        return 128 + (interrupt.signal or signal.SIGTERM)
     if trainer.is_global_zero and summary.summary is not None:
-        report(summary.summary, Path(trainer.log_dir))
+        report(summary.summary, summary.folder)
     return 0
 
 

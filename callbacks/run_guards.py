@@ -45,9 +45,9 @@ class FiniteLossGuard(Callback):
 
 
 class LastCheckpoint(Callback):
-    """Save ``<dirpath>/last.ckpt`` when training ends, and on Ctrl-C (KeyboardInterrupt), so that
-    ``--resume last`` continues from the final step (periodic checkpoints alone miss the steps after
-    the last period)."""
+    """Save ``<dirpath>/last.ckpt`` when training ends (on every process: saving has collectives under DDP),
+    and on a hard Ctrl-C (KeyboardInterrupt) of a one-process run, so that ``--resume last`` continues from
+    the final step (periodic checkpoints alone miss the steps after the last period)."""
 
     def __init__(self, dirpath: str | Path | None = None) -> None:
         self.dirpath = None if dirpath is None else Path(dirpath)
@@ -59,7 +59,8 @@ class LastCheckpoint(Callback):
 
     @override
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
-        if isinstance(exception, KeyboardInterrupt) and self._save(trainer):
+        # under DDP only this process is unwinding: a save (collectives inside) would wait for the others forever
+        if isinstance(exception, KeyboardInterrupt) and trainer.world_size == 1 and self._save(trainer):
             rank_zero_info(f"interrupted: saved {self.saved} at step {trainer.global_step}")
 
     def _save(self, trainer: L.Trainer) -> bool:
@@ -77,35 +78,65 @@ def _checkpoint_folder(trainer: L.Trainer) -> Path | None:
 
 
 class GracefulInterrupt(Callback):
-    """The first Ctrl-C asks training to stop at the end of the current step (then :class:`LastCheckpoint`
-    saves ``last.ckpt`` as at any end of training); a second Ctrl-C interrupts at once.
+    """Ctrl-C (SIGINT) or SIGTERM (what schedulers send before they kill) asks training to stop at the end
+    of the current step; :class:`LastCheckpoint` then saves ``last.ckpt`` as at any end of training. A
+    second signal of the same kind acts at once (Ctrl-C: KeyboardInterrupt; SIGTERM: the default, exit).
 
-    A KeyboardInterrupt raised at an arbitrary point (inside a checkpoint write or the TensorBoard writer)
-    can leave the process hanging in its teardown; stopping between steps cannot.
+    A KeyboardInterrupt raised at an arbitrary point (inside a checkpoint write, the TensorBoard writer or a
+    DDP collective) can leave the process hanging in its teardown; stopping between steps cannot. Under DDP
+    the request is reduced over all processes at every step, so every process stops at the same step and
+    reaches the checkpoint's collectives together, whichever process got the signal. The handlers are
+    installed at train start, over Lightning's SIGTERM handler (which would broadcast from inside the signal
+    handler and kill the other processes mid-step), and the ones from before the run are restored at teardown.
+
+    Attributes:
+        signal: the first signal this process received (``None``: none).
+        stopped: training stopped early because some process received a signal.
     """
 
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
     def __init__(self) -> None:
-        self.requested = False
-        self._previous = None
+        self.signal: int | None = None
+        self.stopped = False
+        self._previous: dict[int, object] = {}
+
+    @property
+    def requested(self) -> bool:
+        return self.signal is not None
 
     def _handler(self, signum, frame) -> None:
-        self.requested = True
-        rank_zero_info("\nCtrl-C: stopping after this step and saving last.ckpt (press again to abort)")
-        signal.signal(signal.SIGINT, self._previous or signal.default_int_handler)
+        self.signal = signum
+        name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        rank_zero_info(f"\n{name}: stopping after this step and saving last.ckpt (send it again to abort)")
+        previous = self._previous.get(signum)
+        signal.signal(signum, previous if callable(previous) else _DEFAULT[signum])
 
     @override
-    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        # before Lightning's own SIGTERM handler goes in (after setup), so teardown restores the user's
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handler)
+            self._previous = {s: signal.getsignal(s) for s in self.SIGNALS}
+
+    @override
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._previous:
+            for s in self.SIGNALS:
+                signal.signal(s, self._handler)
 
     @override
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx) -> None:
         # every process must stop at the same step, or the others wait in a collective forever
         if trainer.strategy.reduce_boolean_decision(self.requested, all=False):
+            self.stopped = True
             trainer.should_stop = True
 
     @override
     def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        if self._previous is not None and threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
+        if self._previous and threading.current_thread() is threading.main_thread():
+            for s, handler in self._previous.items():
+                signal.signal(s, handler if handler is not None else _DEFAULT[s])
+            self._previous = {}
+
+
+_DEFAULT = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}

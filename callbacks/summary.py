@@ -47,6 +47,7 @@ class RunSummary(Callback):
 
     Attributes:
         summary: the dict written to ``summary.json`` (``None`` before the end).
+        folder: where the files go (known from train start on, on every process).
         written: paths written.
     """
 
@@ -71,6 +72,7 @@ class RunSummary(Callback):
         self.dirpath = None if dirpath is None else Path(dirpath)
         self.exact_max_states, self.seed = int(exact_max_states), int(seed)
         self.summary: dict | None = None
+        self.folder: Path | None = None
         self.written: list[Path] = []
         self.seconds_before = 0.0  # training time of the runs this one resumed
         self._start: float | None = None
@@ -90,6 +92,8 @@ class RunSummary(Callback):
     @override
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._start = time.perf_counter()
+        # on every process: ``trainer.log_dir`` is a broadcast under DDP, so rank zero alone must never ask
+        self.folder = Path(self.dirpath or trainer.log_dir or trainer.default_root_dir)
 
     @override
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -104,7 +108,9 @@ class RunSummary(Callback):
             pl_module.train(was_training)
 
     def write(self, trainer: L.Trainer, pl_module: L.LightningModule, seconds_this_run: float = 0.0) -> dict:
-        out = Path(self.dirpath or trainer.log_dir or trainer.default_root_dir)
+        if self.folder is None:  # write() called outside fit: one process
+            self.folder = Path(self.dirpath or trainer.log_dir or trainer.default_root_dir)
+        out = self.folder
         out.mkdir(parents=True, exist_ok=True)
         energy = pl_module.energy
         names, colours = label_info(trainer, pl_module, self.names, self.colours)

@@ -113,7 +113,9 @@ class ConvOmega(nn.Module):
 
     @property
     def std(self) -> Tensor:
-        return F.softplus(self._per_channel(self.rho))
+        # softplus of the learned entries, then spread: tied entries are copies of one number (a vectorised
+        # softplus over the spread tensor may round equal inputs differently in its body and its tail)
+        return self._per_channel(F.softplus(self.rho))
 
     def draw(self, m: int, generator: torch.Generator | None = None) -> Tensor:
         """``m`` kernels ``(m, c, c, k, k)`` (reparameterized)."""

@@ -73,7 +73,10 @@ def test_metrics_exact_when_enumerable():
         assert np.isfinite(last[key]), key
     assert last["eval/kl"] > -0.05  # a KL (up to the entropy estimate's error)
     assert 0 <= last["eval/marginal_diff"] <= 1
-    assert abs(last["eval/free_energy"] - (last["eval/energy"] - last["eval/entropy"])) < 1e-9
+    # KL[P̂ : P*] from the counts against exact probabilities equals F(P̂) − F* from the mean energy, up to
+    # the Miller–Madow correction (support − 1) / 2m of the entropy: two independent paths to one number
+    gap = last["eval/free_energy"] - last["eval/exact_free_energy"] - last["eval/kl"]
+    assert -1e-6 <= -gap <= (last["eval/support"] - 1) / (2 * 256) + 1e-6
 
 
 def test_metrics_without_exact_on_large_grids():
@@ -129,7 +132,7 @@ def test_summary_writes_the_run_folder(tmp_path):
     assert marginals.shape == (3, 4, 3) and np.allclose(marginals.sum(-1), 1, atol=1e-5)
     data = json.loads((tmp_path / "summary.json").read_text())
     assert data["labels"] == ["background", "cat", "lion"] and data["image_size"] == [3, 4] and data["steps"] == 3
-    assert data["note"] == "test" and "free_energy" in data["final"] and data["seconds"] >= 0
+    assert data["note"] == "test" and "free_energy" in data["final"]
     assert "kl" in data["samples"]  # 3^12 states: exact
     fig = data["fig1"]
     assert fig["subject_pixels"] == 9 and 0 <= fig["cat_share"] <= 1 and fig["cat_label"] == "cat"

@@ -41,8 +41,11 @@ def test_tied_omega_law_is_invariant_under_every_label_permutation(tied):
     omega = ConvOmega(c, (4, 5), kernel_size=3, tie_labels=tied)
     randomise(omega)
     mean, std = omega._per_channel(omega.mean), omega.std
+    # a tolerance, not torch.equal: vectorised softplus may differ in the last bit between CPUs; the untied
+    # control's entries differ by O(1), far above it
     invariant = all(
-        torch.equal(permute_channels(mean, list(p)), mean) and torch.equal(permute_channels(std, list(p)), std)
+        torch.allclose(permute_channels(mean, list(p)), mean, rtol=1e-6, atol=1e-7)
+        and torch.allclose(permute_channels(std, list(p)), std, rtol=1e-6, atol=1e-7)
         for p in itertools.permutations(range(c))
     )
     assert invariant == tied  # the untied Ω is the negative control: its learned law favours labels

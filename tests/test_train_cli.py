@@ -67,6 +67,7 @@ def test_whole_run_leaves_its_files_and_resumes(tmp_path, capsys):
     assert torch.load(ckpts / "last.ckpt", weights_only=False)["global_step"] == 3
     before = {p.name: p.stat().st_mtime_ns for p in ckpts.glob("step*.ckpt")}
     assert set(before) == {"step000001.ckpt", "step000002.ckpt", "step000003.ckpt"}
+    assert {p.name for p in ckpts.iterdir()} == set(before) | {"last.ckpt"}  # no last-v1.ckpt beside it
 
     # resume: continues from step 3 in the same run folder, up to the new --max-steps
     assert _run(tmp_path, "--checkpoint-every", "1", "--resume", "last", image=tmp_path / "tiny.png", steps=5) == 0
@@ -74,6 +75,7 @@ def test_whole_run_leaves_its_files_and_resumes(tmp_path, capsys):
     assert set(after) == set(before) | {"step000004.ckpt", "step000005.ckpt"}
     assert all(after[k] == v for k, v in before.items())  # steps 1–3 were not trained again
     assert torch.load(ckpts / "last.ckpt", weights_only=False)["global_step"] == 5
+    assert {p.name for p in ckpts.iterdir()} == set(after) | {"last.ckpt"}
     assert json.loads((run / "summary.json").read_text())["steps"] == 5
     assert not (tmp_path / "runs" / "lightning_logs" / "version_1").exists()
 
