@@ -44,8 +44,16 @@ class FlowStart(nn.Module):
         generator: torch.Generator | None = None,
         tie_labels: bool = False,
         learn_offset_mean: bool = False,
+        offset: str = "global",
     ) -> None:
         super().__init__()
+        if offset not in ("global", "region"):
+            raise ValueError(f"offset must be 'global' or 'region', got {offset!r}")
+        if offset == "region" and not (tie_labels and noise_rank == 1):
+            raise ValueError("offset='region' needs tie_labels and noise_rank=1 (it is the tied label offset, drawn per region)")
+        if offset == "region" and learn_offset_mean:
+            raise ValueError("learn_offset_mean works with the global offset only")
+        self.offset = offset
         self.n, self.c = int(n), int(c)
         self.tie_labels = bool(tie_labels)
         logits = torch.randn(n, c, generator=generator) * init_std
@@ -73,6 +81,14 @@ class FlowStart(nn.Module):
             # which mode a sample takes is a discontinuous function of η that pathwise gradients miss
             self.offset_mean = nn.Parameter(torch.zeros(self.noise_rank, c))
         self.last_offset: Tensor | None = None
+        # offset="region": node i takes the offset drawn at node representative[i] (its uncertain region's
+        # first node), or none (−1: a certain node); set by set_regions from the start logits
+        self.register_buffer("representative", torch.full((n,), -1, dtype=torch.long))
+
+    def set_regions(self, grid: tuple[int, int], threshold: float = 0.9) -> None:
+        """Regions of the region offset: 4-connected components of the nodes whose start distribution
+        ``softmax(logits)`` is uncertain (largest probability below ``threshold``)."""
+        self.representative.copy_(uncertain_regions(torch.softmax(self.logits.detach(), -1), grid, threshold))
 
     def offset_log_prob(self) -> Tensor:
         """``(m,)`` ``log N(η; μ, I)`` (up to a constant) of the last forward's offsets, differentiable in ``μ``:
@@ -91,7 +107,13 @@ class FlowStart(nn.Module):
         if self.noisy:
             noise = torch.randn(m, self.n, self.c, generator=generator, device=self.logits.device, dtype=self.logits.dtype)
             logits = logits + self.noise_std * noise  # (n, 1) std when tied: the same for every label
-        if self.noise_rank > 0 and self.tie_labels:
+        if self.offset == "region":
+            # one N(0, I_c) offset per uncertain region: separate regions decide independently
+            eta = torch.randn(m, self.n, self.c, generator=generator, device=self.logits.device, dtype=self.logits.dtype)
+            rep = self.representative
+            eta = eta[:, rep.clamp_min(0)] * (rep >= 0).to(eta.dtype)[:, None]
+            logits = logits + self.factor[:, :1] * eta
+        elif self.noise_rank > 0 and self.tie_labels:
             eta = torch.randn(m, self.noise_rank, self.c, generator=generator, device=self.logits.device, dtype=self.logits.dtype)
             if self.learn_offset_mean:
                 eta = eta + self.offset_mean.detach()  # no pathwise gradient to μ: see offset_log_prob
@@ -101,3 +123,20 @@ class FlowStart(nn.Module):
             eta = torch.randn(m, self.noise_rank, generator=generator, device=self.logits.device, dtype=self.logits.dtype)
             logits = logits + (eta @ self.factor.T).reshape(m, self.n, self.c)
         return torch.log_softmax(logits, -1)
+
+
+def uncertain_regions(probs: Tensor, grid: tuple[int, int], threshold: float = 0.9) -> Tensor:
+    """``(n,)`` long: for each node of an ``H×W`` grid whose largest probability in ``probs (n, c)`` is below
+    ``threshold``, the smallest node index of its 4-connected component of such nodes; −1 for the others."""
+    H, W = grid
+    uncertain = (probs.max(-1).values < threshold).view(H, W)
+    big = H * W
+    ids = torch.where(uncertain, torch.arange(big, device=probs.device).view(H, W), torch.full_like(uncertain, big, dtype=torch.long))
+    while True:  # propagate the minimum id through uncertain neighbours until it settles
+        padded = torch.nn.functional.pad(ids, (1, 1, 1, 1), value=big)
+        neighbours = torch.stack([padded[:-2, 1:-1], padded[2:, 1:-1], padded[1:-1, :-2], padded[1:-1, 2:], ids]).min(0).values
+        new = torch.where(uncertain, neighbours, ids)
+        if torch.equal(new, ids):
+            break
+        ids = new
+    return torch.where(uncertain, ids, torch.full_like(ids, -1)).view(-1)

@@ -88,8 +88,14 @@ class ConvOmega(nn.Module):
         nonnegative: bool = True,
         eps: float = 1e-3,
         tie_labels: bool = False,
+        noise: str = "entry",
     ) -> None:
         super().__init__()
+        if noise not in ("entry", "role"):
+            raise ValueError(f"noise must be 'entry' or 'role', got {noise!r}")
+        if noise == "role" and not tie_labels:
+            raise ValueError("noise='role' needs tie_labels (the roles are the tied kernels)")
+        self.noise = noise
         if kernel_size % 2 != 1:
             raise ValueError(f"kernel_size must be odd, got {kernel_size}")
         if not variance > 0:
@@ -111,6 +117,10 @@ class ConvOmega(nn.Module):
         """``(c, c, k, k)`` from a learned tensor (itself, or its two tied kernels spread by role)."""
         return p[self.role] if self.tie_labels else p
 
+    def _per_channel_batch(self, p: Tensor) -> Tensor:
+        """``(m, c, c, k, k)`` from ``(m, 2, k, k)`` tied draws."""
+        return p[:, self.role]
+
     @property
     def std(self) -> Tensor:
         # softplus of the learned entries, then spread: tied entries are copies of one number (a vectorised
@@ -120,8 +130,11 @@ class ConvOmega(nn.Module):
     def draw(self, m: int, generator: torch.Generator | None = None) -> Tensor:
         """``m`` kernels ``(m, c, c, k, k)`` (reparameterized)."""
         mean = self._per_channel(self.mean)
-        noise = torch.randn((m, *mean.shape), generator=generator, device=mean.device, dtype=mean.dtype)
-        weight = mean + self.std * noise  # noise is i.i.d. per entry, also when the parameters are tied
+        if self.noise == "role":  # one draw per tied kernel, spread by role: every draw is label-symmetric
+            noise = self._per_channel_batch(torch.randn((m, *self.mean.shape), generator=generator, device=mean.device, dtype=mean.dtype))
+        else:  # i.i.d. per entry, also when the parameters are tied: a draw can favour one label everywhere
+            noise = torch.randn((m, *mean.shape), generator=generator, device=mean.device, dtype=mean.dtype)
+        weight = mean + self.std * noise
         if self.symmetric:
             weight = symmetrize_kernel(weight)
         if self.nonnegative:
@@ -136,5 +149,5 @@ class ConvOmega(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"c={self.c}, grid={self.grid}, kernel_size={self.kernel_size}, "
-            f"symmetric={self.symmetric}, nonnegative={self.nonnegative}, tie_labels={self.tie_labels}"
+            f"symmetric={self.symmetric}, nonnegative={self.nonnegative}, tie_labels={self.tie_labels}, noise={self.noise!r}"
         )

@@ -122,6 +122,8 @@ class RandomizedFlow(EnergyModel):
         tie_labels: bool = False,
         learn_offset_mean: bool = False,
         offset_lr_factor: float = 0.1,
+        omega_noise: str = "entry",
+        offset: str = "global",
         seed: int = 0,
     ) -> None:
         super().__init__(n, c)
@@ -151,14 +153,14 @@ class RandomizedFlow(EnergyModel):
             if grid is None:
                 raise ValueError("omega='conv' needs grid=(H, W)")
             self.omega = ConvOmega(
-                c, grid, kernel_size, omega_mean, omega_variance, symmetric, nonnegative, omega_eps, tie_labels
+                c, grid, kernel_size, omega_mean, omega_variance, symmetric, nonnegative, omega_eps, tie_labels, omega_noise
             )
         else:
             raise ValueError(f"omega must be 'dense' or 'conv', got {omega!r}")
         gen = torch.Generator().manual_seed(seed)
         self.start = FlowStart(
             n, c, resolved["init_std"], resolved["s0_noise"], noise_rank, noise_rank_init, generator=gen,
-            tie_labels=tie_labels, learn_offset_mean=learn_offset_mean,
+            tie_labels=tie_labels, learn_offset_mean=learn_offset_mean, offset=offset,
         )
 
     def initialise_start(self, logits: Tensor) -> "RandomizedFlow":
@@ -167,6 +169,8 @@ class RandomizedFlow(EnergyModel):
             raise ValueError(f"start logits must have shape ({self.n}, {self.c}), got {tuple(logits.shape)}")
         with torch.no_grad():
             self.start.logits.copy_(logits.to(self.start.logits))
+        if self.start.offset == "region":
+            self.start.set_regions(self.hparams.grid)
         return self
 
     # -- the model ---------------------------------------------------------------------------------
