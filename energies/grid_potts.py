@@ -1,4 +1,11 @@
-"""Potts model on an H×W pixel grid with 4-neighbour edges, vectorised with shifted slices."""
+"""Potts model on an H×W pixel grid with 4-neighbour edges, vectorised with shifted slices.
+
+With ``periodic=True`` the grid is a torus: row ``r`` also links its last and first column, and
+column ``q`` its last and first row (``torch.roll`` instead of slices). On a torus of width or height
+2 the wrap-around edge joins the same two nodes as the ordinary edge and **counts twice**, each copy
+with its own weight: every torus has exactly ``2·H·W`` edges, the convention of Kaufman's formula
+(``energies/kaufman.py``).
+"""
 
 from __future__ import annotations
 
@@ -16,8 +23,12 @@ class GridPottsEnergy(Energy):
     Args:
         unary: ``(H, W, c)`` unary potentials.
         beta: Potts weight per disagreeing neighbour pair (used where no per-edge weight is given).
-        weights_h: optional ``(H, W-1)`` weights of horizontal edges ``(r, col)–(r, col+1)``.
-        weights_v: optional ``(H-1, W)`` weights of vertical edges ``(r, col)–(r+1, col)``.
+        weights_h: optional weights of horizontal edges ``(r, col)–(r, col+1)``: ``(H, W-1)``, or
+            ``(H, W)`` when periodic (column ``W-1`` holds the wrap-around edge to column 0).
+        weights_v: optional weights of vertical edges ``(r, col)–(r+1, col)``: ``(H-1, W)``, or
+            ``(H, W)`` when periodic (row ``H-1`` holds the wrap-around edge to row 0).
+        periodic: add the wrap-around edges (a torus); needs ``H ≥ 2`` and ``W ≥ 2``.
+        dtype: of the buffers (default: torch's default dtype); float64 for exact references.
     """
 
     def __init__(
@@ -26,36 +37,51 @@ class GridPottsEnergy(Energy):
         beta: float = 1.0,
         weights_h: Tensor | None = None,
         weights_v: Tensor | None = None,
+        periodic: bool = False,
+        dtype: torch.dtype | None = None,
     ) -> None:
-        unary = torch.as_tensor(unary, dtype=torch.get_default_dtype())
+        unary = torch.as_tensor(unary, dtype=torch.get_default_dtype() if dtype is None else dtype)
         if unary.dim() != 3:
             raise ValueError(f"unary must have shape (H, W, c), got {tuple(unary.shape)}")
         H, W, c = unary.shape
         super().__init__(H * W, c, grid=(H, W))
-        beta_t = require_finite("beta", torch.as_tensor(float(beta)))
+        if periodic and (H < 2 or W < 2):
+            raise ValueError(f"periodic boundaries need at least 2 rows and 2 columns, got {H}×{W}")
+        beta_t = require_finite("beta", torch.as_tensor(float(beta), dtype=unary.dtype))
+        shape_h, shape_v = ((H, W), (H, W)) if periodic else ((H, W - 1), (H - 1, W))
         if weights_h is None:
-            weights_h = beta_t.expand(H, W - 1)
+            weights_h = beta_t.expand(shape_h)
         if weights_v is None:
-            weights_v = beta_t.expand(H - 1, W)
+            weights_v = beta_t.expand(shape_v)
         weights_h = torch.as_tensor(weights_h, dtype=unary.dtype)
         weights_v = torch.as_tensor(weights_v, dtype=unary.dtype)
-        if weights_h.shape != (H, W - 1) or weights_v.shape != (H - 1, W):
+        if weights_h.shape != shape_h or weights_v.shape != shape_v:
+            kind = "periodic edge weights" if periodic else "edge weights"
             raise ValueError(
-                f"edge weights must have shapes ({H}, {W - 1}) and ({H - 1}, {W}), "
+                f"{kind} must have shapes {shape_h} and {shape_v}, "
                 f"got {tuple(weights_h.shape)} and {tuple(weights_v.shape)}"
             )
         self.beta = float(beta)
+        self.periodic = bool(periodic)
         self.register_buffer("unary", require_finite("unary", unary))
         self.register_buffer("weights_h", require_finite("weights_h", weights_h.contiguous()))
         self.register_buffer("weights_v", require_finite("weights_v", weights_v.contiguous()))
+
+    def _edge_ends(self, grid: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Both ends of every horizontal and vertical edge of ``grid (B, H, W, ...)``, aligned with
+        ``weights_h``/``weights_v``: ``(right, left, down, up)``."""
+        if self.periodic:
+            return grid.roll(-1, 2), grid, grid.roll(-1, 1), grid
+        return grid[:, :, 1:], grid[:, :, :-1], grid[:, 1:, :], grid[:, :-1, :]
 
     def energy(self, labels: Tensor) -> Tensor:
         x = self.check_labels(labels)
         H, W = self.grid
         grid = x.view(-1, H, W)
         unary = self.unary.view(self.n, self.c).gather(1, x.T).sum(0)
-        disagree_h = (grid[:, :, 1:] != grid[:, :, :-1]).to(self.unary.dtype)
-        disagree_v = (grid[:, 1:, :] != grid[:, :-1, :]).to(self.unary.dtype)
+        right, left, down, up = self._edge_ends(grid)
+        disagree_h = (right != left).to(self.unary.dtype)
+        disagree_v = (down != up).to(self.unary.dtype)
         return unary + (disagree_h * self.weights_h).sum((1, 2)) + (disagree_v * self.weights_v).sum((1, 2))
 
     def expected_energy(self, S: Tensor) -> Tensor:
@@ -63,20 +89,25 @@ class GridPottsEnergy(Energy):
         H, W = self.grid
         grid = S.view(-1, H, W, self.c)
         unary = (S * self.unary.view(self.n, self.c)).sum((1, 2))
+        right, left, down, up = self._edge_ends(grid)
         # P(x_p ≠ x_q) = 1 − ⟨S_p, S_q⟩ under the product distribution
-        disagree_h = 1 - (grid[:, :, 1:] * grid[:, :, :-1]).sum(-1)
-        disagree_v = 1 - (grid[:, 1:, :] * grid[:, :-1, :]).sum(-1)
+        disagree_h = 1 - (right * left).sum(-1)
+        disagree_v = 1 - (down * up).sum(-1)
         return unary + (disagree_h * self.weights_h).sum((1, 2)) + (disagree_v * self.weights_v).sum((1, 2))
 
     def factors(self) -> tuple[Tensor, Tensor, Tensor]:
         H, W = self.grid
-        idx = torch.arange(self.n, device=self.unary.device).view(H, W)
+        idx = torch.arange(self.n, device=self.unary.device).view(1, H, W)
+        right, left, down, up = self._edge_ends(idx)
         edges = torch.cat(
             [
-                torch.stack([idx[:, :-1].reshape(-1), idx[:, 1:].reshape(-1)], 1),
-                torch.stack([idx[:-1, :].reshape(-1), idx[1:, :].reshape(-1)], 1),
+                torch.stack([left.reshape(-1), right.reshape(-1)], 1),
+                torch.stack([up.reshape(-1), down.reshape(-1)], 1),
             ]
         )
         potts = 1 - torch.eye(self.c, dtype=self.unary.dtype, device=self.unary.device)
         weights = torch.cat([self.weights_h.reshape(-1), self.weights_v.reshape(-1)])
         return self.unary.view(self.n, self.c), edges, weights[:, None, None] * potts
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + (", periodic=True" if self.periodic else "")
