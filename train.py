@@ -6,7 +6,12 @@
     python train.py --resume last                     # continue the newest run under --root-dir
 
 A run leaves TensorBoard logs, checkpoints and its results in ``<root-dir>/lightning_logs/version_N/``.
+It says what it is about to do (image, size, labels, model, steps, run folder), shows one progress bar
+over the whole run in a terminal (``--quiet``: none), and ends with where the results are.
 Bad input ends with one line on stderr and exit code 2.
+
+Nothing heavy is imported before the arguments are parsed (``--help`` answers at once): torch, Lightning
+and the project's packages are imported inside the functions that need them.
 """
 
 from __future__ import annotations
@@ -16,15 +21,9 @@ import math
 import re
 import signal
 import sys
-import warnings
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent
-
-try:  # Lightning's error for a bad --accelerator / --devices / --strategy
-    from lightning.fabric.utilities.exceptions import MisconfigurationException
-except ImportError:  # pragma: no cover
-    MisconfigurationException = ValueError
 
 # Image settings of the flow (the Ising family uses the flow's own recipe); see README, "Fig. 1".
 # Label-tied Ω and S0 (the model's law is invariant under label swaps that leave the data term unchanged,
@@ -112,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--log-every", type=int, default=50, help="sample metrics every N steps (images every 2N)")
     train.add_argument("--summary-samples", type=int, default=256, help="joint samples saved in samples.npy and scored (≥ 64)")
     train.add_argument("--exact", choices=("auto", "on", "off"), default="auto", help="exact KL / marginal difference when enumerable")
-    train.add_argument("--progress", action="store_true", help="show Lightning's progress bar")
+    train.add_argument("--quiet", action="store_true", help="no progress bar (it is also off when stdout is not a terminal)")
+    train.add_argument("--progress", action="store_true", help=argparse.SUPPRESS)  # the old switch; the bar is on by default now
     return p
 
 
@@ -125,10 +125,22 @@ def main(argv: list[str] | None = None) -> int:
         except SystemExit as exit_:  # --help
             return int(exit_.code or 0)
         return run(args)
-    except (ValueError, OSError, MisconfigurationException) as err:
+    except Exception as err:
+        if not isinstance(err, _bad_input_errors()):
+            raise
         message = " ".join(str(err).split()) or type(err).__name__
         print(f"train.py: error: {message}", file=sys.stderr)
         return 2
+
+
+def _bad_input_errors() -> tuple[type[BaseException], ...]:
+    """Errors of the build phase that mean bad input: ours, and Lightning's for a bad --accelerator /
+    --devices / --strategy (looked up only once Lightning is loaded, so ``--help`` never imports it)."""
+    errors: tuple[type[BaseException], ...] = (ValueError, OSError)
+    lightning_errors = sys.modules.get("lightning.fabric.utilities.exceptions")
+    if lightning_errors is not None:
+        errors += (lightning_errors.MisconfigurationException,)
+    return errors
 
 
 # -- building blocks ---------------------------------------------------------------------------------
@@ -310,12 +322,14 @@ def check_checkpoint(path: Path, model, datamodule) -> dict:
 def run(args: argparse.Namespace) -> int:
     check_args(args)
     import lightning as L
-    from lightning.pytorch.callbacks import ModelCheckpoint
-    from lightning.pytorch.loggers import TensorBoardLogger
+    from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+    from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
     from callbacks import RunSummary, SampleImages, SampleMetrics
     from callbacks.atomic_checkpoint_io import AtomicCheckpointIO
+    from callbacks.console import RunProgressBar, library_noise_filtered
     from callbacks.run_guards import FiniteLossGuard, GracefulInterrupt, LastCheckpoint, NonFiniteLossError
+    from callbacks.run_logger import RunLogger
 
     L.seed_everything(args.seed, verbose=False)
     datamodule = build_datamodule(args)
@@ -325,12 +339,13 @@ def run(args: argparse.Namespace) -> int:
     root = Path(args.root_dir).expanduser()
     if root.exists() and not root.is_dir():
         raise UsageError(f"--root-dir {root} is a file")
-    ckpt_path, version = None, None
+    ckpt_path, version, start_step = None, None, 0
     if args.resume is not None:
         ckpt_path = find_last(root) if args.resume == "last" else Path(args.resume).expanduser()
         ckpt = check_checkpoint(ckpt_path, model, datamodule)
-        if ckpt["global_step"] >= args.max_steps:
-            raise UsageError(f"--resume: the checkpoint is at step {ckpt['global_step']}; raise --max-steps above it to train on")
+        start_step = int(ckpt["global_step"])
+        if start_step >= args.max_steps:
+            raise UsageError(f"--resume: the checkpoint is at step {start_step}; raise --max-steps above it to train on")
         # a checkpoint of a run under this root continues in that run's folder
         folder = ckpt_path.resolve().parent.parent
         if ckpt_path.resolve().parent.name == "checkpoints" and folder.parent.resolve() == (root / "lightning_logs").resolve():
@@ -341,9 +356,13 @@ def run(args: argparse.Namespace) -> int:
     exact = {"auto": "auto", "on": True, "off": False}[args.exact]
     metrics = SampleMetrics(every_n_steps=args.log_every, samples=256, exact=exact)
     metrics.check_energy(energy)
+    # TensorBoard's HPARAMS tab: the command line, completed by what the data and the model resolved
+    hparams = {k: v for k, v in vars(args).items() if v is not None and k not in ("quiet", "progress")}
+    hparams.update({k: v for k, v in {**datamodule.hparams, **model.hparams}.items() if v is not None})
     summary = RunSummary(
-        samples=args.summary_samples, names=names, colours=colours, seed=args.seed,
-        extra={"args": {k: v for k, v in vars(args).items()}, "image": getattr(datamodule, "image_path", None)},
+        samples=args.summary_samples, names=names, colours=colours, seed=args.seed, hparams=hparams,
+        extra={"args": {k: v for k, v in vars(args).items()}, "image": getattr(datamodule, "image_path", None),
+               "image_size_original": list(reversed(getattr(datamodule, "original_size", None) or ())) or None},
     )
     guard = FiniteLossGuard()  # first: nothing may sample or save a model whose step went non-finite
     callbacks = [
@@ -358,24 +377,29 @@ def run(args: argparse.Namespace) -> int:
             # saves it there, so a second write must replace the file, not add last-v1.ckpt
             enable_version_counter=False,
         ),
+        LearningRateMonitor(logging_interval="step"),
     ]
     interrupt = GracefulInterrupt()
     callbacks += [LastCheckpoint(), interrupt]
-    logger = TensorBoardLogger(str(root), name="lightning_logs", version=version, default_hp_metric=False)
+    show_bar = not args.quiet and sys.stdout.isatty()
+    if show_bar:
+        callbacks.append(RunProgressBar())
+    logger = RunLogger(str(root), name="lightning_logs", version=version, default_hp_metric=False)
     devices = args.devices if args.devices == "auto" else _int(args.devices, "--devices")
-    trainer = L.Trainer(
-        max_steps=args.max_steps, accelerator=args.accelerator, devices=devices, strategy=args.strategy, logger=logger,
-        callbacks=callbacks, default_root_dir=str(root), log_every_n_steps=min(10, args.log_every),
-        enable_progress_bar=args.progress, enable_model_summary=False, num_sanity_val_steps=0,
-        plugins=[AtomicCheckpointIO()],
-    )
-    processes = trainer.num_devices * trainer.num_nodes
-    samples = model.hparams.get("samples_per_step")
-    if processes > 1 and samples is not None and samples % processes:
-        raise UsageError(f"--samples {samples} must be divisible by the {processes} processes (the m samples are split)")
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-        warnings.filterwarnings("ignore", message=".*is smaller than the logging interval.*")
+    with library_noise_filtered():
+        trainer = L.Trainer(
+            max_steps=args.max_steps, accelerator=args.accelerator, devices=devices, strategy=args.strategy, logger=logger,
+            callbacks=callbacks, default_root_dir=str(root), log_every_n_steps=min(10, args.log_every),
+            enable_progress_bar=show_bar, enable_model_summary=False, num_sanity_val_steps=0,
+            plugins=[AtomicCheckpointIO()],
+        )
+        processes = trainer.num_devices * trainer.num_nodes
+        samples = model.hparams.get("samples_per_step")
+        if processes > 1 and samples is not None and samples % processes:
+            raise UsageError(f"--samples {samples} must be divisible by the {processes} processes (the m samples are split)")
+        if rank_zero_only.rank == 0:  # DDP processes started by Lightning run this script again
+            device = type(trainer.accelerator).__name__.removesuffix("Accelerator").lower()
+            print("\n".join(describe_run(args, datamodule, model, start_step, ckpt_path, Path(logger.log_dir), device, processes)), flush=True)
         try:
             trainer.fit(model, datamodule=datamodule, ckpt_path=None if ckpt_path is None else str(ckpt_path))
         except SystemExit:  # Lightning's graceful shutdown after Ctrl-C
@@ -392,8 +416,64 @@ def run(args: argparse.Namespace) -> int:
         print(f"train.py: interrupted at step {trainer.global_step}; last.ckpt saved, continue with --resume last", file=sys.stderr)
         return 128 + (interrupt.signal or signal.SIGTERM)
     if trainer.is_global_zero and summary.summary is not None:
-        report(summary.summary, summary.folder)
+        report(summary.summary, summary.folder, root)
     return 0
+
+
+def describe_run(args, datamodule, model, start_step: int, ckpt_path: Path | None, folder: Path, device: str, processes: int) -> list[str]:
+    """The block printed before training: what is trained on what, for how long, and where it goes."""
+    lines = []
+    grid = datamodule.energy.grid
+    if args.ising is not None:
+        hp = datamodule.hparams
+        lines.append(f"energy      Ising grid {grid[0]}×{grid[1]}, coupling {hp.coupling:g}, field {hp.field:g}")
+    else:
+        lines.append(f"image       {datamodule.image_path}")
+        width, height = datamodule.original_size
+        used = f"{grid[1]}×{grid[0]}"
+        if (width, height) == (grid[1], grid[0]):
+            why = "--max-size 0 keeps it" if not args.max_size else f"within --max-size {args.max_size}"
+            lines.append(f"size        {used} pixels, as is ({why})")
+        else:
+            lines.append(f"size        {width}×{height} → {used} pixels (--max-size {args.max_size}; 0 keeps the size)")
+    names = getattr(datamodule, "label_names", None) or [str(a) for a in range(model.c)]
+    colours = getattr(datamodule, "label_colours", None)
+    if colours is not None:
+        labels = ", ".join(f"{_swatch(col)}{name} {_hex(col)}" for name, col in zip(names, colours))
+        how = " (k-means colours)" if getattr(args, "classes", None) else ""
+        lines.append(f"labels      {labels}{how}")
+    else:
+        lines.append(f"labels      {', '.join(names)}")
+    lines.append(f"model       {_describe_model(model)}")
+    lines.append(f"device      {device}, {processes} process{'es' if processes > 1 else ''}")
+    if ckpt_path is None:
+        lines.append(f"steps       {args.max_steps}")
+    else:
+        lines.append(f"steps       {args.max_steps}, continuing from step {start_step} of {ckpt_path}")
+    fresh = not (folder / "checkpoints").exists()
+    lines.append(f"run folder  {folder}{' (new)' if fresh else ' (continued)'}")
+    return [f"train.py: {type(model).__name__} on {model.n} nodes × {model.c} labels", *("  " + line for line in lines)]
+
+
+def _describe_model(model) -> str:
+    hp = model.hparams
+    if type(model).__name__ == "MeanField":
+        return f"mean field, {hp.restarts} restarts, Adam lr {hp.lr:g}"
+    omega = f"{hp.omega} Ω" + (", label-tied" if hp.get("tie_labels") else "")
+    return (f"randomized flow, {omega}, m = {hp.samples_per_step} samples per step, T = {hp.end_time:g} in steps of "
+            f"{hp.step_size:g}, {hp.rounding} rounding, Adam lr {hp.lr:g} ({hp.lr_schedule})")
+
+
+def _hex(colour) -> str:
+    return "#" + "".join(f"{int(round(float(v) * 255)):02x}" for v in colour)
+
+
+def _swatch(colour) -> str:
+    """A coloured block in a terminal (24-bit colour), nothing otherwise."""
+    if not sys.stdout.isatty():
+        return ""
+    r, g, b = (int(round(float(v) * 255)) for v in colour)
+    return f"\x1b[48;2;{r};{g};{b}m  \x1b[0m "
 
 
 def _int(text: str, name: str) -> int:
@@ -406,21 +486,52 @@ def _int(text: str, name: str) -> int:
     return value
 
 
-def report(summary: dict, folder: Path) -> None:
-    """Print the run's figures (Fig. 1's for images, Table 1's where exact)."""
+def report(summary: dict, folder: Path, root: Path | None = None) -> None:
+    """Print the run's figures (Fig. 1's where the labels have them, Table 1's where exact) and where its results are."""
     s = summary["samples"]
-    print(f"run folder: {folder}")
-    print(f"{summary['model']} on {summary['n']} nodes × {summary['c']} labels, {summary['steps']} steps, {summary['seconds']:.0f} s")
+    seconds = f"{summary['seconds']:.0f} s"
+    if summary["seconds"] - summary["seconds_this_run"] >= 1:  # a resumed run: the total, then this session's part
+        seconds += f" ({summary['seconds_this_run']:.0f} s this session)"
+    print(f"done: {summary['steps']} steps, {seconds}")
     line = f"samples (m={s['m']}): energy {s['energy']:.3f}, entropy {s['entropy']:.3f}, free energy {s['free_energy']:.3f}"
     if "kl" in s:
         line += f", KL {s['kl']:.3f}, marginal difference {s['marginal_diff']:.3f}"
     print(line)
-    fig = summary.get("fig1")
+    if "label_changes" in s:
+        unit = "pixels" if summary.get("image") else "nodes"
+        line = f"label changes between two samples: {s['label_changes']:.1f} of {summary['n']} {unit}"
+        marg = summary.get("marginals", {})
+        if "pixel_entropy_mean" in marg:
+            line += f"; mean pixel entropy {marg['pixel_entropy_mean']:.3f} nats (at most {marg['pixel_entropy_limit']:.3f})"
+        print(line)
+    fig = summary.get("fig1")  # present only for labels with a background and two subjects (callbacks.figures.fig1_labels)
     if fig:
         print(
             f"Fig. 1: subject coherence {fig['subject_coherence']:.3f}, {fig['cat_label']} share {fig['cat_share']:.3f}, "
             f"pixelwise coherence {fig['pixelwise_coherence']:.3f} ({fig['subject_pixels']} subject pixels)"
         )
+    files = set(summary.get("files", []))
+    print(f"run folder: {folder}")
+    for name, what in RESULT_FILES:
+        if name in files:
+            print(f"  {name:<22}{what}")
+    if (folder / "checkpoints" / "last.ckpt").exists():
+        print(f"  {'checkpoints/last.ckpt':<22}continue with --resume last and a higher --max-steps")
+    logs = folder.parent if root is None else root / "lightning_logs"
+    print(f"TensorBoard: tensorboard --logdir {logs}")
+
+
+# what report() lists, in this order, when the run wrote it
+RESULT_FILES = (
+    ("summary.json", "every figure of the run"),
+    ("fig1.png", "joint samples (top row) and pixelwise-independent samples (bottom row)"),
+    ("joint_samples.png", "samples of the model"),
+    ("pixelwise_samples.png", "each pixel drawn on its own from the same marginals"),
+    ("marginals.png", "P(label) per pixel, one panel per label"),
+    ("uncertainty.png", "entropy of the marginals per pixel, in nats"),
+    ("legend.png", "the label colours"),
+    ("samples.npy", "the samples (int32, m × H × W); marginals.npy: the marginals (H × W × c)"),
+)
 
 
 if __name__ == "__main__":

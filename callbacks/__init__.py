@@ -1,4 +1,6 @@
-"""Callbacks: sample metrics (exact when enumerable), TensorBoard images, and the run summary."""
+"""Callbacks: sample metrics (exact when enumerable), TensorBoard images, the run summary; and what a run
+shows (``console``: the whole-run progress bar, library-noise filters; ``run_logger``: TensorBoard without
+the epoch chart). Per-pixel uncertainty figures live in ``uncertainty``, Fig. 1's in ``figures``."""
 
 from callbacks.figures import fig1_figures
 from callbacks.images import SampleImages

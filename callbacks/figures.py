@@ -1,6 +1,8 @@
 """Fig. 1 in numbers: how coherently samples label the subject, and which way.
 
-The one place these figures are computed (callbacks, train.py and benchmarks call it).
+The one place these figures are computed (callbacks, train.py and benchmarks call it), and the one
+place that decides where they mean something (:func:`fig1_labels`): only for labels like the bundled
+default's, a ``background`` and exactly two subject labels.
 
 * subject = pixels whose background marginal is below 0.5;
 * *subject coherence* = mean over samples of the fraction of subject pixels that carry the sample's
@@ -15,6 +17,27 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
+
+
+def fig1_labels(names: list[str] | None, c: int) -> tuple[int, int, int] | None:
+    """The labels Fig. 1's figures are about, or ``None`` when the run's labels have no such split.
+
+    The rule: exactly three labels, one of them named ``background`` (case-insensitive) and two others,
+    the two subjects (the bundled default: background, cat, lion). Only then do "subject", "coherence"
+    and "cat share" mean something; k-means classes (``class0``…), Ising spins and other label sets get
+    no Fig. 1 figures. The metrics, the run summary and train.py's report all go through this rule.
+
+    Returns:
+        ``(background, cat, other)`` label indices (``cat``: the label called ``cat``, else the first
+        subject label), or ``None``.
+    """
+    if names is None or c != 3 or len(names) != 3:
+        return None
+    lowered = [str(n).lower() for n in names]
+    if lowered.count("background") != 1:
+        return None
+    bg, cat = background_index(names), cat_index(names, c)
+    return bg, cat, next(a for a in range(c) if a not in (bg, cat))
 
 
 def background_index(names: list[str] | None) -> int:

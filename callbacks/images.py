@@ -1,4 +1,4 @@
-"""Every N steps, to TensorBoard: marginals per label, joint samples, pixelwise-independent samples (Fig. 1)."""
+"""Every N steps, to TensorBoard: marginals per label, uncertainty, joint and pixelwise-independent samples (Fig. 1)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,15 @@ from typing_extensions import override
 
 from callbacks.common import check_every, fixed_generator, label_info, model_marginals
 from callbacks.figures import pixelwise_samples
-from callbacks.rendering import auto_scale, colourise, marginal_images, palette, tile
+from callbacks.rendering import auto_scale, colourise, marginals_figure, palette, tile, uncertainty_figure
+from callbacks.uncertainty import pixel_entropy
 
 
 class SampleImages(Callback):
     """Pictures of the model on a grid energy, drawn with the same noise every time (comparable frames).
 
-    Logs ``images/marginals`` (one greyscale panel per label, in label order), ``images/joint_samples``
+    Logs ``images/marginals`` (one greyscale panel per label, titled with its name, and a scale bar),
+    ``images/uncertainty`` (the entropy of the marginals per pixel, in nats), ``images/joint_samples``
     (the model's integer samples) and ``images/pixelwise_samples`` (each pixel drawn independently from
     the same marginals: Fig. 1's second row) at step 0, every ``every_n_steps`` steps and at the end.
     Nothing happens for energies without a grid.
@@ -35,7 +37,7 @@ class SampleImages(Callback):
         images: the latest image per tag, ``(h, w, 3)`` float in ``[0, 1]``.
     """
 
-    TAGS = ("images/marginals", "images/joint_samples", "images/pixelwise_samples")
+    TAGS = ("images/marginals", "images/uncertainty", "images/joint_samples", "images/pixelwise_samples")
 
     def __init__(
         self,
@@ -73,9 +75,10 @@ class SampleImages(Callback):
         self.draw(trainer, pl_module)
 
     def render(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Tensor]:
-        """The three pictures, ``{tag: (h, w, 3)}``."""
+        """The pictures, ``{tag: (h, w, 3)}``."""
         grid = pl_module.energy.grid
-        _, colours = label_info(trainer, pl_module, self.names, self.colours)
+        names, colours = label_info(trainer, pl_module, self.names, self.colours)
+        names = names or [str(a) for a in range(pl_module.c)]
         colours = palette(pl_module.c, colours)
         scale = auto_scale(grid)
         with torch.no_grad():
@@ -83,7 +86,8 @@ class SampleImages(Callback):
             marginals = model_marginals(pl_module, self.marginal_samples, fixed_generator(self.seed + 1, pl_module.device))
             pixelwise = pixelwise_samples(marginals, self.samples, fixed_generator(self.seed + 2, "cpu"))
         return {
-            "images/marginals": tile(marginal_images(marginals, grid), nrow=pl_module.c, scale=scale, fill=0.5),
+            "images/marginals": marginals_figure(marginals, grid, names, scale=scale),
+            "images/uncertainty": uncertainty_figure(pixel_entropy(marginals), grid, pl_module.c, scale=scale),
             "images/joint_samples": tile(colourise(joint, grid, colours), self.nrow, scale=scale),
             "images/pixelwise_samples": tile(colourise(pixelwise, grid, colours), self.nrow, scale=scale),
         }

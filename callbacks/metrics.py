@@ -10,7 +10,8 @@ from lightning.pytorch.callbacks import Callback
 from typing_extensions import override
 
 from callbacks.common import check_every, fixed_generator, integrality, label_info, try_exact
-from callbacks.figures import fig1_figures
+from callbacks.figures import fig1_figures, fig1_labels
+from callbacks.uncertainty import label_changes_from_samples
 from energies.exact import MAX_STATES, check_enumerable
 from energies.sample_stats import miller_madow, plugin_entropy, sample_figures
 
@@ -19,12 +20,15 @@ class SampleMetrics(Callback):
     """Logs ``eval/*`` scalars from ``samples`` integer samples every ``every_n_steps`` steps and at the end.
 
     Always: ``eval/energy`` (mean exact energy), ``eval/entropy`` (plug-in with Miller–Madow
-    correction, eqs. (19)–(20)), ``eval/free_energy`` (= energy − entropy), ``eval/support`` and, for
-    models with soft samples, ``eval/integrality``. When the energy has at most ``exact_max_states``
-    states (computed once, at fit start): ``eval/kl`` and ``eval/marginal_diff`` (Table 1's figures,
-    via :func:`energies.sample_stats.sample_figures`) and the constant ``eval/exact_free_energy`` (−log Z*).
-    On grids with ≥ 3 labels also Fig. 1's ``eval/subject_coherence``, ``eval/cat_share`` and
-    ``eval/pixelwise_coherence`` (subject and pixelwise samples from the samples' own marginals).
+    correction, eqs. (19)–(20)), ``eval/free_energy`` (= energy − entropy), ``eval/support``,
+    ``eval/label_changes`` (mean number of nodes whose label differs between two of the samples, over
+    all pairs: :mod:`callbacks.uncertainty`) and, for models with soft samples, ``eval/integrality``.
+    When the energy has at most ``exact_max_states`` states (computed once, at fit start): ``eval/kl``
+    and ``eval/marginal_diff`` (Table 1's figures, via :func:`energies.sample_stats.sample_figures`) and
+    the constant ``eval/exact_free_energy`` (−log Z*). On grids whose labels are a background and two
+    subjects (:func:`callbacks.figures.fig1_labels`) also Fig. 1's ``eval/subject_coherence``,
+    ``eval/cat_share`` and ``eval/pixelwise_coherence`` (subject and pixelwise samples from the samples'
+    own marginals).
     The training step's own ``train/*`` scalars are logged by the model.
 
     Args:
@@ -93,10 +97,11 @@ class SampleMetrics(Callback):
                 plugin, support = plugin_entropy(samples, energy.c)
                 entropy = miller_madow(plugin, support, samples.shape[0])
             out.update({"eval/energy": mean_energy, "eval/entropy": entropy, "eval/free_energy": mean_energy - entropy, "eval/support": float(support)})
+            out["eval/label_changes"] = label_changes_from_samples(samples, energy.c)
             integ = integrality(pl_module, min(self.samples, 256), fixed_generator(self.seed + 1, pl_module.device))
             if integ is not None:
                 out["eval/integrality"] = integ
-            if energy.grid is not None and energy.c >= 3:
+            if energy.grid is not None and fig1_labels(names, energy.c) is not None:
                 marginals = torch.nn.functional.one_hot(samples.long().cpu(), energy.c).double().mean(0)
                 fig = fig1_figures(samples.cpu(), marginals, names, generator=fixed_generator(self.seed + 2, "cpu"))
                 out.update({f"eval/{k}": fig[k] for k in ("subject_coherence", "cat_share", "pixelwise_coherence")})

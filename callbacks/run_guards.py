@@ -68,7 +68,7 @@ class LastCheckpoint(Callback):
         if folder is None:
             return False
         self.saved = folder / "last.ckpt"
-        trainer.save_checkpoint(self.saved)
+        trainer.save_checkpoint(self.saved, weights_only=False)  # the full state: a resume needs it
         return True
 
 

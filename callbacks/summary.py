@@ -1,7 +1,9 @@
-"""At the end of training, what a run leaves in its folder: summary.json, samples.npy, marginals.npy, PNGs."""
+"""At the end of training, what a run leaves in its folder (summary.json, samples.npy, marginals.npy, PNGs)
+and the run's hyperparameters with its results in TensorBoard's HPARAMS tab."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import time
@@ -11,16 +13,21 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.loggers import TensorBoardLogger
 from torch import Tensor
 from typing_extensions import override
 
 from callbacks.common import check_every, fixed_generator, integrality, label_info, model_marginals, try_exact
-from callbacks.figures import fig1_figures, pixelwise_samples
-from callbacks.rendering import auto_scale, colourise, legend, marginal_images, palette, save_png, tile
+from callbacks.figures import fig1_figures, fig1_labels, pixelwise_samples
+from callbacks.rendering import auto_scale, colourise, legend, marginals_figure, palette, save_png, tile, uncertainty_figure
+from callbacks.uncertainty import label_changes_from_marginals, label_changes_from_samples, pixel_entropy
 from energies.exact import MAX_STATES
 from energies.sample_stats import miller_madow, plugin_entropy, sample_figures
 
-FILES = ("summary.json", "samples.npy", "marginals.npy", "joint_samples.png", "pixelwise_samples.png", "marginals.png", "legend.png", "fig1.png")
+FILES = (
+    "summary.json", "samples.npy", "marginals.npy", "joint_samples.png", "pixelwise_samples.png", "marginals.png",
+    "uncertainty.png", "legend.png", "fig1.png",
+)
 
 
 class RunSummary(Callback):
@@ -30,17 +37,28 @@ class RunSummary(Callback):
     TensorBoard logger, ``default_root_dir`` without a logger):
 
     * ``summary.json``: labels, image size, steps, seconds (summed over resumed runs), the final
-      ``train/*`` scalars, figures of the integer samples, exact metrics when enumerable, and the
-      Fig. 1 figures (subject coherence, cat share, pixelwise coherence) for images with ≥ 3 labels;
+      ``train/*`` scalars, figures of the integer samples (``samples``: energy, entropy, free energy,
+      ``label_changes`` measured over all pairs of the samples), figures of the model's marginals
+      (``marginals``: the same ``label_changes`` by the marginal formula, mean and largest pixel entropy
+      in nats; see :mod:`callbacks.uncertainty`), exact metrics when enumerable, and the Fig. 1 figures
+      (subject coherence, cat share, pixelwise coherence) where the labels are a background and two
+      subjects (:func:`callbacks.figures.fig1_labels`);
     * ``samples.npy`` (int32, ``m × H × W``), ``marginals.npy`` (float32, ``H × W × c``);
-    * ``joint_samples.png``, ``pixelwise_samples.png``, ``marginals.png``, ``legend.png`` and
-      ``fig1.png`` (first row joint samples, second row pixelwise samples, as in Fig. 1).
+    * on grids: ``joint_samples.png``, ``pixelwise_samples.png``, ``marginals.png`` (one titled panel
+      per label, with a scale bar), ``uncertainty.png`` (entropy of the marginals per pixel, in nats,
+      with a colour scale), ``fig1.png`` (first row joint samples, second row pixelwise samples, as in
+      Fig. 1); and ``legend.png``.
+
+    With a TensorBoard logger it also logs ``hparams`` (default: the model's) with the run's results
+    (``hp/free_energy``, ``hp/energy``, ``hp/entropy``, ``hp/label_changes``, and ``hp/kl`` or the
+    Fig. 1 figures where they exist) at the final step, for TensorBoard's HPARAMS tab.
 
     Args:
         samples: number of joint samples saved and scored (≥ 64).
         marginal_samples: flow samples averaged for the marginals (models that take ``m``).
         names, colours: label names and ``(c, 3)`` colours (default: the DataModule's).
         extra: more entries for ``summary.json`` (e.g. the command line's arguments).
+        hparams: the run's hyperparameters for TensorBoard (primitives; default ``pl_module.hparams``).
         dirpath: where to write (default ``trainer.log_dir``).
         exact_max_states: enumeration limit for the exact metrics.
         seed: seed of the fixed sampling noise.
@@ -49,6 +67,7 @@ class RunSummary(Callback):
         summary: the dict written to ``summary.json`` (``None`` before the end).
         folder: where the files go (known from train start on, on every process).
         written: paths written.
+        logged_hparams: ``(params, metrics)`` given to the TensorBoard logger (``None``: none logged).
     """
 
     def __init__(
@@ -58,6 +77,7 @@ class RunSummary(Callback):
         names: list[str] | None = None,
         colours: Tensor | None = None,
         extra: dict | None = None,
+        hparams: dict | None = None,
         dirpath: str | Path | None = None,
         exact_max_states: int = MAX_STATES,
         seed: int = 0,
@@ -69,6 +89,8 @@ class RunSummary(Callback):
         self.marginal_samples = check_every("marginal_samples", marginal_samples)
         self.names, self.colours = names, colours
         self.extra = dict(extra or {})
+        self.hparams = None if hparams is None else dict(hparams)
+        self.logged_hparams: tuple[dict, dict] | None = None
         self.dirpath = None if dirpath is None else Path(dirpath)
         self.exact_max_states, self.seed = int(exact_max_states), int(seed)
         self.summary: dict | None = None
@@ -133,6 +155,13 @@ class RunSummary(Callback):
             integ = integrality(pl_module, min(self.samples, 256), fixed_generator(self.seed + 3, pl_module.device))
             if integ is not None:
                 evals["integrality"] = integ
+            evals["label_changes"] = label_changes_from_samples(samples, energy.c)
+            entropy = pixel_entropy(marginals)
+            of_marginals = {
+                "m": self.marginal_samples, "label_changes": label_changes_from_marginals(marginals),
+                "pixel_entropy_mean": float(entropy.mean()), "pixel_entropy_max": float(entropy.max()),
+                "pixel_entropy_limit": math.log(energy.c),
+            }
 
         final = {k.split("/", 1)[1]: _num(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
         summary = {
@@ -147,9 +176,10 @@ class RunSummary(Callback):
             "seconds_this_run": round(seconds_this_run, 2),
             "final": final,
             "samples": {"m": self.samples, **evals},
+            "marginals": of_marginals,
             **self.extra,
         }
-        if grid is not None and pl_module.c >= 3:
+        if grid is not None and fig1_labels(names, pl_module.c) is not None:
             summary["fig1"] = fig1_figures(samples, marginals, names, pixelwise=pixelwise)
 
         self.written = []
@@ -160,17 +190,39 @@ class RunSummary(Callback):
         self._save(out / "legend.png", lambda p: save_png(legend(summary["labels"], colours), p))
         if grid is not None:
             scale = auto_scale(grid)
+            big = auto_scale(grid, 192)
             show = min(64, self.samples)
             joint_img = colourise(samples[:show], grid, colours)
             pixel_img = colourise(pixelwise[:show], grid, colours)
             self._save(out / "joint_samples.png", lambda p: save_png(tile(joint_img, 8, scale=scale), p))
             self._save(out / "pixelwise_samples.png", lambda p: save_png(tile(pixel_img, 8, scale=scale), p))
-            self._save(out / "marginals.png", lambda p: save_png(tile(marginal_images(marginals, grid), pl_module.c, scale=scale, fill=0.5), p))
+            self._save(out / "marginals.png", lambda p: save_png(marginals_figure(marginals, grid, summary["labels"], scale=big), p))
+            self._save(out / "uncertainty.png", lambda p: save_png(uncertainty_figure(entropy, grid, pl_module.c, scale=big), p))
             self._save(out / "fig1.png", lambda p: save_png(tile(torch.cat([joint_img[:6], pixel_img[:6]]), 6, pad=2, scale=scale), p))
         summary["files"] = sorted([p.name for p in self.written] + ["summary.json"])
         self._save(out / "summary.json", lambda p: p.write_text(json.dumps(_jsonable(summary), indent=2) + "\n"))
         self.summary = summary
+        self.log_hparams(trainer, pl_module, summary)
         return summary
+
+    def log_hparams(self, trainer: L.Trainer, pl_module: L.LightningModule, summary: dict) -> None:
+        """The run's hyperparameters with its final figures, for TensorBoard's HPARAMS tab."""
+        loggers = [lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)]
+        if not loggers:
+            return
+        s = summary["samples"]
+        metrics = {f"hp/{k}": s[k] for k in ("free_energy", "energy", "entropy", "label_changes", "kl") if k in s}
+        for k in ("subject_coherence", "cat_share"):
+            if k in summary.get("fig1", {}):
+                metrics[f"hp/{k}"] = summary["fig1"][k]
+        metrics = {k: float(v) for k, v in metrics.items() if math.isfinite(float(v))}
+        params = {"model": type(pl_module).__name__, **(self.hparams if self.hparams is not None else dict(pl_module.hparams))}
+        params = {k: v for k, v in params.items() if v is not None}
+        # the figures at the final step (Lightning ≥ 2.5 takes ``step``; older versions put them at step 0)
+        at_step = {"step": trainer.global_step} if "step" in inspect.signature(TensorBoardLogger.log_hyperparams).parameters else {}
+        for logger in loggers:
+            logger.log_hyperparams(params, metrics, **at_step)
+        self.logged_hparams = (params, metrics)
 
     def _save(self, path: Path, write) -> None:
         """Write next to ``path`` and rename over it, so a crash never leaves a half-written file."""

@@ -10,7 +10,7 @@ import torch
 
 from data.data_term import DEFAULT_LABELS, Labels, gaussian_unary, kmeans_labels, parse_labels
 from data.energy_datamodule import EnergyDataModule
-from data.image_io import MAX_PIXELS, load_image
+from data.image_io import MAX_PIXELS, image_size, load_image
 from energies.grid_potts import GridPottsEnergy
 
 DEFAULT_IMAGE = Path(__file__).resolve().parent / "cat_lion.png"
@@ -81,6 +81,12 @@ class ImageDataModule(EnergyDataModule):
         if self._image is None:
             self._image = load_image(self.image_path, self.hparams.max_size, self.hparams.max_pixels)
         return self._image
+
+    @property
+    def original_size(self) -> tuple[int, int]:
+        """``(width, height)`` of the image file, before ``max_size`` shrinks it (the training grid is
+        ``energy.grid``, ``(H, W)``)."""
+        return image_size(self.image_path)
 
     @property
     def labels(self) -> Labels:

@@ -31,6 +31,23 @@ def target_size(width: int, height: int, max_size: int | None) -> tuple[int, int
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """``(width, height)`` of an image file as displayed (after its EXIF orientation), read from the header.
+
+    Raises:
+        ValueError: one line, for a file Pillow cannot open.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                width, height = img.size
+                orientation = img.getexif().get(0x0112, 1)  # 5–8: rotated by 90°, the sides swap
+    except (OSError, SyntaxError, EOFError, Image.DecompressionBombError) as err:
+        raise ValueError(f"cannot read image {path} ({_one_line(err)})") from None
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
 def load_image(path: str | os.PathLike, max_size: int | None = None, max_pixels: int | None = MAX_PIXELS) -> Tensor:
     """Read an image file as a float RGB tensor.
 

@@ -174,3 +174,68 @@ def test_metrics_fig1_scalars_on_image_grids():
     last = metrics.latest
     assert 0 < last["eval/subject_coherence"] <= 1 and 0 <= last["eval/cat_share"] <= 1
     assert "eval/kl" in last  # 3^12 states: exact too
+
+
+# -- uncertainty: pixel entropy and label changes --------------------------------------------------------
+def test_pixel_entropy_in_nats():
+    from callbacks.uncertainty import pixel_entropy
+
+    p = torch.tensor([[1.0, 0.0, 0.0], [1 / 3, 1 / 3, 1 / 3], [0.5, 0.5, 0.0]])
+    assert torch.allclose(pixel_entropy(p), torch.tensor([0.0, np.log(3), np.log(2)], dtype=torch.float64), atol=1e-12)
+
+
+def test_label_changes_from_samples_is_the_mean_over_all_pairs():
+    from callbacks.uncertainty import label_changes_from_marginals, label_changes_from_samples
+
+    samples = torch.randint(0, 3, (9, 7), generator=torch.Generator().manual_seed(0))
+    pairs = [(i, j) for i in range(9) for j in range(i + 1, 9)]
+    brute = np.mean([int((samples[i] != samples[j]).sum()) for i, j in pairs])
+    assert label_changes_from_samples(samples, 3) == pytest.approx(brute, abs=1e-12)
+    # the same as m/(m−1) times the marginal formula of the samples' own marginals (an identity of the counts)
+    empirical = torch.nn.functional.one_hot(samples, 3).double().mean(0)
+    assert label_changes_from_samples(samples, 3) == pytest.approx(9 / 8 * label_changes_from_marginals(empirical), abs=1e-12)
+    with pytest.raises(ValueError, match="2 samples"):
+        label_changes_from_samples(samples[:1], 3)
+
+
+def test_label_changes_of_a_joint_distribution_follow_its_marginals():
+    """A strongly correlated joint (the whole subject is cat, or the whole subject is lion) changes, between
+    two independent samples, Σ_i (1 − Σ_a p_ia²) pixels on average, like the product of its marginals."""
+    from callbacks.uncertainty import label_changes_from_marginals, label_changes_from_samples
+
+    g = torch.Generator().manual_seed(1)
+    n, m, share = 30, 20000, 0.3
+    subject = torch.arange(n) >= 10  # 10 background pixels, 20 subject pixels
+    cat = torch.rand(m, generator=g) < share  # one draw per sample for the whole subject
+    joint = torch.where(subject, torch.where(cat[:, None], 1, 2), 0).long()
+    noise = torch.rand(m, n, generator=g) < 0.1  # and a tenth of the pixels relabelled at random, independently
+    joint = torch.where(noise, torch.randint(0, 3, (m, n), generator=g), joint)
+    p = torch.zeros(n, 3, dtype=torch.float64)  # exact marginals of this joint
+    p[~subject, 0] = 1.0
+    p[subject, 1], p[subject, 2] = share, 1 - share
+    p = 0.9 * p + 0.1 / 3
+    expected = label_changes_from_marginals(p)
+    # measured directly from disjoint pairs of independent joint samples
+    hamming = (joint[0::2] != joint[1::2]).sum(1).double()
+    assert float(hamming.mean()) == pytest.approx(expected, abs=4 * float(hamming.std()) / (m / 2) ** 0.5)
+    assert label_changes_from_samples(joint, 3) == pytest.approx(expected, abs=4 * float(hamming.std()) / (m / 2) ** 0.5)
+    # a joint with the same marginals but different correlations changes as many pixels (only which ones differ)
+    product = torch.multinomial(p, m, replacement=True, generator=g).T
+    assert label_changes_from_samples(product, 3) == pytest.approx(expected, abs=0.2)
+
+
+def test_summary_logs_hparams_with_results(tmp_path):
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    summary = RunSummary(samples=64, marginal_samples=32, hparams={"lr": 0.1, "note": "x"})
+    torch.manual_seed(0)
+    model = MeanField(12, 3, restarts=4, lr=0.1)
+    trainer = L.Trainer(max_steps=2, logger=TensorBoardLogger(str(tmp_path), default_hp_metric=False), enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, callbacks=[summary], accelerator="cpu", devices=1)
+    trainer.fit(model, datamodule=_EnergyDM(_potts3(), names=["class0", "class1", "class2"]))
+    params, metrics = summary.logged_hparams
+    assert params["lr"] == 0.1 and params["note"] == "x" and params["model"] == "MeanField"
+    assert {"hp/free_energy", "hp/energy", "hp/entropy", "hp/label_changes", "hp/kl"} <= set(metrics)
+    assert "hp/cat_share" not in metrics and "fig1" not in summary.summary  # k-means style labels: no Fig. 1
+    assert metrics["hp/label_changes"] == summary.summary["samples"]["label_changes"]
+    assert (tmp_path / "lightning_logs" / "version_0" / "uncertainty.png").is_file()

@@ -20,7 +20,7 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 DDP = ["--devices", "2", "--strategy", "ddp", "--accelerator", "cpu"]
 FILES = ("summary.json", "samples.npy", "marginals.npy", "joint_samples.png", "pixelwise_samples.png",
-         "marginals.png", "legend.png", "fig1.png")
+         "marginals.png", "uncertainty.png", "legend.png", "fig1.png")
 
 
 @pytest.fixture
@@ -73,6 +73,9 @@ def test_a_ddp_run_finishes_with_every_file_and_resumes_under_ddp_and_one_proces
     code, out, err = _finish(_start(_argv(image, tmp_path / "runs", *DDP, "--max-steps", "3", "--checkpoint-every", "2")), 120)
     assert code == 0, err[-3000:]
     assert "run folder:" in out and "Traceback" not in err
+    assert out.count("train.py: RandomizedFlow on") == 1  # the pre-run block from rank zero only
+    assert "  device      cpu, 2 processes" in out
+    assert "is deprecated" not in err  # torch's all_gather deprecation under Lightning's gather is filtered
     for name in FILES:
         assert (run / name).is_file(), name
     assert list(run.glob("events.out.tfevents.*"))

@@ -54,7 +54,8 @@ def test_whole_run_leaves_its_files_and_resumes(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Fig. 1: subject coherence" in out
     run = tmp_path / "runs" / "lightning_logs" / "version_0"
-    for name in ("summary.json", "samples.npy", "marginals.npy", "joint_samples.png", "pixelwise_samples.png", "marginals.png", "legend.png"):
+    for name in ("summary.json", "samples.npy", "marginals.npy", "joint_samples.png", "pixelwise_samples.png", "marginals.png",
+                 "uncertainty.png", "legend.png"):
         assert (run / name).is_file(), name
     assert list(run.glob("events.out.tfevents.*"))
     assert np.load(run / "samples.npy").shape == (64, 4, 5)
