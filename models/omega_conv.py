@@ -56,6 +56,15 @@ def grouped_conv_channels_first(S: Tensor, weight: Tensor, grid: tuple[int, int]
     return y.view(m, c, n)
 
 
+def depthwise_conv_channels_first(S: Tensor, kernel: Tensor, grid: tuple[int, int]) -> Tensor:
+    """``S (m, c, n)`` → ``(m, c, n)``: every label channel of sample ``i`` convolved with ``kernel[i] (k, k)``."""
+    m, c, n = S.shape
+    H, W = grid
+    k = kernel.shape[-1]
+    weight = kernel[:, None].expand(m, c, k, k).reshape(m * c, 1, k, k)
+    return F.conv2d(S.reshape(1, m * c, H, W), weight, padding=k // 2, groups=m * c).view(m, c, n)
+
+
 class ConvOmega(nn.Module):
     """Distribution over convolutional ``Ω``: kernel weights ``~ N(mean, std²)`` per sample.
 
@@ -127,13 +136,24 @@ class ConvOmega(nn.Module):
         # softplus over the spread tensor may round equal inputs differently in its body and its tail)
         return self._per_channel(F.softplus(self.rho))
 
+    def draw_roles(self, m: int, generator: torch.Generator | None = None) -> Tensor:
+        """``noise="role"``: ``m`` label-symmetric draws ``(m, 2, k, k)`` of the [same label, other label]
+        kernels, symmetrized and clamped like :meth:`draw` (``εI`` not added)."""
+        if self.noise != "role":
+            raise ValueError("draw_roles needs noise='role'")
+        noise = torch.randn((m, *self.mean.shape), generator=generator, device=self.mean.device, dtype=self.mean.dtype)
+        weight = self.mean + F.softplus(self.rho) * noise
+        if self.symmetric:  # the role matrix is symmetric, so the adjoint of a role kernel is its flip
+            weight = 0.5 * (weight + weight.flip(-2, -1))
+        return torch.relu(weight) if self.nonnegative else weight
+
     def draw(self, m: int, generator: torch.Generator | None = None) -> Tensor:
         """``m`` kernels ``(m, c, c, k, k)`` (reparameterized)."""
-        mean = self._per_channel(self.mean)
         if self.noise == "role":  # one draw per tied kernel, spread by role: every draw is label-symmetric
-            noise = self._per_channel_batch(torch.randn((m, *self.mean.shape), generator=generator, device=mean.device, dtype=mean.dtype))
-        else:  # i.i.d. per entry, also when the parameters are tied: a draw can favour one label everywhere
-            noise = torch.randn((m, *mean.shape), generator=generator, device=mean.device, dtype=mean.dtype)
+            return self._per_channel_batch(self.draw_roles(m, generator)) + self.eps * self.centre
+        mean = self._per_channel(self.mean)
+        # i.i.d. per entry, also when the parameters are tied: a draw can favour one label everywhere
+        noise = torch.randn((m, *mean.shape), generator=generator, device=mean.device, dtype=mean.dtype)
         weight = mean + self.std * noise
         if self.symmetric:
             weight = symmetrize_kernel(weight)
@@ -142,7 +162,18 @@ class ConvOmega(nn.Module):
         return weight + self.eps * self.centre
 
     def forward(self, m: int, generator: torch.Generator | None = None) -> ApplyOmega:
-        """Draw ``m`` kernels; return ``S (m, c, n) ↦ ΩS`` (one grouped conv per call)."""
+        """Draw ``m`` kernels; return ``S (m, c, n) ↦ ΩS`` (one grouped conv per call).
+
+        With ``noise="role"`` each draw is label-symmetric, and as the rows of ``S`` sum to one,
+        ``(ΩS)_a = (K_same − K_other) * S_a + K_other * 1``: the second term is the same for every label and
+        cancels in the flow's softmax, so ΩS is applied as one depthwise convolution with the difference
+        kernel (``c``× fewer multiply-adds than the ``c → c`` convolution; equal up to that label constant).
+        """
+        if self.noise == "role":
+            roles = self.draw_roles(m, generator)
+            difference = roles[:, 0] - roles[:, 1]
+            difference[:, self.kernel_size // 2, self.kernel_size // 2] += self.eps
+            return lambda S: depthwise_conv_channels_first(S, difference, self.grid)
         weight = self.draw(m, generator)
         return lambda S: grouped_conv_channels_first(S, weight, self.grid)
 
