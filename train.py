@@ -34,6 +34,7 @@ REPO = Path(__file__).resolve().parent
 IMAGE_FLOW = dict(
     samples_per_step=64, lr=0.01, end_time=4.0, step_size=0.4, omega_variance=1.0, rounding="argmax",
     score_function=False, s0_noise=0.0, anneal_fraction=0.375, tie_labels=True, noise_rank=1, noise_rank_init=1.0,
+    omega_noise="role", offset="region",
 )
 # optimizer steps when --max-steps is not given: the image recipe's, the Ising recipe's, mean field's
 DEFAULT_MAX_STEPS = {"image": 600, "ising": 4000, "meanfield": 1500}
@@ -91,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--tie-labels", action=argparse.BooleanOptionalAction, default=None,
                        help="label-tied conv Ω and S0: the model's law is invariant under label swaps that leave the data "
                        "term unchanged, so symmetric modes (cat/lion) get equal weight (default: on for images)")
+    model.add_argument("--randomness", choices=("local", "global"), default="local",
+                       help="label-tied image flow: 'local' draws each Ω label-symmetric and the label offset once per "
+                       "uncertain region, so separate regions decide independently; 'global' is the previous model "
+                       "(Ω noise per entry, one offset per image: every region follows the same draw)")
     model.add_argument("--learn-offset", action="store_true",
                        help="learn the mean of the tied label offset by a score-function term, so mode weights can "
                        "follow an asymmetric data term (experimental, at lr/10: follows it only partway; README, Fig. 1)")
@@ -241,11 +246,16 @@ def build_model(args: argparse.Namespace, energy):
         if settings.get("tie_labels") and args.tie_labels:
             raise UsageError("--tie-labels needs --omega conv (the dense Ω has no label channels)")
         settings.pop("tie_labels", None)
+    if args.randomness == "global" and settings.get("tie_labels"):  # the previous default, for comparisons
+        settings.update(omega_noise="entry", offset="global")
     if not settings.get("tie_labels"):  # the label offset is the tied model's; untied runs keep their recipe
-        settings.pop("noise_rank", None), settings.pop("noise_rank_init", None)
+        for key in ("noise_rank", "noise_rank_init", "omega_noise", "offset"):
+            settings.pop(key, None)
         if args.learn_offset:
             raise UsageError("--learn-offset needs the label-tied image flow (drop --no-tie-labels / --omega dense)")
     if args.learn_offset:
+        if settings.get("offset") == "region":
+            raise UsageError("--learn-offset learns the mean of the global offset: add --randomness global")
         settings["learn_offset_mean"] = True
     model = RandomizedFlow(energy.n, energy.c, grid=energy.grid, omega=omega, kernel_size=args.kernel_size, seed=args.seed, **settings)
     if (args.start or ("data" if image else "random")) == "data":
@@ -300,6 +310,10 @@ def check_checkpoint(path: Path, model, datamodule) -> dict:
         if tied != bool(model.hparams.get("tie_labels", False)):
             raise UsageError(f"--resume: {path} was trained {'with' if tied else 'without'} label tying; "
                              f"add {'--tie-labels' if tied else '--no-tie-labels'} to continue it")
+        offset = hp.get("offset", "global")
+        if tied and offset != model.hparams.get("offset", "global"):
+            randomness = "local" if offset == "region" else "global"
+            raise UsageError(f"--resume: {path} was trained with --randomness {randomness}; add it to continue")
         raise UsageError(
             f"--resume: {path} holds another model (n={hp.get('n')}, c={hp.get('c')}) than this run's "
             f"{type(model).__name__} (n={model.n}, c={model.c}); check --model, the image, --max-size and the labels"

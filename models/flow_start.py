@@ -83,7 +83,8 @@ class FlowStart(nn.Module):
         self.last_offset: Tensor | None = None
         # offset="region": node i takes the offset drawn at node representative[i] (its uncertain region's
         # first node), or none (−1: a certain node); set by set_regions from the start logits
-        self.register_buffer("representative", torch.full((n,), -1, dtype=torch.long))
+        if offset == "region":
+            self.register_buffer("representative", torch.full((n,), -1, dtype=torch.long))
 
     def set_regions(self, grid: tuple[int, int], threshold: float = 0.9) -> None:
         """Regions of the region offset: 4-connected components of the nodes whose start distribution

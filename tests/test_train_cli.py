@@ -153,8 +153,29 @@ def test_images_train_the_label_tied_flow_unless_asked_not_to(tmp_path, capsys):
     assert untied["omega.mean"].shape == (3, 3, 3, 3) and untied["start.logits"].shape == (20, 3)
 
 
+def test_local_randomness_is_the_image_default_and_global_stays_reachable(tmp_path, capsys):
+    arr = np.zeros((4, 5, 3), np.uint8)
+    arr[1:3, 1:4] = 0xA0  # exactly midway between cat #808080 and lion #c0c0c0: an ambiguous subject
+    Image.fromarray(arr, "RGB").save(tmp_path / "ambiguous.png")
+    labels = ["--labels", "background=#000000,cat=#808080,lion=#c0c0c0"]
+    assert _run(tmp_path, *labels, image=tmp_path / "ambiguous.png") == 0
+    local = next((tmp_path / "runs").rglob("last.ckpt"))
+    hp = torch.load(local, weights_only=False)["hyper_parameters"]
+    assert hp["omega_noise"] == "role" and hp["offset"] == "region"
+    state = torch.load(local, weights_only=False)["state_dict"]
+    # the subject (a 2×3 block) is one uncertain region, named by its first pixel (row 1, col 1: node 6)
+    assert sorted(set(state["start.representative"].tolist())) == [-1, 6]
+    assert _run(tmp_path, "--randomness", "global", "--root-dir", str(tmp_path / "global")) == 0
+    old = next((tmp_path / "global").rglob("last.ckpt"))
+    hp = torch.load(old, weights_only=False)["hyper_parameters"]
+    assert hp["omega_noise"] == "entry" and hp["offset"] == "global"
+    capsys.readouterr()
+    assert _run(tmp_path, "--resume", str(old), steps=5) == 2  # another model: say which flag continues it
+    assert "--randomness global" in _error_line(capsys)
+
+
 def test_learn_offset_trains_the_offset_mean_at_a_tenth_of_the_lr(tmp_path):
-    assert _run(tmp_path, "--learn-offset", steps=4) == 0
+    assert _run(tmp_path, "--learn-offset", "--randomness", "global", steps=4) == 0
     ckpt = torch.load(next((tmp_path / "runs").rglob("last.ckpt")), weights_only=False)
     assert ckpt["state_dict"]["start.offset_mean"].shape == (1, 3)
     groups = ckpt["optimizer_states"][0]["param_groups"]
@@ -189,6 +210,8 @@ BAD = [
     (["--lr", "inf"], "--lr"),
     (["--omega", "dense", "--tie-labels"], "--tie-labels needs --omega conv"),
     (["--no-tie-labels", "--learn-offset"], "--learn-offset needs"),
+    (["--learn-offset"], "--randomness global"),
+    (["--randomness", "everywhere"], "--randomness"),
     (["--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--samples", "3"], "divisible"),
 ]
 
