@@ -22,15 +22,17 @@ import re
 import signal
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 REPO = Path(__file__).resolve().parent
 
-# Image settings of the flow (the Ising family uses the flow's own recipe); see README, "Fig. 1".
-# Label-tied Ω and S0 (the model's law is invariant under label swaps that leave the data term unchanged,
-# so the equally probable cat and lion modes get equal weight by construction), one tied rank-1 label
-# offset per sample on the S0 logits (a global symmetry-breaking draw: coherence 0.985 → 0.996), S0 from
-# the data term, argmax rounding (the paper's, no score-function term), T = 4 in steps of 0.4, Ω
-# variance 1, and the energy weight annealed from 0 to 1 over the first 37.5 % of training.
+# Image settings of the flow (the Ising family uses the flow's own recipe); see README, "Fig. 1" and
+# "Local randomness". Label-tied Ω and S0 (the model's law is invariant under label swaps that leave the data
+# term unchanged, so equally probable modes get equal weight by construction); each Ω draw label-symmetric
+# (noise per tied kernel, not per entry) and one tied label offset per uncertain region of the data term, so
+# separate regions decide independently (k = 3 subjects: TV to uniform 0.75 → 0.02); S0 from the data term,
+# argmax rounding (the paper's, no score-function term), T = 4 in steps of 0.4, Ω variance 1, and the
+# energy weight annealed from 0 to 1 over the first 37.5 % of training.
 IMAGE_FLOW = dict(
     samples_per_step=64, lr=0.01, end_time=4.0, step_size=0.4, omega_variance=1.0, rounding="argmax",
     score_function=False, s0_noise=0.0, anneal_fraction=0.375, tie_labels=True, noise_rank=1, noise_rank_init=1.0,
@@ -122,20 +124,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse ``argv``, train, print the figures. Returns the exit code (2 for bad input)."""
+    """Parse ``argv``, build, train, print the figures. Returns the exit code.
+
+    Bad input found while parsing and building (before anything is trained) ends with one line on stderr and
+    exit code 2; an exception once training runs is a bug and keeps its traceback.
+    """
     parser = build_parser()
     try:
         try:
             args = parser.parse_args(argv)
         except SystemExit as exit_:  # --help
             return int(exit_.code or 0)
-        return run(args)
+        built = build(args)
     except Exception as err:
         if not isinstance(err, _bad_input_errors()):
             raise
         message = " ".join(str(err).split()) or type(err).__name__
         print(f"train.py: error: {message}", file=sys.stderr)
         return 2
+    return fit(built)
 
 
 def _bad_input_errors() -> tuple[type[BaseException], ...]:
@@ -333,7 +340,9 @@ def check_checkpoint(path: Path, model, datamodule) -> dict:
     return ckpt
 
 
-def run(args: argparse.Namespace) -> int:
+def build(args: argparse.Namespace) -> SimpleNamespace:
+    """Check the arguments, read the input, build the DataModule, model, callbacks and Trainer, and say what
+    the run will do. Raises ``ValueError``/``OSError`` (bad input) before anything is written."""
     check_args(args)
     import lightning as L
     from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
@@ -342,7 +351,7 @@ def run(args: argparse.Namespace) -> int:
     from callbacks import RunSummary, SampleImages, SampleMetrics
     from callbacks.atomic_checkpoint_io import AtomicCheckpointIO
     from callbacks.console import RunProgressBar, library_noise_filtered
-    from callbacks.run_guards import FiniteLossGuard, GracefulInterrupt, LastCheckpoint, NonFiniteLossError
+    from callbacks.run_guards import FiniteLossGuard, GracefulInterrupt, LastCheckpoint
     from callbacks.run_logger import RunLogger
 
     L.seed_everything(args.seed, verbose=False)
@@ -414,8 +423,21 @@ def run(args: argparse.Namespace) -> int:
         if rank_zero_only.rank == 0:  # DDP processes started by Lightning run this script again
             device = type(trainer.accelerator).__name__.removesuffix("Accelerator").lower()
             print("\n".join(describe_run(args, datamodule, model, start_step, ckpt_path, Path(logger.log_dir), device, processes)), flush=True)
+    return SimpleNamespace(trainer=trainer, model=model, datamodule=datamodule, ckpt_path=ckpt_path, interrupt=interrupt,
+                           summary=summary, root=root)
+
+
+def fit(built: SimpleNamespace) -> int:
+    """Train what :func:`build` built; report. Returns the exit code (130/143 after Ctrl-C/SIGTERM, 1 for a
+    non-finite loss)."""
+    from callbacks.console import library_noise_filtered
+    from callbacks.run_guards import NonFiniteLossError
+
+    trainer, model, interrupt, summary = built.trainer, built.model, built.interrupt, built.summary
+    ckpt_path = built.ckpt_path
+    with library_noise_filtered():
         try:
-            trainer.fit(model, datamodule=datamodule, ckpt_path=None if ckpt_path is None else str(ckpt_path))
+            trainer.fit(model, datamodule=built.datamodule, ckpt_path=None if ckpt_path is None else str(ckpt_path))
         except SystemExit:  # Lightning's graceful shutdown after Ctrl-C
             if not trainer.interrupted:
                 raise
@@ -430,7 +452,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"train.py: interrupted at step {trainer.global_step}; last.ckpt saved, continue with --resume last", file=sys.stderr)
         return 128 + (interrupt.signal or signal.SIGTERM)
     if trainer.is_global_zero and summary.summary is not None:
-        report(summary.summary, summary.folder, root)
+        report(summary.summary, summary.folder, built.root)
     return 0
 
 

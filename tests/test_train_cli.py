@@ -223,3 +223,14 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys, argv, match):
     assert train.main([*argv, "--root-dir", str(tmp_path / "runs")] if "--root-dir" not in argv else argv) == 2
     assert match in _error_line(capsys)
     assert not (tmp_path / "runs").exists()  # nothing written
+
+
+def test_a_failure_during_training_is_a_bug_with_its_traceback_not_bad_input(tmp_path, monkeypatch):
+    from models.randomized_flow import RandomizedFlow
+
+    def broken(self, batch, batch_idx):
+        raise ValueError("a bug inside training")
+
+    monkeypatch.setattr(RandomizedFlow, "training_step", broken)
+    with pytest.raises(ValueError, match="a bug inside training"):  # not "exit 2, one line"
+        _run(tmp_path)
