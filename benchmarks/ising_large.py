@@ -1,0 +1,506 @@
+"""Large Ising tori beyond enumeration: mean field, the randomized flow and the VAN at the same budget.
+
+    python benchmarks/ising_large.py [--json PATH] [--figure PATH] [--budget 60] [--seeds 2]
+                                     [--sizes 8 16] [--betas 0.3 0.4407 0.6] [--no-potts]
+
+Instances: the periodic zero-field Ising model ``P(s) ∝ exp(β Σ_<ij> s_i s_j)`` on the ``L × L`` torus
+(``energies.kaufman.ising_torus_energy``: the Potts form, weight ``2β`` per disagreeing bond), exact
+``log Z`` and energy per site by Kaufman's formula; plus one ``c = 3`` Potts strip (4×12, open
+boundaries, random fields) with exact ``log Z``, marginals and mean energy by the transfer matrix.
+
+Rows per instance (every figure exact or an unbiased estimate with its standard error):
+
+* ``meanfield``: ``models.MeanField`` (1,000 restarts, its 1,500 steps or the budget, whichever ends
+  first); ``kl`` exact: the kept restart's free energy (eq. (16)) ``+ log Z*``.
+* ``flow``: ``models.RandomizedFlow`` with the Ising recipe of ``train.py`` (``recipe="flow"``,
+  ``rounding="draw"``, dense Ω); ``kl`` null, ``kl_bound`` the certified upper bound of
+  ``models.kl_bound.kl_upper_bound`` (``--bound-samples`` samples, ``M = --bound-components``).
+* ``van``: ``models.van.VAN``; ``kl`` = mean of ``E(x) + log q(x) + log Z*`` over ``--eval-samples`` exact
+  samples (unbiased: ``log q`` is exact), ``kl_stderr`` its standard error.
+* ``reference`` (Ising): Swendsen–Wang chains (``models.swendsen_wang``); its ``train_seconds`` is
+  the sampling time. For the Potts strip the reference row holds the exact transfer-matrix figures.
+
+Energy per site: the Ising convention ``−(1/N) Σ_<ij> s_i s_j`` (comparable with
+``kaufman_energy_per_site``) on the tori, ``E(x)/n`` of the Potts energy on the strip. ``abs_magnetization``:
+``|Σ_i s_i| / N`` (null on the strip). Model figures come from ``--eval-samples`` samples each.
+
+Budget. Every learned model trains for at most ``--budget`` wall-clock seconds (Lightning's
+``max_time``); the flow and the VAN get ``max_steps`` = budget / (seconds per step, measured in a short
+probe on a copy, once per model and instance), so their annealing and learning-rate schedules span
+the budget. Mean field stops at its 1,500 steps when that comes first. With the defaults (budget
+60 s, 2 seeds, L ∈ {8, 16}, 3 couplings + the strip: 7 instances × 3 models × 2 seeds) training takes
+at most 42 min and mean field ends early; probes, the flow's bounds (~40 s each at L = 16) and sampling
+add ~10 min: measured 2,368 s (40 min) on 2 CPU cores with ``--threads 1`` while another job held about
+one core (load average 2.8–3.6). L = 24 does not fit: one step of the dense-Ω flow with the
+recipe's 512 samples holds 512 × 576² Ω entries (0.7 GB per copy, ~20 s per step).
+
+Threads. ``--threads 1`` by default: on a shared machine a second intra-op thread that loses its core
+stalls the other at every barrier (measured: a VAN step went from 0.26 s to 18 s with 2 threads while
+another job held a core). On an idle machine ``--threads 2`` is faster; the JSON records the threads
+and the load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import logging
+import math
+import os
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import Callback
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script from a clone without installing
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.output import write_json  # noqa: E402
+from data.energy_datamodule import EnergyDataModule  # noqa: E402
+from energies.grid_potts import GridPottsEnergy  # noqa: E402
+from energies.kaufman import ising_torus_energy, kaufman_energy_per_site, kaufman_log_z, potts_log_z  # noqa: E402
+from energies.sample_stats import marginal_difference, sample_marginals  # noqa: E402
+from energies.transfer_matrix import transfer_matrix_inference  # noqa: E402
+from models import MeanField  # noqa: E402
+from models.kl_bound import kl_upper_bound  # noqa: E402
+from models.randomized_flow import RandomizedFlow  # noqa: E402
+from models.swendsen_wang import SwendsenWang, ising_observables, mean_and_stderr  # noqa: E402
+from models.van import VAN  # noqa: E402
+
+MODELS = ("meanfield", "flow", "van")
+MEANFIELD_STEPS = 1500  # mean field's own recipe (README, "Mean field")
+
+
+# -- instances -----------------------------------------------------------------------------------------
+@dataclass
+class Instance:
+    """One target ``P* ∝ exp(−E)`` with its exact figures."""
+
+    name: str
+    convention: str  # "ising" | "potts"
+    grid: tuple[int, int]
+    beta: float
+    energy: GridPottsEnergy  # float64, for evaluation
+    train_energy: GridPottsEnergy  # float32 copy, for training (as train.py)
+    log_z: float  # of the instance's convention (Σ exp(β Σ s s) for "ising")
+    log_z_potts: float  # of ``energy``: what KL = ⟨E + log q⟩ + log Z* needs
+    exact_energy_per_site: float
+    marginals: torch.Tensor | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def L(self) -> int:
+        return max(self.grid)
+
+
+def ising_instance(L_: int, beta: float) -> Instance:
+    """The ``L × L`` Ising torus at ``beta`` (Potts form) with Kaufman's exact figures."""
+    return Instance(
+        name=f"ising L={L_} β={beta}", convention="ising", grid=(L_, L_), beta=beta,
+        energy=ising_torus_energy(L_, L_, beta), train_energy=ising_torus_energy(L_, L_, beta, dtype=torch.float32),
+        log_z=kaufman_log_z(L_, L_, beta), log_z_potts=potts_log_z(L_, L_, beta),
+        exact_energy_per_site=kaufman_energy_per_site(L_, L_, beta),
+    )
+
+
+def potts_instance(H: int = 4, W: int = 12, c: int = 3, coupling: float = 1.0, field_std: float = 0.5, seed: int = 0) -> Instance:
+    """An open ``H × W`` Potts strip with ``c`` labels, weight ``coupling`` per disagreeing pair and
+    i.i.d. ``N(0, field_std²)`` unary fields; exact figures by the transfer matrix."""
+    gen = torch.Generator().manual_seed(seed)
+    unary = field_std * torch.randn(H, W, c, generator=gen, dtype=torch.float64)
+    energy = GridPottsEnergy(unary, beta=coupling, dtype=torch.float64)
+    exact = transfer_matrix_inference(energy)
+    return Instance(
+        name=f"potts {H}×{W} c={c} w={coupling}", convention="potts", grid=(H, W), beta=coupling, energy=energy,
+        train_energy=GridPottsEnergy(unary.float(), beta=coupling, dtype=torch.float32),
+        log_z=exact.log_z, log_z_potts=exact.log_z, exact_energy_per_site=exact.mean_energy / (H * W),
+        marginals=exact.marginals, extra={"c": c, "field_std": field_std, "field_seed": seed, "exact_entropy": exact.entropy},
+    )
+
+
+class EnergySource(EnergyDataModule):
+    """Serves a given energy (the benchmark's instances are built here, not by a named DataModule)."""
+
+    def __init__(self, energy: GridPottsEnergy, steps_per_epoch: int = 100) -> None:
+        super().__init__(steps_per_epoch)
+        self._energy = energy
+
+
+# -- training within a wall-clock budget ---------------------------------------------------------------
+class StepClock(Callback):
+    """Records the time at the end of every training step."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.times.append(time.perf_counter())
+
+
+def _trainer(max_steps: int, budget: float | None, callbacks=()) -> L.Trainer:
+    return L.Trainer(
+        max_steps=max_steps, max_time=None if budget is None else timedelta(seconds=budget), accelerator="cpu",
+        logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        callbacks=list(callbacks),
+    )
+
+
+def seconds_per_step(model: L.LightningModule, energy: GridPottsEnergy, steps: int = 3) -> float:
+    """Seconds per training step of ``model`` on ``energy``, from ``steps`` steps of a copy (first not timed)."""
+    probe = copy.deepcopy(model)
+    clock = StepClock()
+    _trainer(steps, None, [clock]).fit(probe, EnergySource(energy))
+    return (clock.times[-1] - clock.times[0]) / max(1, len(clock.times) - 1)
+
+
+def fit(model: L.LightningModule, energy: GridPottsEnergy, budget: float, max_steps: int) -> tuple[float, int]:
+    """Train for ``max_steps`` steps or ``budget`` seconds, whichever ends first: ``(seconds, steps)``."""
+    trainer = _trainer(max_steps, budget)
+    start = time.perf_counter()
+    trainer.fit(model, EnergySource(energy))
+    return time.perf_counter() - start, int(trainer.global_step)
+
+
+def build(kind: str, inst: Instance, seed: int, args) -> L.LightningModule:
+    """A fresh model of ``kind`` for ``inst``; the flow is ``train.py``'s Ising build (recipe "flow", dense Ω)."""
+    L.seed_everything(seed, verbose=False)
+    n, c = inst.energy.n, inst.energy.c
+    if kind == "meanfield":
+        return MeanField(n, c, restarts=args.restarts)
+    if kind == "flow":
+        settings = {} if args.flow_samples is None else {"samples_per_step": args.flow_samples}
+        if args.flow_omega_scale != 1.0:  # Ω's initial mean × scale, variance × scale² (the recipe: 1)
+            settings.update(omega_mean=args.flow_omega_scale / 20, omega_variance=0.1 * args.flow_omega_scale**2)
+        return RandomizedFlow(n, c, grid=inst.grid, omega="dense", seed=seed, **settings)
+    if kind == "van":
+        return VAN(n, c, grid=inst.grid, channels=args.van_channels, blocks=args.van_blocks,
+                   kernel_size=args.van_kernel, batch_size=args.van_batch, seed=seed)
+    raise ValueError(f"unknown model {kind!r}")
+
+
+# -- evaluation ----------------------------------------------------------------------------------------
+def draw(model, m: int, seed: int, chunk: int = 1024) -> torch.Tensor:
+    """``m`` integer samples in chunks (bounded memory: the dense flow holds ``chunk × n²`` Ω entries)."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        return torch.cat([model.sample(min(chunk, m - i), generator=generator) for i in range(0, m, chunk)])
+
+
+def observables(samples: torch.Tensor, inst: Instance) -> dict:
+    """Energy per site (the instance's convention) and |m| of integer samples, with standard errors."""
+    if inst.convention == "ising":
+        H, W = inst.grid
+        spins = (2 * samples.cpu().numpy() - 1).reshape(-1, H, W)
+        e, m = ising_observables(spins)
+        sqrt = math.sqrt(len(e))
+        return {"energy_per_site": float(e.mean()), "energy_per_site_stderr": float(e.std(ddof=1) / sqrt),
+                "abs_magnetization": float(m.mean()), "abs_magnetization_stderr": float(m.std(ddof=1) / sqrt)}
+    E = inst.energy.energy(samples).double() / inst.energy.n
+    out = {"energy_per_site": float(E.mean()), "energy_per_site_stderr": float(E.std() / math.sqrt(len(E))),
+           "abs_magnetization": None}
+    if inst.marginals is not None:
+        out["marginal_diff"] = marginal_difference(sample_marginals(samples, inst.energy.c), inst.marginals)
+    return out
+
+
+def evaluate(kind: str, model, inst: Instance, seed: int, args) -> dict:
+    """KL (exact or estimated) or the flow's KL bound, and the observables of ``--eval-samples`` samples."""
+    model.eval()
+    out: dict = {"kl": None, "kl_bound": None}
+    start = time.perf_counter()
+    if kind == "meanfield":
+        with torch.no_grad():
+            model.attach_energy(inst.energy)  # exact free energy in float64
+            out["kl"] = float(model.free_energies().min()) + inst.log_z_potts  # eq. (16): exact
+        samples = draw(model, args.eval_samples, 10_000 + seed)
+    elif kind == "flow":
+        bound = kl_upper_bound(model, inst.energy, inst.log_z_potts, samples=args.bound_samples,
+                               components=args.bound_components, groups=args.bound_groups,
+                               chunk=min(1024, args.bound_components), generator=torch.Generator().manual_seed(20_000 + seed))
+        out.update(kl_bound=bound.bound, kl_bound_stderr=bound.stderr, bound_components=bound.components,
+                   bound_samples=bound.samples, bound_groups=bound.groups)
+        samples = draw(model, args.eval_samples, 10_000 + seed)
+    else:
+        generator = torch.Generator().manual_seed(10_000 + seed)
+        with torch.no_grad():
+            samples, log_q = model.sample_with_log_prob(args.eval_samples, generator)
+        terms = inst.energy.energy(samples).double() + log_q.double() + inst.log_z_potts
+        out["kl"] = float(terms.mean())
+        out["kl_stderr"] = float(terms.std() / math.sqrt(len(terms)))
+        out["entropy_per_site"] = float(-log_q.double().mean()) / inst.energy.n
+    out.update(observables(samples, inst))
+    out["eval_seconds"] = time.perf_counter() - start
+    out["eval_samples"] = args.eval_samples
+    out["_preview"] = samples[: args.preview]  # for the figure; dropped from the JSON
+    return out
+
+
+def learned_row(kind: str, inst: Instance, args, step_cache: dict) -> dict:
+    """Train ``kind`` with every seed within the budget; the row holds the seed mean and each seed's value."""
+    seeds = []
+    for seed in range(args.seeds):
+        model = build(kind, inst, seed, args)
+        if kind == "meanfield":
+            max_steps = args.meanfield_steps
+        else:
+            key = (kind, inst.name)
+            if key not in step_cache:  # seeds share the probe: same model size, same instance
+                step_cache[key] = seconds_per_step(model, inst.train_energy)
+            max_steps = max(2, int(args.budget / step_cache[key]))
+        seconds, steps = fit(model, inst.train_energy, args.budget, max_steps)
+        figures = evaluate(kind, model, inst, seed, args)
+        figures.update(seed=seed, train_seconds=seconds, steps=steps, max_steps=max_steps)
+        if kind != "meanfield":
+            figures["probe_seconds_per_step"] = step_cache[(kind, inst.name)]
+        seeds.append(figures)
+        shown = figures["kl"] if figures["kl"] is not None else figures["kl_bound"]
+        print(f"    {kind:<9} seed {seed}: {'KL' if figures['kl'] is not None else 'KL ≤'} {shown:8.4f}  "
+              f"e/site {figures['energy_per_site']:8.4f}  steps {steps:5d}  ({seconds:5.1f} s train, "
+              f"{figures['eval_seconds']:4.1f} s eval)", flush=True)
+    row: dict = {"model": kind}
+    for key in ("kl", "kl_bound", "energy_per_site", "abs_magnetization", "train_seconds"):
+        values = [s[key] for s in seeds]
+        row[key] = None if values[0] is None else statistics.mean(values)
+        row[f"{key}_seeds"] = values
+    for key in ("kl_stderr", "kl_bound_stderr", "marginal_diff", "steps", "bound_components", "bound_samples"):
+        if key in seeds[0]:
+            row[f"{key}_seeds"] = [s[key] for s in seeds]
+    combine_seeds(row)
+    row["seeds"] = [{k: v for k, v in s.items() if not k.startswith("_")} for s in seeds]
+    row["_preview"] = seeds[0]["_preview"]
+    return row
+
+
+def combine_seeds(row: dict) -> dict:
+    """Row-level standard errors of the seed means (independent seeds) and the bound's sizes."""
+    for key in ("kl_stderr", "kl_bound_stderr"):
+        values = row.get(f"{key}_seeds")
+        if values:
+            row[key] = math.sqrt(sum(v * v for v in values)) / len(values)
+    for key in ("bound_components", "bound_samples"):
+        if row.get(f"{key}_seeds"):
+            row[key] = row[f"{key}_seeds"][0]
+    return row
+
+
+def reference_row(inst: Instance, args) -> dict:
+    """Swendsen–Wang on the torus; the exact transfer-matrix figures on the strip."""
+    if inst.convention == "potts":
+        return {"model": "reference", "kl": None, "kl_bound": None, "energy_per_site": inst.exact_energy_per_site,
+                "abs_magnetization": None, "train_seconds": 0.0, "source": "transfer matrix (exact)"}
+    start = time.perf_counter()
+    H, W = inst.grid
+    sw = SwendsenWang(H, W, inst.beta, chains=args.sw_chains, seed=0)
+    run = sw.run(args.sw_sweeps, args.sw_burn_in)
+    e, de = mean_and_stderr(run["energy"])
+    m, dm = mean_and_stderr(run["abs_m"])
+    return {"model": "reference", "kl": None, "kl_bound": None, "energy_per_site": e, "energy_per_site_stderr": de,
+            "abs_magnetization": m, "abs_magnetization_stderr": dm, "train_seconds": time.perf_counter() - start,
+            "source": "Swendsen-Wang", "chains": args.sw_chains, "sweeps": args.sw_sweeps, "burn_in": args.sw_burn_in,
+            "_preview": torch.from_numpy(sw.labels()[: args.preview])}
+
+
+# -- output --------------------------------------------------------------------------------------------
+def fmt(value, width: int = 8, digits: int = 4) -> str:
+    return f"{'—':>{width}}" if value is None else f"{value:{width}.{digits}f}"
+
+
+def print_instance(inst_json: dict) -> None:
+    print(f"\n{inst_json['name']}: log Z = {inst_json['log_z']:.4f}, exact energy/site = {inst_json['exact_energy_per_site']:.4f}")
+    header = f"  {'model':<10} {'KL':>8} {'KL bound':>9} {'e/site':>8} {'Δe':>8} {'|m|':>8} {'train s':>8}"
+    print(header)
+    for row in inst_json["rows"]:
+        delta = row["energy_per_site"] - inst_json["exact_energy_per_site"]
+        print(f"  {row['model']:<10} {fmt(row['kl'])} {fmt(row['kl_bound'], 9)} {fmt(row['energy_per_site'])} "
+              f"{delta:8.4f} {fmt(row['abs_magnetization'])} {row['train_seconds']:8.1f}", flush=True)
+
+
+def public(row: dict) -> dict:
+    return {k: v for k, v in row.items() if not k.startswith("_")}
+
+
+def run_instance(inst: Instance, args, step_cache: dict) -> tuple[dict, dict]:
+    """All rows of one instance: ``(its JSON, {model: preview samples})``."""
+    print(f"\n== {inst.name} ==", flush=True)
+    rows = [reference_row(inst, args)]
+    for kind in args.models:
+        rows.append(learned_row(kind, inst, args, step_cache))
+    previews = {row["model"]: row["_preview"] for row in rows if "_preview" in row}
+    out = {
+        "name": inst.name, "L": inst.L, "grid": list(inst.grid), "beta": inst.beta, "log_z": inst.log_z,
+        "log_z_potts": inst.log_z_potts, "convention": inst.convention,
+        "exact_energy_per_site": inst.exact_energy_per_site, "rows": [public(r) for r in rows], **inst.extra,
+    }
+    print_instance(out)
+    return out, previews
+
+
+def instances(args) -> list[Instance]:
+    out = [ising_instance(L_, beta) for L_ in args.sizes for beta in args.betas]
+    if not args.no_potts:
+        H, W = args.potts_grid
+        out.append(potts_instance(H, W, c=3, coupling=args.potts_coupling, field_std=args.potts_field))
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", type=Path, help="write the results as JSON to this path (after every instance)")
+    parser.add_argument("--figure", type=Path, default=None, help="write the figure (PNG) to this path")
+    parser.add_argument("--budget", type=float, default=60.0, help="training seconds per model, instance and seed (default: %(default)s)")
+    parser.add_argument("--seeds", type=int, default=2, help="training seeds per model (default: %(default)s)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[8, 16], help="torus sizes L (default: %(default)s)")
+    parser.add_argument("--betas", type=float, nargs="+", default=[0.3, 0.4407, 0.6], help="Ising couplings (default: %(default)s)")
+    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS), help="learned models (default: all)")
+    parser.add_argument("--no-potts", action="store_true", help="leave out the c = 3 Potts strip")
+    parser.add_argument("--potts-grid", type=int, nargs=2, default=[4, 12], metavar=("H", "W"), help="Potts strip (default: 4 12)")
+    parser.add_argument("--potts-coupling", type=float, default=1.0, help="Potts weight per disagreeing pair (default: %(default)s)")
+    parser.add_argument("--potts-field", type=float, default=0.5, help="std of the Potts strip's unary fields (default: %(default)s)")
+    parser.add_argument("--eval-samples", type=int, default=10_000, help="samples per model evaluation (default: %(default)s)")
+    parser.add_argument("--bound-samples", type=int, default=2048, help="samples of the flow's KL bound (default: %(default)s)")
+    parser.add_argument("--bound-components", type=int, default=1024, help="M of the flow's KL bound (default: %(default)s)")
+    parser.add_argument("--bound-groups", type=int, default=16, help="independent groups of the KL bound (default: %(default)s)")
+    parser.add_argument("--restarts", type=int, default=1000, help="mean-field restarts (default: %(default)s)")
+    parser.add_argument("--meanfield-steps", type=int, default=MEANFIELD_STEPS, help="mean-field Adam steps (default: %(default)s)")
+    parser.add_argument("--flow-samples", type=int, default=None, help="flow samples per step (default: the recipe's 512)")
+    parser.add_argument("--flow-omega-scale", type=float, default=1.0,
+                        help="scale of the flow's initial Ω mean (and std) against the recipe's 1/20 (default: %(default)s)")
+    parser.add_argument("--van-channels", type=int, default=32, help="VAN channels (default: %(default)s)")
+    parser.add_argument("--van-blocks", type=int, default=3, help="VAN residual blocks (default: %(default)s)")
+    parser.add_argument("--van-kernel", type=int, default=3, help="VAN masked kernel size (default: %(default)s)")
+    parser.add_argument("--van-batch", type=int, default=256, help="VAN samples per step (default: %(default)s)")
+    parser.add_argument("--sw-chains", type=int, default=64, help="Swendsen-Wang chains (default: %(default)s)")
+    parser.add_argument("--sw-sweeps", type=int, default=2000, help="recorded Swendsen-Wang sweeps (default: %(default)s)")
+    parser.add_argument("--sw-burn-in", type=int, default=200, help="Swendsen-Wang burn-in sweeps (default: %(default)s)")
+    parser.add_argument("--preview", type=int, default=6, help="samples per model in the figure (default: %(default)s)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default: %(default)s; see the module docstring)")
+    args = parser.parse_args(argv)
+    if args.budget <= 0 or args.seeds < 1 or args.eval_samples < 2:
+        parser.error("--budget must be > 0, --seeds ≥ 1 and --eval-samples ≥ 2")
+    torch.set_num_threads(args.threads)
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # no per-fit banners in the table
+
+    start = time.perf_counter()
+    result = {"instances": [], "budget_seconds": float(args.budget), "seeds": args.seeds,
+              "eval_samples": args.eval_samples, "torch": torch.__version__, "threads": torch.get_num_threads(),
+              "cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()[0],
+              "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
+    previews, step_cache = {}, {}
+    for inst in instances(args):
+        inst_json, previews[inst.name] = run_instance(inst, args, step_cache)
+        result["instances"].append(inst_json)
+        result["total_seconds"] = time.perf_counter() - start
+        result["load_average_at_end"] = os.getloadavg()[0]
+        if args.json is not None:
+            write_json(args.json, result)
+    print_summary(result)
+    if args.figure is not None:
+        write_figure(args.figure, result, previews)
+        print(f"wrote {args.figure}")
+    print(f"total {time.perf_counter() - start:.0f} s")
+    return 0
+
+
+def print_summary(result: dict) -> None:
+    """One line per instance: KL (or bound) of every model and energy errors."""
+    print(f"\nsummary (budget {result['budget_seconds']:.0f} s per model and seed; KL for mean field/VAN, bound for the flow)")
+    print(f"  {'instance':<28} " + " ".join(f"{m:>10}" for m in MODELS) + "   Δe/site " + " ".join(f"{m:>8}" for m in MODELS))
+    for inst in result["instances"]:
+        rows = {r["model"]: r for r in inst["rows"]}
+        kls = [rows[m]["kl"] if rows.get(m, {}).get("kl") is not None else rows.get(m, {}).get("kl_bound") for m in MODELS]
+        des = [None if m not in rows else rows[m]["energy_per_site"] - inst["exact_energy_per_site"] for m in MODELS]
+        print(f"  {inst['name']:<28} " + " ".join(fmt(k, 10) for k in kls) + "           " + " ".join(fmt(d) for d in des))
+
+
+# -- the figure (Pillow only) --------------------------------------------------------------------------
+COLOURS = {"meanfield": (200, 60, 40), "flow": (40, 110, 200), "van": (40, 150, 60), "reference": (90, 90, 90)}
+
+
+def write_figure(path: Path, result: dict, previews: dict, scale: int = 4) -> None:
+    """Left: KL (VAN, mean field) or its bound (flow) against β at the largest L, log scale. Right: a row of
+    samples per model at the β closest to β_c (black = label 1)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default()
+    tori = [i for i in result["instances"] if i["convention"] == "ising"]
+    if not tori:
+        return
+    L_ = max(i["L"] for i in tori)
+    tori = sorted((i for i in tori if i["L"] == L_), key=lambda i: i["beta"])
+    plot_w, plot_h, margin = 360, 260, 50
+    critical = min(tori, key=lambda i: abs(i["beta"] - 0.4407))
+    shown = [m for m in ("reference", *MODELS) if m in previews.get(critical["name"], {})]
+    count = max((len(previews[critical["name"]][m]) for m in shown), default=0)
+    panel_w = 90 + count * (L_ * scale + 6)
+    img = Image.new("RGB", (plot_w + 2 * margin + panel_w + 20, max(plot_h + 2 * margin + 30, 40 + len(shown) * (L_ * scale + 14))), "white")
+    d = ImageDraw.Draw(img)
+    # KL against β, log10 axis
+    points = []
+    for inst in tori:
+        for row in inst["rows"]:
+            value = row["kl"] if row["kl"] is not None else row.get("kl_bound")
+            if row["model"] in MODELS and value is not None:
+                points.append((inst["beta"], max(value, 1e-3), row["model"], row["kl"] is None))
+    if points:
+        x0, x1 = min(p[0] for p in points) - 0.05, max(p[0] for p in points) + 0.05
+        lo = math.floor(math.log10(min(p[1] for p in points)))
+        hi = math.ceil(math.log10(max(p[1] for p in points)))
+        hi = max(hi, lo + 1)
+        ox, oy = margin, margin + plot_h
+
+        def xy(beta: float, value: float) -> tuple[float, float]:
+            return ox + (beta - x0) / (x1 - x0) * plot_w, oy - (math.log10(value) - lo) / (hi - lo) * plot_h
+
+        d.line([(ox, margin), (ox, oy), (ox + plot_w, oy)], fill="black")
+        for e in range(lo, hi + 1):
+            _, y = xy(x0, 10.0**e)
+            d.line([(ox - 4, y), (ox, y)], fill="black")
+            d.line([(ox + 1, y), (ox + plot_w, y)], fill=(225, 225, 225))
+            d.text((ox - 44, y - 6), f"1e{e}", fill="black", font=font)
+        for inst in tori:
+            x, _ = xy(inst["beta"], 1.0)
+            d.line([(x, oy), (x, oy + 4)], fill="black")
+            d.text((x - 14, oy + 6), f"{inst['beta']:g}", fill="black", font=font)
+        d.text((ox + plot_w / 2 - 10, oy + 20), "beta", fill="black", font=font)
+        d.text((ox, margin - 34), f"L={L_} torus: KL[q : P*] (flow: certified upper bound)", fill="black", font=font)
+        for model in MODELS:
+            series = sorted((p for p in points if p[2] == model), key=lambda p: p[0])
+            coords = [xy(b, v) for b, v, _, _ in series]
+            if len(coords) > 1:
+                d.line(coords, fill=COLOURS[model], width=2)
+            for (b, v, _, is_bound), (x, y) in zip(series, coords):
+                box = [(x - 4, y - 4), (x + 4, y + 4)]
+                d.ellipse(box, outline=COLOURS[model], fill="white" if is_bound else COLOURS[model], width=2)
+                d.text((x + 6, y - 12 + 12 * MODELS.index(model) - 12), f"{v:.3g}", fill=COLOURS[model], font=font)
+        for k, model in enumerate(MODELS):
+            y = margin - 18 + 0 * k
+            x = ox + 10 + 110 * k
+            d.rectangle([(x, y), (x + 10, y + 10)], fill=COLOURS[model])
+            d.text((x + 14, y - 1), model + (" (bound)" if model == "flow" else ""), fill="black", font=font)
+    # samples at the coupling closest to β_c
+    left = plot_w + 2 * margin + 20
+    d.text((left, 8), f"samples at beta={critical['beta']:g}, L={L_}", fill="black", font=font)
+    H, W = critical["grid"]
+    for r, model in enumerate(shown):
+        y = 30 + r * (L_ * scale + 14)
+        d.text((left, y + L_ * scale / 2 - 6), model, fill=COLOURS.get(model, "black"), font=font)
+        for k, x in enumerate(previews[critical["name"]][model]):
+            pixels = ((1 - x.view(H, W).cpu().numpy().clip(0, 1)) * 255).astype(np.uint8)
+            tile = Image.fromarray(pixels, "L").resize((W * scale, H * scale), Image.NEAREST)
+            x0_ = left + 80 + k * (W * scale + 6)
+            img.paste(tile, (x0_, int(y)))
+            d.rectangle([(x0_ - 1, int(y) - 1), (x0_ + W * scale, int(y) + H * scale)], outline=(160, 160, 160))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
