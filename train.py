@@ -39,7 +39,7 @@ IMAGE_FLOW = dict(
     omega_noise="role", offset="region",
 )
 # optimizer steps when --max-steps is not given: the image recipe's, the Ising recipe's, mean field's
-DEFAULT_MAX_STEPS = {"image": 600, "ising": 4000, "meanfield": 1500}
+DEFAULT_MAX_STEPS = {"image": 600, "ising": 4000, "meanfield": 1500, "van": 2000}
 
 
 class UsageError(ValueError):
@@ -78,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--coupling", type=float, default=None, help="Ising coupling per disagreeing pair (default 2.1, Table 1)")
 
     model = p.add_argument_group("model")
-    model.add_argument("--model", choices=("flow", "meanfield"), default="flow", help="randomized flow or mean-field baseline")
+    model.add_argument("--model", choices=("flow", "meanfield", "van"), default="flow",
+                       help="randomized flow, or a baseline: mean field, or the variational autoregressive network (VAN)")
     model.add_argument("--samples", type=int, default=None, help="flow samples per step, m (default: 64 on images, the recipe's 512 on Ising)")
     model.add_argument("--lr", type=float, default=None, help="Adam step length (default: 0.01 on images, the recipe's otherwise; mean field 0.2)")
     model.add_argument("--omega", choices=("conv", "dense"), default=None, help="flow Ω (default: conv on images, dense on Ising)")
@@ -184,7 +185,7 @@ def check_args(args: argparse.Namespace) -> None:
         if not value > 0 or value == float("inf"):
             raise UsageError(f"--{name.replace('_', '-')} must be positive, got {value}")
     if args.max_steps is None:
-        kind = "meanfield" if args.model == "meanfield" else ("ising" if args.ising is not None else "image")
+        kind = args.model if args.model != "flow" else ("ising" if args.ising is not None else "image")
         args.max_steps = DEFAULT_MAX_STEPS[kind]
     for name in ("max_steps", "checkpoint_every", "log_every", "restarts"):
         if getattr(args, name) < 1:
@@ -231,6 +232,15 @@ def build_model(args: argparse.Namespace, energy):
 
     if args.model == "meanfield":
         return MeanField(energy.n, energy.c, restarts=args.restarts, **({} if args.lr is None else {"lr": args.lr}))
+    if args.model == "van":
+        from models.van import VAN
+
+        if energy.grid is None:
+            raise UsageError("--model van needs a grid energy (an image or --ising)")
+        kwargs = {} if args.lr is None else {"lr": args.lr}
+        if args.samples is not None:
+            kwargs["batch_size"] = args.samples
+        return VAN(energy.n, energy.c, grid=energy.grid, seed=args.seed, **kwargs)
     from models.randomized_flow import RandomizedFlow
 
     image = args.ising is None
@@ -495,6 +505,8 @@ def _describe_model(model) -> str:
     hp = model.hparams
     if type(model).__name__ == "MeanField":
         return f"mean field, {hp.restarts} restarts, Adam lr {hp.lr:g}"
+    if type(model).__name__ == "VAN":
+        return f"VAN (PixelCNN, {hp.blocks} residual blocks × {hp.channels} channels), batch {hp.batch_size}, Adam lr {hp.lr:g}"
     omega = f"{hp.omega} Ω" + (", label-tied" if hp.get("tie_labels") else "")
     return (f"randomized flow, {omega}, m = {hp.samples_per_step} samples per step, T = {hp.end_time:g} in steps of "
             f"{hp.step_size:g}, {hp.rounding} rounding, Adam lr {hp.lr:g} ({hp.lr_schedule})")

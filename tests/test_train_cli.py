@@ -234,3 +234,12 @@ def test_a_failure_during_training_is_a_bug_with_its_traceback_not_bad_input(tmp
     monkeypatch.setattr(RandomizedFlow, "training_step", broken)
     with pytest.raises(ValueError, match="a bug inside training"):  # not "exit 2, one line"
         _run(tmp_path)
+
+
+def test_van_trains_through_the_command_line(tmp_path, capsys):
+    assert _run(tmp_path, "--model", "van", steps=2) == 0
+    out = capsys.readouterr().out
+    assert "VAN (PixelCNN" in out
+    run = tmp_path / "runs" / "lightning_logs" / "version_0"
+    assert np.load(run / "samples.npy").shape == (64, 4, 5)
+    assert json.loads((run / "summary.json").read_text())["model"] == "VAN"
