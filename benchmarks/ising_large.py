@@ -385,9 +385,20 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.budget <= 0 or args.seeds < 1 or args.eval_samples < 2:
         parser.error("--budget must be > 0, --seeds ≥ 1 and --eval-samples ≥ 2")
+    # one thread and no per-fit banners while the benchmark runs; both restored after (a caller, e.g. a test, goes on)
+    threads, lightning_log = torch.get_num_threads(), logging.getLogger("lightning.pytorch")
+    level = lightning_log.level
     torch.set_num_threads(args.threads)
-    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # no per-fit banners in the table
+    lightning_log.setLevel(logging.WARNING)
+    try:
+        return run_benchmark(args)
+    finally:
+        torch.set_num_threads(threads)
+        lightning_log.setLevel(level)
 
+
+def run_benchmark(args: argparse.Namespace) -> int:
+    """Every instance and model of :func:`main`'s arguments; writes the JSON and the figure."""
     start = time.perf_counter()
     result = {"instances": [], "budget_seconds": float(args.budget), "seeds": args.seeds,
               "eval_samples": args.eval_samples, "torch": torch.__version__, "threads": torch.get_num_threads(),
