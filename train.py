@@ -508,6 +508,8 @@ def _describe_model(model) -> str:
     if type(model).__name__ == "VAN":
         return f"VAN (PixelCNN, {hp.blocks} residual blocks × {hp.channels} channels), batch {hp.batch_size}, Adam lr {hp.lr:g}"
     omega = f"{hp.omega} Ω" + (", label-tied" if hp.get("tie_labels") else "")
+    if hp.get("tie_labels") and hp.get("omega") == "conv":
+        omega += ", local randomness" if hp.get("offset") == "region" else ", global randomness"
     return (f"randomized flow, {omega}, m = {hp.samples_per_step} samples per step, T = {hp.end_time:g} in steps of "
             f"{hp.step_size:g}, {hp.rounding} rounding, Adam lr {hp.lr:g} ({hp.lr_schedule})")
 

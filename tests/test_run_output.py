@@ -80,7 +80,7 @@ def test_the_run_says_what_it_does_and_where_the_results_are(tmp_path, capsys):
     assert f"  image       {image}" in block
     assert "  size        10×8 → 5×4 pixels (--max-size 5; 0 keeps the size)" in block
     assert "  labels      background #000000, cat #808080, lion #ffffff" in block
-    assert any(line.startswith("  model       randomized flow, conv Ω, label-tied, m = 4 samples per step") for line in block)
+    assert any(line.startswith("  model       randomized flow, conv Ω, label-tied, local randomness, m = 4 samples per step") for line in block)
     assert "  steps       3" in block
     # the end: figures, the run folder and its files, how to open TensorBoard
     assert lines[-1] == f"TensorBoard: tensorboard --logdir {root}"
