@@ -31,6 +31,10 @@ class FlowStart(nn.Module):
             ``logits.copy_``, e.g. to ``−unary``) and only a per-node scale ``τ`` of them is learned,
             ``log S0 = log_softmax(τ ⊙ logits + noise)``, with one noise std per node shared by its labels.
             Any label swap that the logits are invariant under is then a symmetry of the model's law.
+        learn_offset_mean: learn the mean of the tied offset (see :meth:`offset_log_prob`).
+        offset: ``"global"``: the tied label offset is one draw per sample for every node; ``"region"``: one draw
+            per uncertain region (:meth:`set_regions`), none on certain nodes, so separate regions decide
+            independently (needs ``tie_labels`` and ``noise_rank=1``).
     """
 
     def __init__(

@@ -88,6 +88,10 @@ class RandomizedFlow(EnergyModel):
         learn_offset_mean: learn the mean of the tied label offset (``noise_rank`` with ``tie_labels``) by a
             score-function term, so mode weights can follow an asymmetric energy (see README, "Fig. 1").
         offset_lr_factor: its learning rate as a fraction of ``lr``.
+        omega_noise: ``"entry"`` (conv Ω noise i.i.d. per entry) or ``"role"`` (one draw per tied kernel: every
+            draw label-symmetric; needs ``tie_labels``), see :class:`ConvOmega`.
+        offset: ``"global"`` (the tied label offset drawn once per sample) or ``"region"`` (once per uncertain
+            region of the start logits; needs ``tie_labels`` and ``noise_rank=1``), see :class:`FlowStart`.
         seed: seeds the initial ``S0`` logits.
     """
 
@@ -162,6 +166,8 @@ class RandomizedFlow(EnergyModel):
             n, c, resolved["init_std"], resolved["s0_noise"], noise_rank, noise_rank_init, generator=gen,
             tie_labels=tie_labels, learn_offset_mean=learn_offset_mean, offset=offset,
         )
+        if offset == "region":  # regions follow the start logits: now, and again whenever they are set
+            self.start.set_regions(grid)
 
     def initialise_start(self, logits: Tensor) -> "RandomizedFlow":
         """Set the learned start logits (e.g. ``−unary``: S0 = the data term's pixelwise posterior)."""
