@@ -1,4 +1,4 @@
-"""Helpers the callbacks share: reading a model through its public methods, label info, fixed noise."""
+"""Helpers the callbacks share: argument checks, label info, fixed noise, the model's marginals, exact inference."""
 
 from __future__ import annotations
 
@@ -44,17 +44,6 @@ def model_marginals(model, m: int, generator: torch.Generator | None = None) -> 
     if "generator" in params:
         kwargs["generator"] = generator
     return model.marginals(**kwargs)
-
-
-def integrality(model, m: int, generator: torch.Generator | None = None) -> float | None:
-    """Mean over samples and nodes of ``max_a S_ia`` of the model's soft samples (1 = integral).
-
-    ``None`` for models without soft samples (their samples are integral by construction).
-    """
-    if not hasattr(model, "soft_samples"):
-        return None
-    S = model.soft_samples(m, generator=generator)
-    return float(S.detach().max(-1).values.mean())
 
 
 def try_exact(energy, max_states: int = MAX_STATES) -> ExactResult | None:

@@ -3,26 +3,26 @@
 from __future__ import annotations
 
 import lightning as L
-import torch
-from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch import Tensor
-from typing_extensions import override
 
-from callbacks.common import check_every, fixed_generator, label_info, model_marginals
+from callbacks.common import check_every, label_info, model_marginals
+from callbacks.evaluation import evaluating, noise
 from callbacks.figures import pixelwise_samples
+from callbacks.periodic import Periodic
 from callbacks.rendering import auto_scale, colourise, marginals_figure, palette, tile, uncertainty_figure
 from callbacks.uncertainty import pixel_entropy
 
 
-class SampleImages(Callback):
+class SampleImages(Periodic):
     """Pictures of the model on a grid energy, drawn with the same noise every time (comparable frames).
 
     Logs ``images/marginals`` (one greyscale panel per label, titled with its name, and a scale bar),
     ``images/uncertainty`` (the entropy of the marginals per pixel, in nats), ``images/joint_samples``
     (the model's integer samples) and ``images/pixelwise_samples`` (each pixel drawn independently from
     the same marginals: Fig. 1's second row) at step 0, every ``every_n_steps`` steps and at the end.
-    Nothing happens for energies without a grid.
+    Nothing happens for energies without a grid. Rank zero alone draws them: no collectives, so it
+    uses no synced metric.
 
     Args:
         every_n_steps: period in optimizer steps.
@@ -37,6 +37,7 @@ class SampleImages(Callback):
         images: the latest image per tag, ``(h, w, 3)`` float in ``[0, 1]``.
     """
 
+    at_start = True
     TAGS = ("images/marginals", "images/uncertainty", "images/joint_samples", "images/pixelwise_samples")
 
     def __init__(
@@ -49,8 +50,7 @@ class SampleImages(Callback):
         colours: Tensor | None = None,
         seed: int = 0,
     ) -> None:
-        super().__init__()
-        self.every_n_steps = check_every("every_n_steps", every_n_steps)
+        super().__init__(every_n_steps)
         self.samples = check_every("samples", samples)
         self.nrow = check_every("nrow", nrow)
         self.marginal_samples = check_every("marginal_samples", marginal_samples)
@@ -59,20 +59,6 @@ class SampleImages(Callback):
         self.names, self.colours, self.seed = names, colours, int(seed)
         self.logged: list[dict] = []
         self.images: dict[str, Tensor] = {}
-        self._last_step = -1
-
-    @override
-    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.draw(trainer, pl_module)
-
-    @override
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int) -> None:
-        if trainer.global_step % self.every_n_steps == 0:
-            self.draw(trainer, pl_module)
-
-    @override
-    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.draw(trainer, pl_module)
 
     def render(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Tensor]:
         """The pictures, ``{tag: (h, w, 3)}``."""
@@ -81,10 +67,10 @@ class SampleImages(Callback):
         names = names or [str(a) for a in range(pl_module.c)]
         colours = palette(pl_module.c, colours)
         scale = auto_scale(grid)
-        with torch.no_grad():
-            joint = pl_module.sample(self.samples, generator=fixed_generator(self.seed, pl_module.device))
-            marginals = model_marginals(pl_module, self.marginal_samples, fixed_generator(self.seed + 1, pl_module.device))
-            pixelwise = pixelwise_samples(marginals, self.samples, fixed_generator(self.seed + 2, "cpu"))
+        with evaluating(pl_module):
+            joint = pl_module.sample(self.samples, generator=noise(self.seed, "samples", pl_module.device))
+            marginals = model_marginals(pl_module, self.marginal_samples, noise(self.seed, "marginals", pl_module.device))
+            pixelwise = pixelwise_samples(marginals, self.samples, noise(self.seed, "pixelwise", "cpu"))
         return {
             "images/marginals": marginals_figure(marginals, grid, names, scale=scale),
             "images/uncertainty": uncertainty_figure(pixel_entropy(marginals), grid, pl_module.c, scale=scale),
@@ -93,19 +79,15 @@ class SampleImages(Callback):
         }
 
     def draw(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        step = trainer.global_step
-        if step == self._last_step or not trainer.is_global_zero or pl_module.energy.grid is None:
+        if not trainer.is_global_zero or pl_module.energy.grid is None:
             return
-        self._last_step = step
-        was_training = pl_module.training
-        pl_module.eval()
-        try:
-            images = self.render(trainer, pl_module)
-        finally:
-            pl_module.train(was_training)
+        step = trainer.global_step
+        images = self.render(trainer, pl_module)
         for tag, image in images.items():
             self.images[tag] = image
             for logger in trainer.loggers:
                 if isinstance(logger, TensorBoardLogger):
                     logger.experiment.add_image(tag, image.numpy(), step, dataformats="HWC")
             self.logged.append({"step": step, "tag": tag, "shape": tuple(image.shape)})
+
+    act = draw

@@ -17,12 +17,12 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from torch import Tensor
 from typing_extensions import override
 
-from callbacks.common import check_every, fixed_generator, integrality, label_info, model_marginals, try_exact
+from callbacks.common import check_every, label_info, model_marginals, try_exact
+from callbacks.evaluation import evaluate, evaluating, noise
 from callbacks.figures import fig1_figures, fig1_labels, pixelwise_samples
 from callbacks.rendering import auto_scale, colourise, legend, marginals_figure, palette, save_png, tile, uncertainty_figure
-from callbacks.uncertainty import label_changes_from_marginals, label_changes_from_samples, pixel_entropy
+from callbacks.uncertainty import label_changes_from_marginals, pixel_entropy
 from energies.exact import MAX_STATES
-from energies.sample_stats import miller_madow, plugin_entropy, sample_figures
 
 FILES = (
     "summary.json", "samples.npy", "marginals.npy", "joint_samples.png", "pixelwise_samples.png", "marginals.png",
@@ -31,7 +31,8 @@ FILES = (
 
 
 class RunSummary(Callback):
-    """Writes the run's results when training ends (rank zero only).
+    """Writes the run's results when training ends (rank zero; under DDP every process draws its share of
+    the samples first, and ``samples.npy`` and the figures are of all of them).
 
     Into ``dirpath`` (default: ``trainer.log_dir``, i.e. ``lightning_logs/version_N/`` with a
     TensorBoard logger, ``default_root_dir`` without a logger):
@@ -120,48 +121,37 @@ class RunSummary(Callback):
     @override
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         seconds_this_run = 0.0 if self._start is None else time.perf_counter() - self._start
-        if not trainer.is_global_zero:
-            return
-        was_training = pl_module.training
-        pl_module.eval()
-        try:
-            self.write(trainer, pl_module, seconds_this_run)
-        finally:
-            pl_module.train(was_training)
+        self.write(trainer, pl_module, seconds_this_run)
 
-    def write(self, trainer: L.Trainer, pl_module: L.LightningModule, seconds_this_run: float = 0.0) -> dict:
+    def write(self, trainer: L.Trainer, pl_module: L.LightningModule, seconds_this_run: float = 0.0) -> dict | None:
+        """Draw and score the samples (on every process: a collective under DDP), then write (rank zero,
+        which returns the summary; the others return ``None``)."""
+        energy = pl_module.energy
+        exact = try_exact(energy, self.exact_max_states) if trainer.is_global_zero else None
+        ev = evaluate(pl_module, self.samples, self.seed, exact)
+        if not trainer.is_global_zero:
+            return None
         if self.folder is None:  # write() called outside fit: one process
             self.folder = Path(self.dirpath or trainer.log_dir or trainer.default_root_dir)
         out = self.folder
         out.mkdir(parents=True, exist_ok=True)
-        energy = pl_module.energy
         names, colours = label_info(trainer, pl_module, self.names, self.colours)
         colours = palette(pl_module.c, colours)
         grid = energy.grid
-        with torch.no_grad():
-            samples = pl_module.sample(self.samples, generator=fixed_generator(self.seed, pl_module.device)).cpu()
-            marginals = model_marginals(pl_module, self.marginal_samples, fixed_generator(self.seed + 1, pl_module.device)).detach().cpu().float()
-            pixelwise = pixelwise_samples(marginals, self.samples, fixed_generator(self.seed + 2, "cpu"))
-            exact = try_exact(energy, self.exact_max_states)
-            if exact is not None:
-                fig = sample_figures(samples, energy, exact)
-                evals = {k: fig[k] for k in ("kl", "energy", "entropy", "marginal_diff", "support")}
-                evals["exact"] = {"log_z": exact.log_z, "free_energy": -exact.log_z, "entropy": exact.entropy, "mean_energy": exact.mean_energy}
-            else:
-                mean_energy = float(energy.energy(samples.to(pl_module.device)).double().mean())
-                plugin, support = plugin_entropy(samples, energy.c)
-                evals = {"energy": mean_energy, "entropy": miller_madow(plugin, support, self.samples), "support": support}
-            evals["free_energy"] = evals["energy"] - evals["entropy"]
-            integ = integrality(pl_module, min(self.samples, 256), fixed_generator(self.seed + 3, pl_module.device))
-            if integ is not None:
-                evals["integrality"] = integ
-            evals["label_changes"] = label_changes_from_samples(samples, energy.c)
-            entropy = pixel_entropy(marginals)
-            of_marginals = {
-                "m": self.marginal_samples, "label_changes": label_changes_from_marginals(marginals),
-                "pixel_entropy_mean": float(entropy.mean()), "pixel_entropy_max": float(entropy.max()),
-                "pixel_entropy_limit": math.log(energy.c),
-            }
+        samples = ev.samples
+        keys = ("kl", "energy", "entropy", "marginal_diff", "support", "free_energy", "integrality", "label_changes")
+        evals = {k: ev.figures[k] for k in keys if k in ev.figures}
+        if exact is not None:
+            evals["exact"] = {"log_z": exact.log_z, "free_energy": -exact.log_z, "entropy": exact.entropy, "mean_energy": exact.mean_energy}
+        with evaluating(pl_module):
+            marginals = model_marginals(pl_module, self.marginal_samples, noise(self.seed, "marginals", pl_module.device)).cpu().float()
+        pixelwise = pixelwise_samples(marginals, len(samples), noise(self.seed, "pixelwise", "cpu"))
+        entropy = pixel_entropy(marginals)
+        of_marginals = {
+            "m": self.marginal_samples, "label_changes": label_changes_from_marginals(marginals),
+            "pixel_entropy_mean": float(entropy.mean()), "pixel_entropy_max": float(entropy.max()),
+            "pixel_entropy_limit": math.log(energy.c),
+        }
 
         final = {k.split("/", 1)[1]: _num(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
         summary = {
@@ -175,7 +165,7 @@ class RunSummary(Callback):
             "seconds": round(self.seconds_before + seconds_this_run, 2),
             "seconds_this_run": round(seconds_this_run, 2),
             "final": final,
-            "samples": {"m": self.samples, **evals},
+            "samples": {"m": len(samples), **evals},
             "marginals": of_marginals,
             **self.extra,
         }
@@ -183,7 +173,7 @@ class RunSummary(Callback):
             summary["fig1"] = fig1_figures(samples, marginals, names, pixelwise=pixelwise)
 
         self.written = []
-        shape = (self.samples, *grid) if grid is not None else (self.samples, energy.n)
+        shape = (len(samples), *grid) if grid is not None else (len(samples), energy.n)
         self._save(out / "samples.npy", lambda p: np.save(p, samples.reshape(shape).numpy().astype(np.int32)))
         mshape = (*grid, pl_module.c) if grid is not None else (energy.n, pl_module.c)
         self._save(out / "marginals.npy", lambda p: np.save(p, marginals.reshape(mshape).numpy().astype(np.float32)))
@@ -191,7 +181,7 @@ class RunSummary(Callback):
         if grid is not None:
             scale = auto_scale(grid)
             big = auto_scale(grid, 192)
-            show = min(64, self.samples)
+            show = min(64, len(samples))
             joint_img = colourise(samples[:show], grid, colours)
             pixel_img = colourise(pixelwise[:show], grid, colours)
             self._save(out / "joint_samples.png", lambda p: save_png(tile(joint_img, 8, scale=scale), p))

@@ -65,14 +65,24 @@ def sample_figures(samples: Tensor, energy: Energy, exact: ExactResult, batch: i
     device = next(iter(energy.buffers()), samples).device
     with torch.no_grad():
         mean_energy = sum(float(energy.energy(samples[i : i + batch].to(device)).double().sum()) for i in range(0, m, batch)) / m
-    plugin, support = plugin_entropy(samples, energy.c)
+    return figures_with_energy(samples, mean_energy, energy.c, exact)
+
+
+def figures_with_energy(samples: Tensor, mean_energy: float, c: int, exact: ExactResult | None = None) -> dict:
+    """:func:`sample_figures` of samples whose mean energy is already known (e.g. summed over processes);
+    without ``exact``, no ``kl`` and ``marginal_diff``."""
+    m = samples.shape[0]
+    plugin, support = plugin_entropy(samples, c)
     entropy = miller_madow(plugin, support, m)
-    return {
-        "kl": mean_energy - entropy + exact.log_z,  # eq. (14b)
+    out = {
         "energy": mean_energy,
         "entropy": entropy,
         "entropy_plugin": plugin,
+        "free_energy": mean_energy - entropy,
         "support": support,
-        "marginal_diff": marginal_difference(sample_marginals(samples, energy.c).cpu(), exact.marginals.cpu()),
         "samples": m,
     }
+    if exact is not None:
+        out["kl"] = mean_energy - entropy + exact.log_z  # eq. (14b)
+        out["marginal_diff"] = marginal_difference(sample_marginals(samples, c).cpu(), exact.marginals.cpu())
+    return out

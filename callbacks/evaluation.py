@@ -1,0 +1,84 @@
+"""Evaluating the model, the one way the metrics, images and summary callbacks do it: in eval mode under
+``no_grad``, with fixed noise (comparable frames), each DDP process drawing its own share of the samples
+and :class:`~callbacks.sample_figures.SampleFigures` reducing their figures over all processes."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from torchmetrics.aggregation import MeanMetric
+
+from callbacks.common import fixed_generator
+from callbacks.sample_figures import SampleFigures
+from energies.exact import ExactResult
+
+# each use of noise has its own seed offset, so e.g. the marginals never reuse the samples' draws
+NOISE = {"samples": 0, "marginals": 1, "pixelwise": 2, "integrality": 3}
+RANK_STRIDE = 1_000_003  # process r draws from seed + r·stride: distinct samples on every process
+
+
+def noise(seed: int, use: str, device, rank: int = 0) -> torch.Generator:
+    """The fixed generator of one ``use`` (a key of :data:`NOISE`) on process ``rank``."""
+    return fixed_generator(seed + NOISE[use] + RANK_STRIDE * rank, device)
+
+
+def world() -> tuple[int, int]:
+    """``(processes, rank)`` of the default process group, the one torchmetrics syncs over; ``(1, 0)`` without one."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_world_size(), torch.distributed.get_rank()
+    return 1, 0
+
+
+def share(total: int, processes: int, rank: int) -> int:
+    """Process ``rank``'s part of ``total`` draws; the parts add up to ``total``."""
+    return total // processes + (rank < total % processes)
+
+
+@contextmanager
+def evaluating(pl_module):
+    """Eval mode under ``no_grad``, the module's mode restored afterwards (also on an error)."""
+    was_training = pl_module.training
+    pl_module.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        pl_module.train(was_training)
+
+
+@dataclass
+class Evaluation:
+    figures: dict  # numbers: energy, entropy, free_energy, support, label_changes, [kl, marginal_diff, integrality]
+    samples: Tensor  # (m, n) the labelings of all processes, on the CPU
+    marginals: Tensor  # (n, c) their empirical marginals, on the CPU
+
+
+def evaluate(pl_module, samples: int, seed: int, exact: ExactResult | None = None, integrality_samples: int = 256) -> Evaluation:
+    """The figures of ``samples`` fresh integer samples in all, each process drawing its share.
+
+    Under DDP a collective: every process must call it at the same point (the figures of ``exact`` only
+    where it is given). ``integrality`` (mean of ``max_a S_ia``, 1 = integral) for models with soft
+    samples, from ``min(samples, integrality_samples)`` of them.
+    """
+    processes, rank = world()
+    energy, device = pl_module.energy, pl_module.device
+    with evaluating(pl_module):
+        local = share(samples, processes, rank)
+        x = torch.zeros(0, energy.n, dtype=torch.long, device=device)
+        if local:
+            x = pl_module.sample(local, generator=noise(seed, "samples", device, rank)).to(device)
+        metric = SampleFigures(energy.c, exact).to(device)
+        metric.update(x, energy.energy(x) if local else torch.zeros(0, device=device))
+        figures = metric.compute()
+        if hasattr(pl_module, "soft_samples"):
+            mean = MeanMetric().to(device)
+            k = share(min(samples, integrality_samples), processes, rank)
+            S = pl_module.soft_samples(k, generator=noise(seed, "integrality", device, rank)) if k else None
+            mean.update(S.max(-1).values if k else torch.zeros(0, device=device))
+            figures["integrality"] = mean.compute()
+    labelings, marginals = figures.pop("labelings").cpu(), figures.pop("marginals").cpu()
+    figures.pop("samples")
+    return Evaluation({k: float(v) if isinstance(v, Tensor) else v for k, v in figures.items()}, labelings, marginals)

@@ -1,0 +1,44 @@
+"""A callback that acts every N optimizer steps and at the end of training, once per step."""
+
+from __future__ import annotations
+
+import lightning as L
+from lightning.pytorch.callbacks import Callback
+from typing_extensions import override
+
+from callbacks.common import check_every
+
+
+class Periodic(Callback):
+    """Calls :meth:`act` every ``every_n_steps`` steps, at the end (and at step 0 with ``at_start``), never
+    twice at one step. The hooks run on every DDP process at the same steps, so an ``act`` with
+    collectives stays in step; what only rank zero does (logging, drawing) ``act`` decides itself."""
+
+    at_start = False
+
+    def __init__(self, every_n_steps: int) -> None:
+        super().__init__()
+        self.every_n_steps = check_every("every_n_steps", every_n_steps)
+        self._last_step = -1
+
+    def act(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        raise NotImplementedError
+
+    def _at_step(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.global_step != self._last_step:
+            self._last_step = trainer.global_step
+            self.act(trainer, pl_module)
+
+    @override
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.at_start:
+            self._at_step(trainer, pl_module)
+
+    @override
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int) -> None:
+        if trainer.global_step % self.every_n_steps == 0:
+            self._at_step(trainer, pl_module)
+
+    @override
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._at_step(trainer, pl_module)
