@@ -17,7 +17,7 @@ and the project's packages are imported inside the functions that need them.
 from __future__ import annotations
 
 import argparse
-import math
+import contextlib
 import re
 import signal
 import sys
@@ -25,22 +25,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 REPO = Path(__file__).resolve().parent
-
-# Image settings of the flow (the Ising family uses the flow's own recipe); see README, "Fig. 1" and
-# "Local randomness". Label-tied Ω and S0 (the model's law is invariant under label swaps that leave the data
-# term unchanged, so equally probable modes get equal weight by construction); each Ω draw label-symmetric
-# (noise per tied kernel, not per entry) and one tied label offset per uncertain region of the data term, so
-# separate regions decide independently (k = 3 subjects: TV to uniform 0.75 → 0.02); S0 from the data term,
-# argmax rounding (the paper's, no score-function term), T = 4 in steps of 0.4, Ω variance 1, and the
-# energy weight annealed from 0 to 1 over the first 37.5 % of training.
-IMAGE_FLOW = dict(
-    samples_per_step=64, lr=0.01, end_time=4.0, step_size=0.4, omega_variance=1.0, rounding="argmax",
-    score_function=False, s0_noise=0.0, anneal_fraction=0.375, tie_labels=True, noise_rank=1, noise_rank_init=1.0,
-    omega_noise="role", offset="region",
-)
-# optimizer steps when --max-steps is not given: the image recipe's, the Ising recipe's, mean field's
-DEFAULT_MAX_STEPS = {"image": 600, "ising": 4000, "meanfield": 1500, "van": 2000}
-
 
 class UsageError(ValueError):
     """Bad command-line input; reported as one line, exit code 2."""
@@ -61,6 +45,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from models.recipes import RECIPES  # settings only: no torch
+
     p = _Parser(
         prog="train.py",
         description="Randomized assignment flows: learn a Gibbs distribution and draw structured samples.",
@@ -80,35 +66,33 @@ def build_parser() -> argparse.ArgumentParser:
     model = p.add_argument_group("model")
     model.add_argument("--model", choices=("flow", "meanfield", "van"), default="flow",
                        help="randomized flow, or a baseline: mean field, or the variational autoregressive network (VAN)")
-    model.add_argument("--samples", type=int, default=None, help="flow samples per step, m (default: 64 on images, the recipe's 512 on Ising)")
-    model.add_argument("--lr", type=float, default=None, help="Adam step length (default: 0.01 on images, the recipe's otherwise; mean field 0.2)")
-    model.add_argument("--omega", choices=("conv", "dense"), default=None, help="flow Ω (default: conv on images, dense on Ising)")
-    model.add_argument("--kernel-size", type=int, default=3, help="conv Ω kernel size (odd)")
-    model.add_argument("--end-time", type=float, default=None, help="flow end time T (default: 4 on images, the recipe's 1 otherwise)")
-    model.add_argument("--step-size", type=float, default=None, help="Euler step h (default: 0.4 on images, 0.1 otherwise)")
-    model.add_argument("--omega-variance", type=float, default=None, help="initial variance of Ω's weights (default: 1 on images, 0.1 otherwise)")
+    model.add_argument("--recipe", choices=tuple(RECIPES), default=None,
+                       help="the flow's settings (models/recipes.py; the options below override single ones): 'image' "
+                       "(the default on images: local randomness, separate regions decide independently), "
+                       "'image-global' (one label offset per image: every region follows the same draw), "
+                       "'image-untied' (no label tying), 'ising' (the default on --ising: Table 1), 'paper' (§5 as written)")
+    model.add_argument("--samples", type=int, default=None, help="flow samples per step m, or the VAN's batch (default: the recipe's)")
+    model.add_argument("--lr", type=float, default=None, help="Adam step length (default: the recipe's; mean field 0.2)")
+    model.add_argument("--omega", choices=("conv", "dense"), default=None, help="flow Ω (default: the recipe's)")
+    model.add_argument("--kernel-size", type=int, default=None, help="conv Ω kernel size, odd (default: the recipe's, 3)")
+    model.add_argument("--end-time", type=float, default=None, help="flow end time T (default: the recipe's)")
+    model.add_argument("--step-size", type=float, default=None, help="Euler step h (default: the recipe's)")
+    model.add_argument("--omega-variance", type=float, default=None, help="initial variance of Ω's weights (default: the recipe's)")
     model.add_argument("--rounding", choices=("argmax", "draw"), default=None,
                        help="soft sample → labeling: argmax, or a draw per node with a score-function gradient "
-                       "(default: argmax on images, the recipe's draw otherwise)")
+                       "(default: the recipe's)")
     model.add_argument("--anneal", type=float, default=None,
-                       help="fraction of training over which the energy weight ramps from 0 to 1 (default: 0.375)")
-    model.add_argument("--tie-labels", action=argparse.BooleanOptionalAction, default=None,
-                       help="label-tied conv Ω and S0: the model's law is invariant under label swaps that leave the data "
-                       "term unchanged, so symmetric modes (cat/lion) get equal weight (default: on for images)")
-    model.add_argument("--randomness", choices=("local", "global"), default="local",
-                       help="label-tied image flow: 'local' draws each Ω label-symmetric and the label offset once per "
-                       "uncertain region, so separate regions decide independently; 'global' is the previous model "
-                       "(Ω noise per entry, one offset per image: every region follows the same draw)")
+                       help="fraction of training over which the energy weight ramps from 0 to 1 (default: the recipe's)")
     model.add_argument("--learn-offset", action="store_true",
                        help="learn the mean of the tied label offset by a score-function term, so mode weights can "
-                       "follow an asymmetric data term (experimental, at lr/10: follows it only partway; README, Fig. 1)")
+                       "follow an asymmetric data term (experimental, --recipe image-global; follows it only partway)")
     model.add_argument("--start", choices=("data", "random"), default=None,
-                       help="flow start S0: softmax(−unary) of the data term, or random (default: data on images, random on Ising)")
+                       help="flow start S0: softmax(−unary) of the data term, or random (default: the recipe's)")
     model.add_argument("--restarts", type=int, default=1000, help="mean-field random restarts")
 
     train = p.add_argument_group("training")
-    train.add_argument("--max-steps", type=int, default=None, help="optimizer steps, counting resumed ones (default: 600 on images, "
-                       "4000 for the flow on --ising, 1500 for mean field)")
+    train.add_argument("--max-steps", type=int, default=None, help="optimizer steps, counting resumed ones (default: the recipe's, "
+                       "600 on images, 4000 on --ising; mean field 1500, VAN 2000)")
     train.add_argument("--seed", type=int, default=0, help="seed of everything")
     train.add_argument("--root-dir", default=".", help="runs go to <root-dir>/lightning_logs/version_N/")
     train.add_argument("--resume", metavar="PATH|last", default=None, help="checkpoint to continue from; 'last': the newest last.ckpt under --root-dir")
@@ -178,40 +162,61 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def check_args(args: argparse.Namespace) -> None:
-    for name in ("sigma", "beta", "end_time", "step_size", "omega_variance"):
-        value = getattr(args, name)
-        if value is None:
-            continue
-        if not value > 0 or value == float("inf"):
-            raise UsageError(f"--{name.replace('_', '-')} must be positive, got {value}")
+    """What only the command line decides: the run's length and periods, and options that exclude each other.
+    Every other value is checked by the class that owns it (:func:`owner_errors` names its flag)."""
     if args.max_steps is None:
-        kind = args.model if args.model != "flow" else ("ising" if args.ising is not None else "image")
-        args.max_steps = DEFAULT_MAX_STEPS[kind]
-    for name in ("max_steps", "checkpoint_every", "log_every", "restarts"):
+        args.max_steps = default_max_steps(args)
+    for name in ("max_steps", "checkpoint_every", "log_every"):
         if getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be ≥ 1, got {getattr(args, name)}")
-    if args.samples is not None and args.samples < 2:
-        raise UsageError(f"--samples must be ≥ 2, got {args.samples}")
-    if args.lr is not None and not (args.lr > 0 and math.isfinite(args.lr)):
-        raise UsageError(f"--lr must be positive, got {args.lr}")
-    if args.anneal is not None and not 0 <= args.anneal <= 1:
-        raise UsageError(f"--anneal must be in [0, 1], got {args.anneal}")
-    if args.summary_samples < 64:
-        raise UsageError(f"--summary-samples must be ≥ 64, got {args.summary_samples}")
     if args.max_size < 0:
         raise UsageError(f"--max-size must be ≥ 0 (0 keeps the size), got {args.max_size}")
-    if args.kernel_size < 1 or args.kernel_size % 2 == 0:
-        raise UsageError(f"--kernel-size must be odd and positive, got {args.kernel_size}")
     if args.ising is not None:
         image_opts = [f"--{k.replace('_', '-')}" for k in ("image", "labels", "classes") if getattr(args, k) is not None]
         if image_opts:
             raise UsageError(f"--ising trains a synthetic grid: drop {', '.join(image_opts)}")
     elif args.coupling is not None:
         raise UsageError("--coupling applies to --ising only (images use --beta)")
-    if args.classes is not None and args.classes < 2:
-        raise UsageError(f"--classes must be ≥ 2, got {args.classes}")
-    if args.labels is not None and args.classes is not None:
-        raise UsageError("give --labels or --classes, not both")
+    if args.model != "flow":
+        flow_opts = [f"--{k.replace('_', '-')}" for k in FLOW_ONLY if getattr(args, k) not in (None, False)]
+        if flow_opts:
+            raise UsageError(f"{', '.join(flow_opts)} appl{'ies' if len(flow_opts) == 1 else 'y'} to --model flow only")
+
+
+# options of the flow alone (the baselines have their own settings)
+FLOW_ONLY = ("recipe", "omega", "kernel_size", "end_time", "step_size", "omega_variance", "rounding", "anneal", "learn_offset", "start")
+
+# the command-line flag of each constructor argument that train.py passes on: an owner's message names its
+# argument (``sigma must be positive``), the command line shows the flag (``--sigma must be positive``)
+DATA_FLAGS = {"labels": "--labels", "classes": "--classes", "sigma": "--sigma", "beta": "--beta", "max_size": "--max-size"}
+MODEL_FLAGS = {
+    "samples_per_step": "--samples", "batch_size": "--samples", "lr": "--lr", "omega": "--omega", "kernel_size": "--kernel-size",
+    "end_time": "--end-time", "step_size": "--step-size", "omega_variance": "--omega-variance", "variance": "--omega-variance",
+    "rounding": "--rounding", "anneal_fraction": "--anneal", "learn_offset_mean": "--learn-offset", "start": "--start",
+    "restarts": "--restarts",
+}
+
+
+@contextlib.contextmanager
+def owner_errors(flags: dict[str, str]):
+    """Re-raise an owner's ``ValueError`` as bad input, its argument names replaced by their flags."""
+    try:
+        yield
+    except ValueError as err:
+        message = str(err)
+        for name, flag in flags.items():
+            message = re.sub(rf"(?<![\w-]){name}(?!\w)", flag, message)
+        raise UsageError(message) from None
+
+
+def default_max_steps(args: argparse.Namespace) -> int:
+    from models.recipes import BASELINE_MAX_STEPS, RECIPES
+
+    return BASELINE_MAX_STEPS[args.model] if args.model != "flow" else RECIPES[flow_recipe(args)].max_steps
+
+
+def flow_recipe(args: argparse.Namespace) -> str:
+    return args.recipe or ("ising" if args.ising is not None else "image")
 
 
 def build_datamodule(args: argparse.Namespace):
@@ -221,72 +226,36 @@ def build_datamodule(args: argparse.Namespace):
         h, w = parse_size(args.ising)
         coupling = 2.1 if args.coupling is None else args.coupling
         return IsingDataModule(h, w, coupling=coupling)
-    return ImageDataModule(
-        image=resolve_image(args.image), labels=args.labels, classes=args.classes, sigma=args.sigma,
-        beta=args.beta, max_size=args.max_size or None, seed=args.seed,
-    )
+    with owner_errors(DATA_FLAGS):
+        return ImageDataModule(
+            image=resolve_image(args.image), labels=args.labels, classes=args.classes, sigma=args.sigma,
+            beta=args.beta, max_size=args.max_size or None, seed=args.seed,
+        )
 
 
 def build_model(args: argparse.Namespace, energy):
-    from models import MeanField
+    """The model of ``--model``: the flow from its recipe with the options given, or a baseline."""
+    with owner_errors(MODEL_FLAGS):
+        lr = {} if args.lr is None else {"lr": args.lr}
+        if args.model == "meanfield":
+            from models import MeanField
 
-    if args.model == "meanfield":
-        return MeanField(energy.n, energy.c, restarts=args.restarts, **({} if args.lr is None else {"lr": args.lr}))
-    if args.model == "van":
-        from models.van import VAN
+            return MeanField(energy.n, energy.c, restarts=args.restarts, **lr)
+        if args.model == "van":
+            from models.van import VAN
 
-        if energy.grid is None:
-            raise UsageError("--model van needs a grid energy (an image or --ising)")
-        kwargs = {} if args.lr is None else {"lr": args.lr}
-        if args.samples is not None:
-            kwargs["batch_size"] = args.samples
-        return VAN(energy.n, energy.c, grid=energy.grid, seed=args.seed, **kwargs)
-    from models.randomized_flow import RandomizedFlow
+            batch = {} if args.samples is None else {"batch_size": args.samples}
+            return VAN(energy.n, energy.c, grid=energy.grid, seed=args.seed, **lr, **batch)
+        from models.recipes import RECIPES
 
-    image = args.ising is None
-    omega = args.omega or ("conv" if image else "dense")
-    if omega == "conv" and energy.grid is None:
-        raise UsageError("--omega conv needs a grid energy")
-    settings = dict(IMAGE_FLOW) if image else {}
-    given = dict(
-        samples_per_step=args.samples, lr=args.lr, end_time=args.end_time, step_size=args.step_size,
-        omega_variance=args.omega_variance, rounding=args.rounding,
-    )
-    settings.update({k: v for k, v in given.items() if v is not None})
-    if args.rounding is not None:
-        settings["score_function"] = args.rounding == "draw"
-    if args.anneal is not None:
-        settings["anneal_fraction"] = args.anneal
-    if args.tie_labels is not None:
-        settings["tie_labels"] = args.tie_labels
-    if omega != "conv":
-        if settings.get("tie_labels") and args.tie_labels:
-            raise UsageError("--tie-labels needs --omega conv (the dense Ω has no label channels)")
-        settings.pop("tie_labels", None)
-    if args.randomness == "global" and settings.get("tie_labels"):  # the previous default, for comparisons
-        settings.update(omega_noise="entry", offset="global")
-    if not settings.get("tie_labels"):  # the label offset is the tied model's; untied runs keep their recipe
-        for key in ("noise_rank", "noise_rank_init", "omega_noise", "offset"):
-            settings.pop(key, None)
-        if args.learn_offset:
-            raise UsageError("--learn-offset needs the label-tied image flow (drop --no-tie-labels / --omega dense)")
-    if args.learn_offset:
-        if settings.get("offset") == "region":
-            raise UsageError("--learn-offset learns the mean of the global offset: add --randomness global")
-        settings["learn_offset_mean"] = True
-    model = RandomizedFlow(energy.n, energy.c, grid=energy.grid, omega=omega, kernel_size=args.kernel_size, seed=args.seed, **settings)
-    if (args.start or ("data" if image else "random")) == "data":
-        start_from_data_term(model, energy)
-    return model
-
-
-def start_from_data_term(model, energy) -> None:
-    """Set the flow's start logits to ``−unary``: S0 is the data term's pixelwise posterior.
-
-    On the bundled image this puts every subject pixel at exactly 1/2 cat, 1/2 lion, so which mode a
-    sample takes is left to its Ω draw. (A resumed run replaces these with the checkpoint's.)
-    """
-    model.initialise_start(-energy.factors()[0])
+        return RECIPES[flow_recipe(args)].build(
+            energy, seed=args.seed, start=args.start, samples_per_step=args.samples, lr=args.lr, omega=args.omega,
+            kernel_size=args.kernel_size, end_time=args.end_time, step_size=args.step_size,
+            omega_variance=args.omega_variance, rounding=args.rounding, anneal_fraction=args.anneal,
+            # --rounding names the rounding with its gradient: a draw carries its score-function term
+            score_function=None if args.rounding is None else args.rounding == "draw",
+            learn_offset_mean=args.learn_offset or None,
+        )
 
 
 def find_last(root_dir: Path) -> Path:
@@ -323,14 +292,9 @@ def check_checkpoint(path: Path, model, datamodule) -> dict:
     mine = model.state_dict()
     if set(saved) != set(mine) or any(tuple(saved[k].shape) != tuple(mine[k].shape) for k in mine):
         hp = ckpt.get("hyper_parameters", {})
-        tied = bool(hp.get("tie_labels", False))
-        if tied != bool(model.hparams.get("tie_labels", False)):
-            raise UsageError(f"--resume: {path} was trained {'with' if tied else 'without'} label tying; "
-                             f"add {'--tie-labels' if tied else '--no-tie-labels'} to continue it")
-        offset = hp.get("offset", "global")
-        if tied and offset != model.hparams.get("offset", "global"):
-            randomness = "local" if offset == "region" else "global"
-            raise UsageError(f"--resume: {path} was trained with --randomness {randomness}; add it to continue")
+        recipe = hp.get("recipe")
+        if recipe is not None and recipe != model.hparams.get("recipe"):
+            raise UsageError(f"--resume: {path} was trained with --recipe {recipe}; add it to continue")
         raise UsageError(
             f"--resume: {path} holds another model (n={hp.get('n')}, c={hp.get('c')}) than this run's "
             f"{type(model).__name__} (n={model.n}, c={model.c}); check --model, the image, --max-size and the labels"
@@ -366,7 +330,8 @@ def build(args: argparse.Namespace) -> SimpleNamespace:
 
     L.seed_everything(args.seed, verbose=False)
     datamodule = build_datamodule(args)
-    energy = datamodule.energy  # reads and checks the input before anything is written
+    with owner_errors(DATA_FLAGS):
+        energy = datamodule.energy  # reads and checks the input before anything is written
     model = build_model(args, energy)
 
     root = Path(args.root_dir).expanduser()
@@ -392,11 +357,12 @@ def build(args: argparse.Namespace) -> SimpleNamespace:
     # TensorBoard's HPARAMS tab: the command line, completed by what the data and the model resolved
     hparams = {k: v for k, v in vars(args).items() if v is not None and k not in ("quiet", "progress")}
     hparams.update({k: v for k, v in {**datamodule.hparams, **model.hparams}.items() if v is not None})
-    summary = RunSummary(
-        samples=args.summary_samples, names=names, colours=colours, seed=args.seed, hparams=hparams,
-        extra={"args": {k: v for k, v in vars(args).items()}, "image": getattr(datamodule, "image_path", None),
-               "image_size_original": list(reversed(getattr(datamodule, "original_size", None) or ())) or None},
-    )
+    with owner_errors({"samples": "--summary-samples"}):
+        summary = RunSummary(
+            samples=args.summary_samples, names=names, colours=colours, seed=args.seed, hparams=hparams,
+            extra={"args": {k: v for k, v in vars(args).items()}, "image": getattr(datamodule, "image_path", None),
+                   "image_size_original": list(reversed(getattr(datamodule, "original_size", None) or ())) or None},
+        )
     guard = FiniteLossGuard()  # first: nothing may sample or save a model whose step went non-finite
     callbacks = [
         guard,
@@ -507,10 +473,10 @@ def _describe_model(model) -> str:
         return f"mean field, {hp.restarts} restarts, Adam lr {hp.lr:g}"
     if type(model).__name__ == "VAN":
         return f"VAN (PixelCNN, {hp.blocks} residual blocks × {hp.channels} channels), batch {hp.batch_size}, Adam lr {hp.lr:g}"
-    omega = f"{hp.omega} Ω" + (", label-tied" if hp.get("tie_labels") else "")
-    if hp.get("tie_labels") and hp.get("omega") == "conv":
-        omega += ", local randomness" if hp.get("offset") == "region" else ", global randomness"
-    return (f"randomized flow, {omega}, m = {hp.samples_per_step} samples per step, T = {hp.end_time:g} in steps of "
+    omega = f"{hp.omega} Ω" + (", label-tied" if hp.tie_labels else "")
+    if hp.tie_labels:
+        omega += ", local randomness" if hp.offset == "region" else ", global randomness"
+    return (f"randomized flow (recipe {hp.recipe}), {omega}, m = {hp.samples_per_step} samples per step, T = {hp.end_time:g} in steps of "
             f"{hp.step_size:g}, {hp.rounding} rounding, Adam lr {hp.lr:g} ({hp.lr_schedule})")
 
 

@@ -81,8 +81,8 @@ def small_exact(seeds: int, root: Path) -> dict:
     image = root / "cat_lion_5x6.png"
     Image.fromarray(draw(5, 6), "RGB").save(image)
     common = ["--image", str(image), "--summary-samples", "4096", "--exact", "on"]
-    variants = {"flow, label-tied, local randomness (default)": [], "flow, label-tied, --randomness global": ["--randomness", "global"],
-                "flow, untied": ["--no-tie-labels"], "mean field": ["--model", "meanfield"]}
+    variants = {"flow, label-tied, local randomness (default)": [], "flow, label-tied, --recipe image-global": ["--recipe", "image-global"],
+                "flow, untied": ["--recipe", "image-untied"], "mean field": ["--model", "meanfield"]}
     out = {}
     for name, extra in variants.items():
         rows = []

@@ -11,7 +11,7 @@ terms, e^-14 and less) and the subjects are independent.
 Models, each trained through ``train.py`` as a user would (its defaults otherwise):
 
 * ``default``: ``python train.py --image <that image>``;
-* ``global``: ``--randomness global``, the previous model (one Ω draw favours a label everywhere, one label
+* ``global``: ``--recipe image-global``, the previous model (one Ω draw favours a label everywhere, one label
   offset per image);
 * ``meanfield``: ``--model meanfield``.
 
@@ -42,7 +42,7 @@ from benchmarks.output import write_json  # noqa: E402
 from data.make_cat_lion import draw, silhouette  # noqa: E402
 
 TILE = 16
-MODELS = {"default": [], "global": ["--randomness", "global"], "meanfield": ["--model", "meanfield"]}
+MODELS = {"default": [], "global": ["--recipe", "image-global"], "meanfield": ["--model", "meanfield"]}
 
 
 def make_image(k: int, path: Path) -> list[np.ndarray]:

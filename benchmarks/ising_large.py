@@ -12,7 +12,7 @@ Rows per instance (every figure exact or an unbiased estimate with its standard 
 
 * ``meanfield``: ``models.MeanField`` (1,000 restarts, its 1,500 steps or the budget, whichever ends
   first); ``kl`` exact: the kept restart's free energy (eq. (16)) ``+ log Z*``.
-* ``flow``: ``models.RandomizedFlow`` with the Ising recipe of ``train.py`` (``recipe="flow"``,
+* ``flow``: ``models.RandomizedFlow`` with the Ising recipe (``models.recipes``, ``ising``:
   ``rounding="draw"``, dense Ω); ``kl`` null, ``kl_bound`` the certified upper bound of
   ``models.kl_bound.kl_upper_bound`` (``--bound-samples`` samples, ``M = --bound-components``).
 * ``van``: ``models.van.VAN``; ``kl`` = mean of ``E(x) + log q(x) + log Z*`` over ``--eval-samples`` exact
@@ -71,7 +71,7 @@ from energies.sample_stats import marginal_difference, sample_marginals  # noqa:
 from energies.transfer_matrix import transfer_matrix_inference  # noqa: E402
 from models import MeanField  # noqa: E402
 from models.kl_bound import kl_upper_bound  # noqa: E402
-from models.randomized_flow import RandomizedFlow  # noqa: E402
+from models.recipes import RECIPES  # noqa: E402
 from models.swendsen_wang import SwendsenWang, ising_observables, mean_and_stderr  # noqa: E402
 from models.van import VAN  # noqa: E402
 
@@ -170,7 +170,7 @@ def fit(model: L.LightningModule, energy: GridPottsEnergy, budget: float, max_st
 
 
 def build(kind: str, inst: Instance, seed: int, args) -> L.LightningModule:
-    """A fresh model of ``kind`` for ``inst``; the flow is ``train.py``'s Ising build (recipe "flow", dense Ω)."""
+    """A fresh model of ``kind`` for ``inst``; the flow is the ``ising`` recipe (dense Ω)."""
     L.seed_everything(seed, verbose=False)
     n, c = inst.energy.n, inst.energy.c
     if kind == "meanfield":
@@ -179,7 +179,7 @@ def build(kind: str, inst: Instance, seed: int, args) -> L.LightningModule:
         settings = {} if args.flow_samples is None else {"samples_per_step": args.flow_samples}
         if args.flow_omega_scale != 1.0:  # Ω's initial mean × scale, variance × scale² (the recipe: 1)
             settings.update(omega_mean=args.flow_omega_scale / 20, omega_variance=0.1 * args.flow_omega_scale**2)
-        return RandomizedFlow(n, c, grid=inst.grid, omega="dense", seed=seed, **settings)
+        return RECIPES["ising"].build(inst.energy, seed=seed, **settings)
     if kind == "van":
         return VAN(n, c, grid=inst.grid, channels=args.van_channels, blocks=args.van_blocks,
                    kernel_size=args.van_kernel, batch_size=args.van_batch, seed=seed)

@@ -26,16 +26,16 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import train  # noqa: E402  (the same code paths as the command line)
 from benchmarks.ess import effective_sample_size  # noqa: E402
 from benchmarks.output import write_json  # noqa: E402
 from callbacks.figures import background_index, cat_index, subject_coherence, subject_mask  # noqa: E402
-from data import IsingDataModule  # noqa: E402
+from data import ImageDataModule, IsingDataModule  # noqa: E402
 from energies import GridPottsEnergy, table1_energy  # noqa: E402
 from energies.exact import exact_inference  # noqa: E402
 from energies.sample_stats import sample_figures  # noqa: E402
 from models.gibbs import CheckerboardGibbs  # noqa: E402
 from models.randomized_flow import RandomizedFlow  # noqa: E402
+from models.recipes import RECIPES  # noqa: E402
 
 
 def sync(device: torch.device) -> None:
@@ -71,9 +71,7 @@ def image_flow(size: int, device: torch.device, seed: int = 0) -> RandomizedFlow
     """An initialised conv flow on a random 3-label Potts image energy of ``size×size``."""
     g = torch.Generator().manual_seed(seed)
     energy = GridPottsEnergy(torch.rand(size, size, 3, generator=g) * 4, beta=2.0)
-    args = train.build_parser().parse_args([])
-    train.check_args(args)
-    return train.build_model(args, energy).to(device).attach_energy(energy)
+    return RECIPES["image"].build(energy).to(device).attach_energy(energy)
 
 
 def flow_speed(size: int, device: torch.device, batch: int) -> tuple[float, float]:
@@ -122,7 +120,7 @@ def seconds_to_kl(target: float, every: int, samples: int, max_steps: int, accel
     L.seed_everything(0, verbose=False)
     datamodule = IsingDataModule()
     exact = exact_inference(datamodule.energy)
-    model = RandomizedFlow(datamodule.energy.n, 2, grid=datamodule.energy.grid, omega="dense")
+    model = RECIPES["ising"].build(datamodule.energy)
     clock = KLClock(exact, target, every, samples)
     trainer = L.Trainer(
         max_steps=max_steps, accelerator=accelerator, devices=1, logger=False, enable_checkpointing=False,
@@ -134,14 +132,13 @@ def seconds_to_kl(target: float, every: int, samples: int, max_steps: int, accel
 
 def mode_ess(accelerator: str, device: torch.device, flow_samples: int, chains: int, burn_in: int, sweeps: int) -> dict:
     """Flow versus Gibbs on the default cat/lion energy: ESS per second of the cat-or-lion indicator."""
-    args = train.build_parser().parse_args(["--seed", "0"])
-    train.check_args(args)
     L.seed_everything(0, verbose=False)
-    datamodule = train.build_datamodule(args)
+    datamodule = ImageDataModule()  # the bundled image with its default labels, as `python train.py`
     energy = datamodule.energy
-    model = train.build_model(args, energy)
+    recipe = RECIPES["image"]
+    model = recipe.build(energy)
     trainer = L.Trainer(
-        max_steps=args.max_steps, accelerator=accelerator, devices=1, logger=False, enable_checkpointing=False,
+        max_steps=recipe.max_steps, accelerator=accelerator, devices=1, logger=False, enable_checkpointing=False,
         enable_progress_bar=False, enable_model_summary=False,
     )
     train_seconds = _clock(lambda: trainer.fit(model, datamodule))

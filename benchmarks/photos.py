@@ -36,6 +36,9 @@ from models.gibbs import CheckerboardGibbs  # noqa: E402
 UNCERTAIN = 0.9  # a pixel is uncertain where P*'s largest marginal is below this
 
 
+# --randomness of this benchmark → the image recipe trained
+RANDOMNESS = {"local": "image", "global": "image-global"}
+
 def gibbs_marginals(energy, chains: int = 256, burn_in: int = 300, sweeps: int = 400, thin: int = 1, seed: int = 0) -> torch.Tensor:
     """``(n, c)`` pixel marginals of P* from ``chains`` checkerboard Gibbs chains (burn-in, then every ``thin``-th sweep)."""
     generator = torch.Generator().manual_seed(seed)
@@ -91,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
                 torch.save(reference, cached)
             for randomness in args.randomness:
                 run_root = root / f"{photo}_{randomness}"
-                code = train.main([*common, "--randomness", randomness, "--summary-samples", str(args.samples), "--quiet",
+                code = train.main([*common, "--recipe", RANDOMNESS[randomness], "--summary-samples", str(args.samples), "--quiet",
                                    "--checkpoint-every", "100000", "--root-dir", str(run_root)])
                 if code:
                     raise RuntimeError(f"train.py on {photo} exited with {code}")

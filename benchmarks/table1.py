@@ -64,13 +64,13 @@ def meanfield_row(datamodule, exact, args) -> tuple[dict, MeanField]:
 
 
 def flow_row(datamodule, exact, args) -> tuple[dict, object]:
-    from models.randomized_flow import RandomizedFlow
+    from models.recipes import RECIPES
 
     per_seed, models = [], []
     for seed in range(args.seeds):
         L.seed_everything(seed, verbose=False)
         energy = datamodule.energy
-        model = RandomizedFlow(energy.n, energy.c, grid=energy.grid, omega="dense")
+        model = RECIPES["ising"].build(energy)
         seconds = fit(model, datamodule, args.flow_steps or model.hparams.schedule_steps)
         figures = sample_figures(draw(model, args.samples, 1000 + seed), energy, exact)
         per_seed.append({"seed": seed, **figures, "train_seconds": seconds})

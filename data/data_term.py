@@ -65,33 +65,33 @@ def parse_labels(spec: str) -> Labels:
             a duplicate name, or fewer than 2 labels.
     """
     if spec is None or not str(spec).strip():
-        raise ValueError("--labels is empty: expected e.g. \"background=#2f4f2f,cat=#8c8c8c,lion=#d2a03c\"")
+        raise ValueError("labels is empty: expected e.g. \"background=#2f4f2f,cat=#8c8c8c,lion=#d2a03c\"")
     names, colours = [], []
     for entry in str(spec).split(","):
         entry = entry.strip()
         if not entry:
-            raise ValueError(f"--labels {spec!r} has an empty entry")
+            raise ValueError(f"labels {spec!r} has an empty entry")
         if "=" not in entry:
-            raise ValueError(f"--labels entry {entry!r} is not name=#rrggbb")
+            raise ValueError(f"labels entry {entry!r} is not name=#rrggbb")
         name, colour = (part.strip() for part in entry.split("=", 1))
         if not name or not _NAME.match(name):
-            raise ValueError(f"--labels entry {entry!r}: label names use letters, digits, '_', '-', '.', spaces")
+            raise ValueError(f"labels entry {entry!r}: label names use letters, digits, '_', '-', '.', spaces")
         if name in names:
-            raise ValueError(f"--labels names label {name!r} twice")
+            raise ValueError(f"labels names label {name!r} twice")
         try:
             colours.append(parse_hex(colour))
         except ValueError as err:
-            raise ValueError(f"--labels entry {entry!r}: {err}") from None
+            raise ValueError(f"labels entry {entry!r}: {err}") from None
         names.append(name)
     if len(names) < 2:
-        raise ValueError(f"--labels needs at least 2 labels, got {len(names)}")
+        raise ValueError(f"labels needs at least 2 labels, got {len(names)}")
     return Labels(tuple(names), torch.stack(colours))
 
 
 def gaussian_unary(image: Tensor, colours: Tensor, sigma: float) -> Tensor:
     """Unary potentials ``‖x − colour‖² / (2σ²)``: ``(H, W, 3), (c, 3) → (H, W, c)``."""
     if not sigma > 0 or sigma != sigma or sigma == float("inf"):
-        raise ValueError(f"--sigma must be a positive number, got {sigma}")
+        raise ValueError(f"sigma must be a positive number, got {sigma}")
     diff = image[:, :, None, :].double() - colours.to(image.device)[None, None].double()
     return ((diff**2).sum(-1) / (2 * float(sigma) ** 2)).to(torch.get_default_dtype())
 
@@ -103,14 +103,14 @@ def kmeans_colours(image: Tensor, k: int, seed: int = 0, iterations: int = 50, m
         ValueError: when ``k < 2`` or the image has fewer than ``k`` distinct colours.
     """
     if int(k) != k or k < 2:
-        raise ValueError(f"--classes must be an integer ≥ 2, got {k}")
+        raise ValueError(f"classes must be an integer ≥ 2, got {k}")
     k = int(k)
     x = image.reshape(-1, 3).double()
     distinct = torch.unique(x, dim=0)
     if len(distinct) < k:
         raise ValueError(
-            f"--classes {k} needs an image with at least {k} distinct colours, this one has {len(distinct)}; "
-            "use fewer classes or --labels"
+            f"classes={k} needs an image with at least {k} distinct colours, this one has {len(distinct)}; "
+            "use fewer classes or give labels"
         )
     g = torch.Generator().manual_seed(int(seed))
     if len(x) > max_points:  # a subsample fits the colours as well and keeps big images fast

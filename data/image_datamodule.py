@@ -60,13 +60,13 @@ class ImageDataModule(EnergyDataModule):
     ) -> None:
         super().__init__(steps_per_epoch)
         if labels is not None and classes is not None:
-            raise ValueError("give --labels or --classes, not both")
+            raise ValueError("give labels or classes, not both")
         if classes is not None and (int(classes) != classes or classes < 2):
-            raise ValueError(f"--classes must be an integer ≥ 2, got {classes}")
-        _positive("--sigma", sigma)
-        _positive("--beta", beta)
+            raise ValueError(f"classes must be an integer ≥ 2, got {classes}")
+        _positive("sigma", sigma)
+        _positive("beta", beta)
         if max_size is not None and (int(max_size) != max_size or max_size < 1):
-            raise ValueError(f"--max-size must be an integer ≥ 1, got {max_size}")
+            raise ValueError(f"max_size must be an integer ≥ 1, got {max_size}")
         image = str(DEFAULT_IMAGE if image is None else image)
         if labels is None and classes is None:
             labels = DEFAULT_LABELS
@@ -125,7 +125,7 @@ class ImageDataModule(EnergyDataModule):
         if saved.get("labels") != mine["labels"]:
             raise ValueError(f"checkpoint was trained with labels {saved.get('labels')!r}, not {mine['labels']!r}")
         if saved.get("energy_sha256") != mine["energy_sha256"]:
-            raise ValueError("checkpoint was trained on another energy (other image, --sigma or --beta)")
+            raise ValueError("checkpoint was trained on another energy (other image, sigma or beta)")
 
     def state_dict(self) -> dict:
         return {"fingerprint": self.fingerprint()}

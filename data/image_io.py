@@ -67,7 +67,7 @@ def load_image(path: str | os.PathLike, max_size: int | None = None, max_pixels:
             file, or an image over ``max_pixels`` (the message points to ``--max-size``).
     """
     if max_size is not None and int(max_size) < 1:
-        raise ValueError(f"--max-size must be ≥ 1, got {max_size}")
+        raise ValueError(f"max_size must be ≥ 1, got {max_size}")
     p = Path(path)
     if not p.exists():
         raise ValueError(f"image not found: {p}")
@@ -126,8 +126,8 @@ def _to_rgb_array(img: Image.Image) -> np.ndarray:
 
 def _too_large(p: Path, width: int, height: int, w: int, h: int, max_pixels: int, max_size: int | None) -> str:
     side = int(max_pixels**0.5)
-    now = f"{width}×{height}" if (w, h) == (width, height) else f"{width}×{height} (→ {w}×{h} with --max-size {max_size})"
-    return f"image {p} is {now} = {w * h:,} pixels, over the limit of {max_pixels:,}; pass a smaller --max-size (e.g. --max-size {min(side, 128)})"
+    now = f"{width}×{height}" if (w, h) == (width, height) else f"{width}×{height} (→ {w}×{h} with max_size {max_size})"
+    return f"image {p} is {now} = {w * h:,} pixels, over the limit of {max_pixels:,}; use a smaller max_size (e.g. max_size {min(side, 128)})"
 
 
 def _one_line(err: BaseException) -> str:

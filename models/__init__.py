@@ -1,8 +1,15 @@
-"""Models: LightningModules (mean field, randomized flow) and their nn.Module building blocks."""
+"""Models: LightningModules (mean field, randomized flow, VAN) and their nn.Module building blocks.
 
-from models.energy_model import EnergyModel
-from models.mean_field import MeanField
+The LightningModules load lazily, so the light parts (``models.recipes``) import without torch or Lightning.
+"""
 
-__all__ = ["EnergyModel", "MeanField"]
-from models.randomized_flow import RandomizedFlow  # noqa: E402
-__all__ += ["RandomizedFlow"]
+from importlib import import_module
+
+_LAZY = {"EnergyModel": "models.energy_model", "MeanField": "models.mean_field", "RandomizedFlow": "models.randomized_flow"}
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'models' has no attribute {name!r}")

@@ -1,8 +1,19 @@
-"""Learned start point ``S0`` of the flow, optionally with learned Gaussian noise on its logits."""
+"""Learned start point ``S0`` of the flow, with learned noise on its logits; one class per kind of start.
+
+* :class:`FreeStart`: learned logits per node and label, noise per entry, optional low-rank noise that
+  correlates nodes (the dense-Ω recipes);
+* :class:`TiedStart`: label-tied: fixed logits (the data term's), a learned per-node scale, and one random
+  label offset per sample shared by the nodes, so a label swap that leaves the logits unchanged is a
+  symmetry of the model's law (the ``image-global`` recipe);
+* :class:`RegionStart`: label-tied with one label offset per uncertain region, so separate regions decide
+  independently (the ``image`` recipe).
+
+A uniform ``S0`` is a fixed point of the flow (``ΩS`` then has equal entries per row), so the logits start
+random unless set (``RandomizedFlow.initialise_start``). Every start has ``draw(m, generator) → (log S0,
+offset)``, ``offset`` being the drawn label offsets where a score-function term needs them, else ``None``.
+"""
 
 from __future__ import annotations
-
-import math
 
 import torch
 import torch.nn.functional as F
@@ -11,123 +22,161 @@ from torch import Tensor, nn
 from models.omega_dense import _inverse_softplus
 
 
-class FlowStart(nn.Module):
+def flow_start(n: int, c: int, settings, generator: torch.Generator | None = None) -> nn.Module:
+    """The start that ``settings`` (a flow recipe's: ``tie_labels``, ``offset``, ``init_std``, ``s0_noise``,
+    ``noise_rank``, ``noise_rank_init``, ``learn_offset_mean``) describe; one-line errors for settings that
+    do not go together."""
+    s = settings
+    tied, region = bool(s["tie_labels"]), s["offset"] == "region"
+    if region and not (tied and s["noise_rank"] == 1):
+        raise ValueError("offset='region' needs tie_labels and noise_rank=1 (it is the tied label offset, drawn per region)")
+    if s["learn_offset_mean"] and not (tied and s["noise_rank"] > 0 and not region):
+        raise ValueError("learn_offset_mean needs tie_labels, noise_rank > 0 and the global offset (it is that offset's mean)")
+    common = dict(init_std=s["init_std"], noise_std=s["s0_noise"], generator=generator)
+    if region:
+        return RegionStart(n, c, rank_init=s["noise_rank_init"], **common)
+    if tied:
+        return TiedStart(n, c, noise_rank=s["noise_rank"], rank_init=s["noise_rank_init"],
+                         learn_offset_mean=s["learn_offset_mean"], **common)
+    return FreeStart(n, c, noise_rank=s["noise_rank"], rank_init=s["noise_rank_init"], **common)
+
+
+class FreeStart(nn.Module):
     """``log S0 = log_softmax(logits + noise_std ⊙ ε + F η)``, ``ε ~ N(0, I_{nc})``, ``η ~ N(0, I_r)`` per sample.
 
-    The optional low-rank term ``F η`` (``F ∈ R^{nc×r}``) correlates the start noise across nodes, so one
-    draw can move a whole region of the graph at once; the flow then sharpens it.
-
-    A uniform ``S0`` is a fixed point of the flow (``ΩS`` then has equal entries per row), so the
-    logits start random by default.
+    The low-rank term ``F η`` (``F ∈ R^{nc×r}``) correlates the start noise across nodes, so one draw can
+    move a whole region of the graph at once; the flow then sharpens it.
 
     Args:
         n: number of nodes.  c: number of labels.
         init_std: std of the random initial logits (0: uniform start, the paper's fixed point).
-        noise_std: initial std of the learned logit noise; 0 disables the noise.
+        noise_std: initial std of the learned logit noise (0: none).
         noise_rank: rank ``r`` of the learned correlated noise (0: none).
         rank_init: initial std of the entries of ``F``.
         generator: seeds the initial logits and ``F`` (the module's only randomness at construction).
-        tie_labels: label-permutation-equivariant start: the logits are fixed (set them with
-            ``logits.copy_``, e.g. to ``−unary``) and only a per-node scale ``τ`` of them is learned,
-            ``log S0 = log_softmax(τ ⊙ logits + noise)``, with one noise std per node shared by its labels.
-            Any label swap that the logits are invariant under is then a symmetry of the model's law.
-        learn_offset_mean: learn the mean of the tied offset (see :meth:`offset_log_prob`).
-        offset: ``"global"``: the tied label offset is one draw per sample for every node; ``"region"``: one draw
-            per uncertain region (:meth:`set_regions`), none on certain nodes, so separate regions decide
-            independently (needs ``tie_labels`` and ``noise_rank=1``).
     """
 
-    def __init__(
-        self,
-        n: int,
-        c: int,
-        init_std: float = 1.0,
-        noise_std: float = 0.0,
-        noise_rank: int = 0,
-        rank_init: float = 0.1,
-        generator: torch.Generator | None = None,
-        tie_labels: bool = False,
-        learn_offset_mean: bool = False,
-        offset: str = "global",
-    ) -> None:
+    def __init__(self, n: int, c: int, init_std: float = 1.0, noise_std: float = 0.0, noise_rank: int = 0,
+                 rank_init: float = 0.1, generator: torch.Generator | None = None) -> None:
         super().__init__()
-        if offset not in ("global", "region"):
-            raise ValueError(f"offset must be 'global' or 'region', got {offset!r}")
-        if offset == "region" and not (tie_labels and noise_rank == 1):
-            raise ValueError("offset='region' needs tie_labels and noise_rank=1 (it is the tied label offset, drawn per region)")
-        if offset == "region" and learn_offset_mean:
-            raise ValueError("learn_offset_mean works with the global offset only")
-        self.offset = offset
         self.n, self.c = int(n), int(c)
-        self.tie_labels = bool(tie_labels)
-        logits = torch.randn(n, c, generator=generator) * init_std
-        per_node = (n, 1) if self.tie_labels else (n, c)
-        if self.tie_labels:
-            self.register_buffer("logits", logits)
-            self.scale = nn.Parameter(torch.ones(n, 1))
-        else:
-            self.logits = nn.Parameter(logits)
+        self.logits = nn.Parameter(torch.randn(n, c, generator=generator) * init_std)
         self.noisy = noise_std > 0
         if self.noisy:
-            self.noise_rho = nn.Parameter(torch.full(per_node, _inverse_softplus(noise_std)))
+            self.noise_rho = nn.Parameter(torch.full((n, c), _inverse_softplus(noise_std)))
         self.noise_rank = int(noise_rank)
-        if self.noise_rank > 0 and self.tie_labels:
-            # tied: F (n, r) is shared by the labels, η (r, c) i.i.d. per label; F starts as a constant, so
-            # every node gets the same random label offsets (one global symmetry-breaking draw per sample)
-            self.factor = nn.Parameter(torch.full((n, self.noise_rank), float(rank_init)))
-        elif self.noise_rank > 0:
+        if self.noise_rank > 0:
             self.factor = nn.Parameter(torch.randn(n * c, self.noise_rank, generator=generator) * rank_init)
-        if learn_offset_mean and not (self.tie_labels and self.noise_rank > 0):
-            raise ValueError("learn_offset_mean needs tie_labels and noise_rank > 0 (it is the mean of the tied offset)")
-        self.learn_offset_mean = bool(learn_offset_mean)
-        if self.learn_offset_mean:
-            # η ~ N(μ, I) instead of N(0, I); μ moves by the score-function term (RandomizedFlow), because
-            # which mode a sample takes is a discontinuous function of η that pathwise gradients miss
-            self.offset_mean = nn.Parameter(torch.zeros(self.noise_rank, c))
-        self.last_offset: Tensor | None = None
-        # offset="region": node i takes the offset drawn at node representative[i] (its uncertain region's
-        # first node), or none (−1: a certain node); set by set_regions from the start logits
-        if offset == "region":
-            self.register_buffer("representative", torch.full((n,), -1, dtype=torch.long))
-
-    def set_regions(self, grid: tuple[int, int], threshold: float = 0.9) -> None:
-        """Regions of the region offset: 4-connected components of the nodes whose start distribution
-        ``softmax(logits)`` is uncertain (largest probability below ``threshold``)."""
-        self.representative.copy_(uncertain_regions(torch.softmax(self.logits.detach(), -1), grid, threshold))
-
-    def offset_log_prob(self) -> Tensor:
-        """``(m,)`` ``log N(η; μ, I)`` (up to a constant) of the last forward's offsets, differentiable in ``μ``:
-        the score ``∇_μ log N = η − μ`` of the REINFORCE term that learns ``μ``."""
-        if self.last_offset is None:
-            raise RuntimeError("offset_log_prob needs a forward pass with learn_offset_mean")
-        return -0.5 * (self.last_offset - self.offset_mean).pow(2).sum((1, 2))
 
     @property
     def noise_std(self) -> Tensor | None:
         return F.softplus(self.noise_rho) if self.noisy else None
 
+    def draw(self, m: int, generator: torch.Generator | None = None) -> tuple[Tensor, None]:
+        logits = _with_noise(self, self.logits.expand(m, self.n, self.c), generator)
+        if self.noise_rank > 0:
+            eta = _randn(self.logits, (m, self.noise_rank), generator)
+            logits = logits + (eta @ self.factor.T).reshape(m, self.n, self.c)
+        return torch.log_softmax(logits, -1), None
+
     def forward(self, m: int, generator: torch.Generator | None = None) -> Tensor:
         """``(m, n, c)`` log S0 for ``m`` samples."""
-        logits = (self.scale * self.logits if self.tie_labels else self.logits).expand(m, self.n, self.c)
+        return self.draw(m, generator)[0]
+
+
+class TiedStart(nn.Module):
+    """Label-tied start: ``log S0 = log_softmax(τ ⊙ logits + noise_std ⊙ ε + F η)``.
+
+    The logits are fixed (set them with ``logits.copy_``, e.g. to ``−unary``); learned are a per-node scale
+    ``τ (n, 1)``, a per-node noise std shared by the labels, and ``F (n, r)`` with ``η (r, c)`` i.i.d. per
+    label: a random label offset per sample. ``F`` starts constant, so every node gets the same offsets (one
+    global symmetry-breaking draw per sample). Any label swap the logits are invariant under is then a
+    symmetry of the model's law.
+
+    Args:
+        n, c, init_std, noise_std, rank_init, generator: as :class:`FreeStart` (``init_std`` only until the
+            logits are set).
+        noise_rank: rank ``r`` of the label offset (0: none).
+        learn_offset_mean: ``η ~ N(μ, I)`` with a learned ``μ (r, c)``: which mode a sample takes is a
+            discontinuous function of ``η`` that pathwise gradients miss, so ``μ`` learns from a
+            score-function term (:meth:`offset_log_prob`, used by ``RandomizedFlow``).
+    """
+
+    def __init__(self, n: int, c: int, init_std: float = 1.0, noise_std: float = 0.0, noise_rank: int = 0,
+                 rank_init: float = 0.1, generator: torch.Generator | None = None, learn_offset_mean: bool = False) -> None:
+        super().__init__()
+        self.n, self.c = int(n), int(c)
+        self.register_buffer("logits", torch.randn(n, c, generator=generator) * init_std)
+        self.scale = nn.Parameter(torch.ones(n, 1))
+        self.noisy = noise_std > 0
         if self.noisy:
-            noise = torch.randn(m, self.n, self.c, generator=generator, device=self.logits.device, dtype=self.logits.dtype)
-            logits = logits + self.noise_std * noise  # (n, 1) std when tied: the same for every label
-        if self.offset == "region":
-            # one N(0, I_c) offset per uncertain region: separate regions decide independently
-            eta = torch.randn(m, self.n, self.c, generator=generator, device=self.logits.device, dtype=self.logits.dtype)
-            rep = self.representative
-            eta = eta[:, rep.clamp_min(0)] * (rep >= 0).to(eta.dtype)[:, None]
-            logits = logits + self.factor[:, :1] * eta
-        elif self.noise_rank > 0 and self.tie_labels:
-            eta = torch.randn(m, self.noise_rank, self.c, generator=generator, device=self.logits.device, dtype=self.logits.dtype)
-            if self.learn_offset_mean:
-                eta = eta + self.offset_mean.detach()  # no pathwise gradient to μ: see offset_log_prob
-                self.last_offset = eta
-            logits = logits + torch.einsum("nr,mrc->mnc", self.factor, eta)
-        elif self.noise_rank > 0:
-            eta = torch.randn(m, self.noise_rank, generator=generator, device=self.logits.device, dtype=self.logits.dtype)
-            logits = logits + (eta @ self.factor.T).reshape(m, self.n, self.c)
-        return torch.log_softmax(logits, -1)
+            self.noise_rho = nn.Parameter(torch.full((n, 1), _inverse_softplus(noise_std)))
+        self.noise_rank = int(noise_rank)
+        if self.noise_rank > 0:
+            self.factor = nn.Parameter(torch.full((n, self.noise_rank), float(rank_init)))
+        self.learn_offset_mean = bool(learn_offset_mean)
+        if self.learn_offset_mean:
+            self.offset_mean = nn.Parameter(torch.zeros(self.noise_rank, c))
+
+    noise_std = FreeStart.noise_std
+
+    def tied_logits(self, m: int, generator: torch.Generator | None) -> Tensor:
+        """``(m, n, c)``: the scaled logits with their per-node noise (the same std for every label)."""
+        return _with_noise(self, (self.scale * self.logits).expand(m, self.n, self.c), generator)
+
+    def draw(self, m: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor | None]:
+        logits = self.tied_logits(m, generator)
+        if self.noise_rank == 0:
+            return torch.log_softmax(logits, -1), None
+        eta = _randn(self.logits, (m, self.noise_rank, self.c), generator)
+        if self.learn_offset_mean:
+            eta = eta + self.offset_mean.detach()  # no pathwise gradient to μ: see offset_log_prob
+        logits = logits + torch.einsum("nr,mrc->mnc", self.factor, eta)
+        return torch.log_softmax(logits, -1), (eta if self.learn_offset_mean else None)
+
+    def offset_log_prob(self, offset: Tensor) -> Tensor:
+        """``(m,)`` ``log N(η; μ, I)`` (up to a constant) of drawn offsets ``η (m, r, c)``, differentiable in ``μ``:
+        the score ``∇_μ log N = η − μ`` of the REINFORCE term that learns ``μ``."""
+        return -0.5 * (offset - self.offset_mean).pow(2).sum((1, 2))
+
+    forward = FreeStart.forward
+
+
+class RegionStart(TiedStart):
+    """Label-tied start with one ``N(0, I_c)`` label offset per uncertain region (rank 1), none on certain nodes.
+
+    Node ``i`` takes the offset drawn at node ``representative[i]`` (its region's first node), or none
+    (−1); :meth:`set_regions` computes the regions from the start logits. Separate regions then decide
+    independently (k = 3 subjects: TV to uniform 0.75 with one offset per image → 0.02).
+    """
+
+    def __init__(self, n: int, c: int, init_std: float = 1.0, noise_std: float = 0.0, rank_init: float = 1.0,
+                 generator: torch.Generator | None = None) -> None:
+        super().__init__(n, c, init_std, noise_std, noise_rank=1, rank_init=rank_init, generator=generator)
+        self.register_buffer("representative", torch.full((n,), -1, dtype=torch.long))
+
+    def set_regions(self, grid: tuple[int, int], threshold: float = 0.9) -> None:
+        """Regions: 4-connected components of the nodes whose start distribution ``softmax(logits)`` is
+        uncertain (largest probability below ``threshold``)."""
+        self.representative.copy_(uncertain_regions(torch.softmax(self.logits.detach(), -1), grid, threshold))
+
+    def draw(self, m: int, generator: torch.Generator | None = None) -> tuple[Tensor, None]:
+        logits = self.tied_logits(m, generator)
+        eta = _randn(self.logits, (m, self.n, self.c), generator)
+        rep = self.representative
+        eta = eta[:, rep.clamp_min(0)] * (rep >= 0).to(eta.dtype)[:, None]
+        return torch.log_softmax(logits + self.factor * eta, -1), None
+
+
+def _randn(like: Tensor, shape: tuple[int, ...], generator: torch.Generator | None) -> Tensor:
+    return torch.randn(shape, generator=generator, device=like.device, dtype=like.dtype)
+
+
+def _with_noise(start: nn.Module, logits: Tensor, generator: torch.Generator | None) -> Tensor:
+    """``logits + noise_std ⊙ ε`` when the start is noisy."""
+    if not start.noisy:
+        return logits
+    return logits + start.noise_std * _randn(logits, logits.shape, generator)
 
 
 def uncertain_regions(probs: Tensor, grid: tuple[int, int], threshold: float = 0.9) -> Tensor:

@@ -13,11 +13,8 @@ samples, reparameterized), the entropy by eqs. (22)–(23). Under ``"draw"`` the
 ``S(T)`` through a discrete draw, so a score-function (REINFORCE) term with a leave-one-out baseline
 carries the gradient of that draw.
 
-Recipe ``"flow"`` (default, benchmarks/flow_experiments.md) adds two things that the measurements show
-matter most: learned Gaussian noise on the ``S0`` logits (randomness enters at the start, not only
-through ``Ω``) and annealing of the energy weight ``β_t`` from 0 to 1 over the first 37.5 % of training
-(the model first spreads out, then follows the modes as they separate). Recipe ``"paper"`` is §5 as
-written and collapses to a single labeling.
+The settings come from a named recipe (:mod:`models.recipes`: ``image``, ``ising``, ``paper``, …);
+explicit constructor arguments override single settings.
 """
 
 from __future__ import annotations
@@ -30,24 +27,28 @@ from torch import Tensor
 from models.assignment_flow import AssignmentFlow
 from models.energy_model import EnergyModel
 from models.flow_entropy import log_component_probs, log_mixture_prob
-from models.flow_start import FlowStart
+from models.flow_start import flow_start
 from models.omega_conv import ConvOmega
 from models.omega_dense import DenseOmega
 
-#: Named recipes; explicit constructor arguments override them.
-RECIPES: dict[str, dict] = {
-    # §5 as written: argmax rounding, (22)–(23) at the argmax, Adam 5e-3, 5k iterations.
-    "paper": dict(
-        rounding="argmax", score_function=False, leave_one_out=False, init_std=0.1, s0_noise=0.0,
-        lr=5e-3, lr_schedule="constant", schedule_steps=5000, samples_per_step=512, anneal_fraction=0.0,
-    ),
-    # Ours: drawn labels + score-function term, S0 noise, β-annealing, cosine lr
-    # (Table 1: KL ≈ 0.09, marginal diff ≈ 0.015; see benchmarks/flow_experiments.md).
-    "flow": dict(
-        rounding="draw", score_function=True, leave_one_out=False, init_std=1.0, s0_noise=0.5,
-        lr=1e-2, lr_schedule="cosine", schedule_steps=4000, samples_per_step=512, anneal_fraction=0.375,
-    ),
-}
+def check_settings(s: dict) -> None:
+    """One-line ``ValueError`` for a setting out of range or settings that do not go together."""
+    choices = {"omega": ("dense", "conv"), "rounding": ("draw", "argmax"), "lr_schedule": ("constant", "cosine"),
+               "omega_noise": ("entry", "role"), "offset": ("global", "region")}
+    for name, allowed in choices.items():
+        if s[name] not in allowed:
+            raise ValueError(f"{name} must be {' or '.join(map(repr, allowed))}, got {s[name]!r}")
+    for name in ("lr", "step_size", "end_time", "omega_variance"):
+        if not (s[name] > 0 and math.isfinite(s[name])):
+            raise ValueError(f"{name} must be positive, got {s[name]}")
+    if s["samples_per_step"] < 2:
+        raise ValueError(f"samples_per_step must be ≥ 2, got {s['samples_per_step']}")
+    if not 0 <= s["anneal_fraction"] <= 1:
+        raise ValueError(f"anneal_fraction must be in [0, 1], got {s['anneal_fraction']}")
+    if s["kernel_size"] < 1 or s["kernel_size"] % 2 == 0:
+        raise ValueError(f"kernel_size must be odd and positive, got {s['kernel_size']}")
+    if s["tie_labels"] and s["omega"] != "conv":
+        raise ValueError("tie_labels needs omega='conv' (the dense Ω has no label channels)")
 
 
 def draw_labels(S: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -63,7 +64,11 @@ class RandomizedFlow(EnergyModel):
         n: number of nodes.  c: number of labels.
         grid: ``(H, W)`` of an image graph (needed by ``omega="conv"``).
         omega: ``"dense"`` (Theorem 1's ``max(Z+Zᵀ,0)+εI``) or ``"conv"`` (multi-channel convolution).
-        recipe: ``"flow"`` (ours, default) or ``"paper"``; fills every knob left at ``None``.
+        recipe: a name in :data:`models.recipes.RECIPES` (default ``"ising"``, the dense-Ω recipe for small
+            graphs); it gives every setting below, ``settings`` override single ones.
+        seed: seeds the initial ``S0`` logits.
+
+    Settings:
         samples_per_step: ``m``, flow samples per optimisation step.
         lr: Adam step length.
         step_size: Euler step ``h``.  end_time: ``T``.
@@ -84,15 +89,14 @@ class RandomizedFlow(EnergyModel):
             free energy is always at ``β = 1``.
         tie_labels: make the model's law invariant under label permutations that leave the start logits
             unchanged (conv Ω with tied kernels, ``S0`` = learned per-node scale of fixed logits; see
-            :class:`ConvOmega` and :class:`FlowStart`). Use with ``initialise_start`` (the data term).
+            :class:`ConvOmega` and :class:`TiedStart`). Use with ``initialise_start`` (the data term).
         learn_offset_mean: learn the mean of the tied label offset (``noise_rank`` with ``tie_labels``) by a
             score-function term, so mode weights can follow an asymmetric energy (see README, "Fig. 1").
         offset_lr_factor: its learning rate as a fraction of ``lr``.
         omega_noise: ``"entry"`` (conv Ω noise i.i.d. per entry) or ``"role"`` (one draw per tied kernel: every
             draw label-symmetric; needs ``tie_labels``), see :class:`ConvOmega`.
         offset: ``"global"`` (the tied label offset drawn once per sample) or ``"region"`` (once per uncertain
-            region of the start logits; needs ``tie_labels`` and ``noise_rank=1``), see :class:`FlowStart`.
-        seed: seeds the initial ``S0`` logits.
+            region of the start logits; needs ``tie_labels`` and ``noise_rank=1``), see :class:`RegionStart`.
     """
 
     def __init__(
@@ -100,73 +104,30 @@ class RandomizedFlow(EnergyModel):
         n: int,
         c: int,
         grid: tuple[int, int] | None = None,
-        omega: str = "dense",
-        recipe: str = "flow",
-        samples_per_step: int | None = None,
-        lr: float | None = None,
-        step_size: float = 0.1,
-        end_time: float = 1.0,
-        rounding: str | None = None,
-        score_function: bool | None = None,
-        leave_one_out: bool | None = None,
-        init_std: float | None = None,
-        s0_noise: float | None = None,
-        omega_mean: float = 1 / 20,
-        omega_variance: float = 0.1,
-        omega_eps: float = 1e-3,
-        kernel_size: int = 3,
-        symmetric: bool = True,
-        nonnegative: bool = True,
-        lr_schedule: str | None = None,
-        schedule_steps: int | None = None,
-        lr_final: float = 0.05,
-        noise_rank: int = 0,
-        noise_rank_init: float = 0.1,
-        anneal_fraction: float | None = None,
-        tie_labels: bool = False,
-        learn_offset_mean: bool = False,
-        offset_lr_factor: float = 0.1,
-        omega_noise: str = "entry",
-        offset: str = "global",
+        recipe: str = "ising",
         seed: int = 0,
+        **settings,
     ) -> None:
         super().__init__(n, c)
-        if recipe not in RECIPES:
-            raise ValueError(f"unknown recipe {recipe!r}; choose from {sorted(RECIPES)}")
-        knobs = dict(
-            samples_per_step=samples_per_step, lr=lr, rounding=rounding, score_function=score_function,
-            leave_one_out=leave_one_out, init_std=init_std, s0_noise=s0_noise, lr_schedule=lr_schedule,
-            schedule_steps=schedule_steps, anneal_fraction=anneal_fraction,
-        )
-        resolved = {k: (RECIPES[recipe][k] if v is None else v) for k, v in knobs.items()}
-        if resolved["rounding"] not in ("draw", "argmax"):
-            raise ValueError(f"rounding must be 'draw' or 'argmax', got {resolved['rounding']!r}")
-        if resolved["lr_schedule"] not in ("constant", "cosine"):
-            raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {resolved['lr_schedule']!r}")
-        if resolved["samples_per_step"] < 2:
-            raise ValueError(f"samples_per_step must be ≥ 2, got {resolved['samples_per_step']}")
+        from models.recipes import recipe as named_recipe
+
+        settings = named_recipe(recipe).settings(**settings)  # an unknown setting is a TypeError, as in a signature
+        check_settings(settings)
         grid = None if grid is None else (int(grid[0]), int(grid[1]))
-        self.save_hyperparameters(ignore=list(knobs))
-        self.hparams.update(resolved)  # the resolved knobs are what load_from_checkpoint restores
-        self.flow = AssignmentFlow(step_size, end_time)
-        if tie_labels and omega != "conv":
-            raise ValueError("tie_labels needs omega='conv' (the dense Ω has no label channels)")
-        if omega == "dense":
-            self.omega = DenseOmega(n, omega_mean, omega_variance, omega_eps)
-        elif omega == "conv":
+        self.save_hyperparameters(dict(n=int(n), c=int(c), grid=grid, recipe=recipe, seed=int(seed), **settings))
+        hp = self.hparams
+        self.flow = AssignmentFlow(hp.step_size, hp.end_time)
+        if hp.omega == "dense":
+            self.omega = DenseOmega(n, hp.omega_mean, hp.omega_variance, hp.omega_eps)
+        else:
             if grid is None:
                 raise ValueError("omega='conv' needs grid=(H, W)")
             self.omega = ConvOmega(
-                c, grid, kernel_size, omega_mean, omega_variance, symmetric, nonnegative, omega_eps, tie_labels, omega_noise
+                c, grid, hp.kernel_size, hp.omega_mean, hp.omega_variance, hp.symmetric, hp.nonnegative, hp.omega_eps,
+                hp.tie_labels, hp.omega_noise,
             )
-        else:
-            raise ValueError(f"omega must be 'dense' or 'conv', got {omega!r}")
-        gen = torch.Generator().manual_seed(seed)
-        self.start = FlowStart(
-            n, c, resolved["init_std"], resolved["s0_noise"], noise_rank, noise_rank_init, generator=gen,
-            tie_labels=tie_labels, learn_offset_mean=learn_offset_mean, offset=offset,
-        )
-        if offset == "region":  # regions follow the start logits: now, and again whenever they are set
+        self.start = flow_start(n, c, hp, generator=torch.Generator().manual_seed(seed))
+        if hp.offset == "region":  # regions follow the start logits: now, and again whenever they are set
             self.start.set_regions(grid)
 
     def initialise_start(self, logits: Tensor) -> "RandomizedFlow":
@@ -175,14 +136,20 @@ class RandomizedFlow(EnergyModel):
             raise ValueError(f"start logits must have shape ({self.n}, {self.c}), got {tuple(logits.shape)}")
         with torch.no_grad():
             self.start.logits.copy_(logits.to(self.start.logits))
-        if self.start.offset == "region":
+        if self.hparams.offset == "region":
             self.start.set_regions(self.hparams.grid)
         return self
 
     # -- the model ---------------------------------------------------------------------------------
     def log_soft_samples(self, m: int, generator: torch.Generator | None = None) -> Tensor:
         """``(m, n, c)`` log S(T), each from its own ``Ω`` draw (and ``S0`` noise); differentiable."""
-        return self.flow(self.start(m, generator), self.omega(m, generator), self.omega.channels_first)
+        return self.run_flow(m, generator)[0]
+
+    def run_flow(self, m: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor | None]:
+        """``(log S(T), offset)``: :meth:`log_soft_samples` and the start's drawn label offsets (``None`` unless
+        the offset's mean is learned)."""
+        log_s0, offset = self.start.draw(m, generator)
+        return self.flow(log_s0, self.omega(m, generator), self.omega.channels_first), offset
 
     def soft_samples(self, m: int, generator: torch.Generator | None = None) -> Tensor:
         """``(m, n, c)`` soft samples ``S(T)``; ``generator`` must live on ``self.device``."""
@@ -230,7 +197,7 @@ class RandomizedFlow(EnergyModel):
             raise ValueError(f"samples_per_step={m} must be divisible by the number of processes ({world})")
         local = m // world  # under DDP every process draws its share of the m samples
         generator = self.training_generator()
-        log_S = self.log_soft_samples(local, generator)
+        log_S, offset = self.run_flow(local, generator)
         S = log_S.exp()
         energy = self.energy.expected_energy(S)  # eq. (17): exact given S, reparameterized
         beta = self.energy_weight()
@@ -248,12 +215,12 @@ class RandomizedFlow(EnergyModel):
             w = log_q.detach()
             baseline = (self.gather(w).sum() - w) / (m - 1)
             surrogate = surrogate + (w - baseline) * own
-        if self.start.learn_offset_mean:
+        if hp.learn_offset_mean:
             # a sample's mode is a discontinuous function of its offset η ~ N(μ, I): μ gets the score-function
             # gradient E[(cost − b) ∇_μ log N(η; μ, I)] of the per-sample free energy, b = leave-one-out mean
             cost = (beta * energy + log_q).detach()
             baseline = (self.gather(cost).sum() - cost) / (m - 1)
-            surrogate = surrogate + (cost - baseline) * self.start.offset_log_prob()
+            surrogate = surrogate + (cost - baseline) * self.start.offset_log_prob(offset)
         return {
             "loss": surrogate.mean(),
             "free_energy": (energy + log_q).mean().detach(),

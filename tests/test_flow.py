@@ -14,7 +14,7 @@ from energies.sample_stats import sample_figures
 from models import MeanField, RandomizedFlow
 from models.assignment_flow import integrate_flow, num_steps
 from models.flow_entropy import entropy_estimate, log_mixture_prob, miller_madow_entropy
-from models.flow_start import FlowStart
+from models.flow_start import FreeStart
 from models.omega_conv import ConvOmega, grouped_conv
 from models.omega_dense import DenseOmega
 
@@ -147,7 +147,7 @@ def test_leave_one_out_matches_brute_force():
 
 
 # -- the model --------------------------------------------------------------------------------------
-@pytest.mark.parametrize("recipe", ["flow", "paper"])
+@pytest.mark.parametrize("recipe", ["ising", "paper"])
 @pytest.mark.parametrize("s0_noise", [0.0, 0.3])
 def test_gradients_reach_mu_sigma_and_s0(recipe, s0_noise):
     torch.manual_seed(0)
@@ -216,7 +216,7 @@ def test_bad_arguments():
 
 
 def test_flow_start_noise_is_per_sample():
-    start = FlowStart(4, 3, noise_std=0.5, generator=gen())
+    start = FreeStart(4, 3, noise_std=0.5, generator=gen())
     log_s0 = start(5, gen(1))
     assert log_s0.shape == (5, 4, 3) and not torch.allclose(log_s0[0], log_s0[1])
     torch.testing.assert_close(log_s0.exp().sum(-1), torch.ones(5, 4))

@@ -103,7 +103,7 @@ def test_truncated_png(tmp_path):
 
 def test_pixel_limit_points_to_max_size(tmp_path):
     Image.fromarray(_rgb(40, 50), "RGB").save(tmp_path / "a.png")
-    with pytest.raises(ValueError, match="--max-size"):
+    with pytest.raises(ValueError, match="max_size"):
         load_image(tmp_path / "a.png", max_pixels=1000)
     assert load_image(tmp_path / "a.png", max_size=20, max_pixels=1000).shape == (16, 20, 3)
 
@@ -183,7 +183,7 @@ def test_datamodule_labels_and_classes(tmp_path):
         (dict(sigma=0.0), "sigma"),
         (dict(beta=-1.0), "beta"),
         (dict(beta=float("nan")), "beta"),
-        (dict(max_size=0), "max-size"),
+        (dict(max_size=0), "max_size"),
     ],
 )
 def test_datamodule_rejects(kwargs, match):

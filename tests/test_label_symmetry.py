@@ -16,7 +16,8 @@ from energies.grid_potts import GridPottsEnergy
 from models import RandomizedFlow
 from models.assignment_flow import integrate_flow
 from models.omega_conv import ConvOmega, grouped_conv
-from models.flow_start import FlowStart
+from models.flow_start import TiedStart, flow_start
+from models.recipes import RECIPES
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -68,7 +69,7 @@ def test_flow_is_equivariant_under_label_permutation():
 
 def test_tied_start_learns_one_scale_and_noise_per_node():
     n, c = 6, 3
-    start = FlowStart(n, c, init_std=1.0, noise_std=0.5, tie_labels=True, generator=torch.Generator().manual_seed(0))
+    start = TiedStart(n, c, init_std=1.0, noise_std=0.5, generator=torch.Generator().manual_seed(0))
     assert {name for name, _ in start.named_parameters()} == {"scale", "noise_rho"}
     assert start.noise_std.shape == (n, 1)
     logits = torch.randn(n, c)
@@ -84,7 +85,7 @@ def test_tied_start_learns_one_scale_and_noise_per_node():
 
 def test_tied_low_rank_noise_is_one_label_offset_per_sample_shared_by_the_nodes():
     n, c, m = 5, 3, 4000
-    start = FlowStart(n, c, init_std=0.0, noise_rank=1, rank_init=0.7, tie_labels=True)
+    start = TiedStart(n, c, init_std=0.0, noise_rank=1, rank_init=0.7)
     assert start.factor.shape == (n, 1)
     log_s0 = start(m, torch.Generator().manual_seed(0))
     offsets = log_s0 - log_s0.mean(-1, keepdim=True)  # logits up to a per-row constant: 0.7 · (η − mean η)
@@ -139,16 +140,15 @@ def test_tie_labels_needs_conv_omega():
 
 def test_offset_mean_gets_an_unbiased_score_function_gradient():
     # cost = η_label0 ⇒ d/dμ E[cost] = (1, 0, 0); only the score term carries it (no pathwise gradient)
-    start = FlowStart(2, 3, init_std=0.0, noise_rank=1, rank_init=1.0, tie_labels=True, learn_offset_mean=True)
-    log_s0 = start(200_000, torch.Generator().manual_seed(0))
+    start = TiedStart(2, 3, init_std=0.0, noise_rank=1, rank_init=1.0, learn_offset_mean=True)
+    log_s0, offset = start.draw(200_000, torch.Generator().manual_seed(0))
     assert torch.autograd.grad(log_s0.sum(), start.offset_mean, allow_unused=True)[0] is None  # no pathwise term
-    cost = start.last_offset[:, 0, 0]
-    ((cost - cost.mean()) * start.offset_log_prob()).mean().backward()
+    cost = offset[:, 0, 0]
+    ((cost - cost.mean()) * start.offset_log_prob(offset)).mean().backward()
     torch.testing.assert_close(start.offset_mean.grad, torch.tensor([[1.0, 0.0, 0.0]]), atol=0.02, rtol=0)
 
 
 def test_offset_mean_needs_the_tied_offset():
-    with pytest.raises(ValueError, match="learn_offset_mean needs"):
-        FlowStart(4, 3, noise_rank=1, learn_offset_mean=True)
-    with pytest.raises(ValueError, match="learn_offset_mean needs"):
-        FlowStart(4, 3, tie_labels=True, learn_offset_mean=True)
+    for recipe, settings in [("ising", dict(noise_rank=1)), ("image-global", dict(noise_rank=0)), ("image", {})]:
+        with pytest.raises(ValueError, match="learn_offset_mean needs"):  # untied; no offset; the region offset
+            flow_start(4, 3, RECIPES[recipe].settings(learn_offset_mean=True, **settings))

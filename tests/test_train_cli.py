@@ -146,9 +146,9 @@ def test_images_train_the_label_tied_flow_unless_asked_not_to(tmp_path, capsys):
     assert state["omega.mean"].shape == (2, 3, 3) and "start.scale" in state  # tied: same-label / other-label
     capsys.readouterr()
     # the untied model is another model: its checkpoint cannot continue the tied run, and vice versa
-    assert _run(tmp_path, "--no-tie-labels", "--resume", str(ckpt), steps=5) == 2
-    assert "--tie-labels" in _error_line(capsys)
-    assert _run(tmp_path, "--no-tie-labels", "--root-dir", str(tmp_path / "untied")) == 0
+    assert _run(tmp_path, "--recipe", "image-untied", "--resume", str(ckpt), steps=5) == 2
+    assert "--recipe image;" in _error_line(capsys)
+    assert _run(tmp_path, "--recipe", "image-untied", "--root-dir", str(tmp_path / "untied")) == 0
     untied = torch.load(next((tmp_path / "untied").rglob("last.ckpt")), weights_only=False)["state_dict"]
     assert untied["omega.mean"].shape == (3, 3, 3, 3) and untied["start.logits"].shape == (20, 3)
 
@@ -165,17 +165,17 @@ def test_local_randomness_is_the_image_default_and_global_stays_reachable(tmp_pa
     state = torch.load(local, weights_only=False)["state_dict"]
     # the subject (a 2×3 block) is one uncertain region, named by its first pixel (row 1, col 1: node 6)
     assert sorted(set(state["start.representative"].tolist())) == [-1, 6]
-    assert _run(tmp_path, "--randomness", "global", "--root-dir", str(tmp_path / "global")) == 0
+    assert _run(tmp_path, "--recipe", "image-global", "--root-dir", str(tmp_path / "global")) == 0
     old = next((tmp_path / "global").rglob("last.ckpt"))
     hp = torch.load(old, weights_only=False)["hyper_parameters"]
     assert hp["omega_noise"] == "entry" and hp["offset"] == "global"
     capsys.readouterr()
     assert _run(tmp_path, "--resume", str(old), steps=5) == 2  # another model: say which flag continues it
-    assert "--randomness global" in _error_line(capsys)
+    assert "--recipe image-global" in _error_line(capsys)
 
 
 def test_learn_offset_trains_the_offset_mean_at_a_tenth_of_the_lr(tmp_path):
-    assert _run(tmp_path, "--learn-offset", "--randomness", "global", steps=4) == 0
+    assert _run(tmp_path, "--learn-offset", "--recipe", "image-global", steps=4) == 0
     ckpt = torch.load(next((tmp_path / "runs").rglob("last.ckpt")), weights_only=False)
     assert ckpt["state_dict"]["start.offset_mean"].shape == (1, 3)
     groups = ckpt["optimizer_states"][0]["param_groups"]
@@ -208,10 +208,17 @@ BAD = [
     (["--sigma", "inf"], "--sigma"),
     (["--strategy", "bogus"], "invalid strategy"),
     (["--lr", "inf"], "--lr"),
-    (["--omega", "dense", "--tie-labels"], "--tie-labels needs --omega conv"),
-    (["--no-tie-labels", "--learn-offset"], "--learn-offset needs"),
-    (["--learn-offset"], "--randomness global"),
-    (["--randomness", "everywhere"], "--randomness"),
+    (["--omega", "dense"], "tie_labels needs --omega='conv'"),  # the image recipe ties labels: image-untied does not
+    (["--recipe", "image-untied", "--learn-offset"], "--learn-offset needs tie_labels"),
+    (["--learn-offset"], "the global offset"),
+    (["--recipe", "everywhere"], "--recipe"),
+    (["--model", "meanfield", "--omega", "dense"], "--omega applies to --model flow only"),
+    (["--kernel-size", "4"], "--kernel-size must be odd"),
+    (["--end-time", "0"], "--end-time must be positive"),
+    (["--anneal", "2"], "--anneal must be in [0, 1]"),
+    (["--summary-samples", "10"], "--summary-samples must be ≥ 64"),
+    (["--model", "meanfield", "--restarts", "0"], "--restarts must be ≥ 1"),
+    (["--model", "van", "--samples", "0"], "--samples must be ≥ 1"),
     (["--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--samples", "3"], "divisible"),
 ]
 
