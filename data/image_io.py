@@ -133,8 +133,3 @@ def _too_large(p: Path, width: int, height: int, w: int, h: int, max_pixels: int
 def _one_line(err: BaseException) -> str:
     return " ".join(str(err).split()) or type(err).__name__
 
-
-def save_rgb(image: Tensor | np.ndarray, path: str | os.PathLike) -> None:
-    """Write a float ``(H, W, 3)`` image in ``[0, 1]`` as an 8-bit PNG."""
-    array = image.detach().cpu().numpy() if isinstance(image, Tensor) else np.asarray(image)
-    Image.fromarray((np.clip(array, 0, 1) * 255 + 0.5).astype(np.uint8), "RGB").save(path)

@@ -15,7 +15,6 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from energies.sample_stats import miller_madow, plugin_entropy
 
 
 def log_component_probs(log_S: Tensor, labels: Tensor) -> Tensor:
@@ -54,20 +53,3 @@ def log_mixture_prob(log_S: Tensor, labels: Tensor, owner: Tensor | None = None)
     mask = torch.zeros_like(logp, dtype=torch.bool)
     mask[torch.arange(len(owner), device=logp.device), owner] = True
     return torch.logsumexp(logp.masked_fill(mask, float("-inf")), 1) - math.log(m - 1)
-
-
-def entropy_estimate(log_S: Tensor, labels: Tensor, owner: Tensor | None = None) -> Tensor:
-    """Differentiable entropy estimate ``Ĥ = −mean_k log P̂(α(k))`` (eqs. (22)–(23)).
-
-    Args:
-        log_S: ``(m, n, c)`` log soft samples.
-        labels: ``(k, n)`` the labelings ``α(k)`` (argmax of each sample, or drawn from it).
-        owner: see :func:`log_mixture_prob` (``None``: every component takes part, as in the paper).
-    """
-    return -log_mixture_prob(log_S, labels, owner).mean()
-
-
-def miller_madow_entropy(labels: Tensor, c: int) -> float:
-    """Plug-in entropy (19) of integer labelings plus the Miller–Madow correction (20), for reporting."""
-    plugin, support = plugin_entropy(labels, c)
-    return miller_madow(plugin, support, labels.shape[0])

@@ -13,7 +13,8 @@ from energies.ising import ising_energy
 from energies.sample_stats import sample_figures
 from models import MeanField, RandomizedFlow
 from models.assignment_flow import integrate_flow, num_steps
-from models.flow_entropy import entropy_estimate, log_mixture_prob, miller_madow_entropy
+from energies.sample_stats import miller_madow, plugin_entropy
+from models.flow_entropy import log_mixture_prob
 from models.flow_start import FreeStart
 from models.omega_conv import ConvOmega, grouped_conv
 from models.omega_dense import DenseOmega
@@ -128,9 +129,11 @@ def test_estimator_equals_plugin_entropy_for_integral_samples():
     m = len(labels)
     counts = Counter(tuple(row.tolist()) for row in labels)
     plugin = -sum(k / m * math.log(k / m) for k in counts.values())  # independent eq. (19)
-    est = entropy_estimate(one_hot_log(labels, 2), labels)
+    est = -log_mixture_prob(one_hot_log(labels, 2), labels).mean()  # eqs. (22)–(23) at integral samples
     assert float(est) == pytest.approx(plugin, abs=1e-9)
-    assert miller_madow_entropy(labels, 2) == pytest.approx(plugin + (len(counts) - 1) / (2 * m))
+    plugin_of_code, support = plugin_entropy(labels, 2)
+    assert plugin_of_code == pytest.approx(plugin, abs=1e-12) and support == len(counts)
+    assert miller_madow(plugin_of_code, support, m) == pytest.approx(plugin + (len(counts) - 1) / (2 * m))
 
 
 def test_leave_one_out_matches_brute_force():
