@@ -84,7 +84,9 @@ def test_a_ddp_run_finishes_with_every_file_and_resumes_under_ddp_and_one_proces
     saved = torch.load(ckpts / "last.ckpt", weights_only=False)
     assert saved["global_step"] == 3
     assert len(saved["training_generator"]) == 2  # one stream per process
+    # the summary's samples are the two processes' shares together (callbacks.evaluation): 64 in all
     assert np.load(run / "samples.npy").shape == (64, 4, 5)
+    assert json.loads((run / "summary.json").read_text())["samples"]["m"] == 64
 
     code, out, err = _finish(_start(_argv(image, tmp_path / "runs", *DDP, "--max-steps", "5", "--resume", "last")), 120)
     assert code == 0, err[-3000:]
