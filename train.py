@@ -297,7 +297,7 @@ def check_checkpoint(path: Path, model, datamodule) -> dict:
             raise UsageError(f"--resume: {path} was trained with --recipe {recipe}; add it to continue")
         raise UsageError(
             f"--resume: {path} holds another model (n={hp.get('n')}, c={hp.get('c')}) than this run's "
-            f"{type(model).__name__} (n={model.n}, c={model.c}); check --model, the image, --max-size and the labels"
+            f"{type(model).__name__} (n={model.n}, c={model.c}); check --model, --recipe, --omega, the image, --max-size and the labels"
         )
     dm_state = ckpt.get(type(datamodule).__qualname__)
     if isinstance(dm_state, dict) and "fingerprint" in dm_state and hasattr(datamodule, "check_fingerprint"):
