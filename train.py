@@ -45,6 +45,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from data.defaults import DEFAULT_BETA, DEFAULT_IMAGE, DEFAULT_LABELS, DEFAULT_MAX_SIZE, DEFAULT_SIGMA  # no torch
     from models.recipes import RECIPES  # settings only: no torch
 
     p = _Parser(
@@ -53,15 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_Formatter,
     )
     data = p.add_argument_group("data (an image, or --ising)")
-    data.add_argument("--image", default=None, help="image file; a bare name also resolves in data/ (default: data/cat_lion.png)")
-    data.add_argument("--labels", default=None, help='label colours "name=#rrggbb,..." (default with no --classes: '
-                      '"background=#2f4f2f,cat=#8c8c8c,lion=#d2a03c")')
+    data.add_argument("--image", default=None, help=f"image file; a bare name also resolves in data/ (default: data/{DEFAULT_IMAGE.name})")
+    data.add_argument("--labels", default=None, help=f'label colours "name=#rrggbb,..." (default with no --classes: "{DEFAULT_LABELS}")')
     data.add_argument("--classes", type=int, default=None, help="fit this many label colours by k-means instead of --labels")
-    data.add_argument("--sigma", type=float, default=0.1, help="colour std of the Gaussian data term (RGB in [0, 1])")
-    data.add_argument("--beta", type=float, default=2.0, help="Potts weight per disagreeing neighbour pair")
-    data.add_argument("--max-size", type=int, default=64, help="downscale the image's longer side to this many pixels (0: keep)")
+    data.add_argument("--sigma", type=float, default=DEFAULT_SIGMA, help="colour std of the Gaussian data term (RGB in [0, 1])")
+    data.add_argument("--beta", type=float, default=DEFAULT_BETA, help="Potts weight per disagreeing neighbour pair")
+    data.add_argument("--max-size", type=int, default=DEFAULT_MAX_SIZE, help="downscale the image's longer side to this many pixels (0: keep)")
     data.add_argument("--ising", metavar="HxW", default=None, help="train the Ising grid of this size instead of an image (Table 1: 3x8)")
-    data.add_argument("--coupling", type=float, default=None, help="Ising coupling per disagreeing pair (default 2.1, Table 1)")
+    data.add_argument("--coupling", type=float, default=None, help="Ising coupling per disagreeing pair (default: Table 1's)")
 
     model = p.add_argument_group("model")
     model.add_argument("--model", choices=("flow", "meanfield", "van"), default="flow",
@@ -224,8 +224,7 @@ def build_datamodule(args: argparse.Namespace):
 
     if args.ising is not None:
         h, w = parse_size(args.ising)
-        coupling = 2.1 if args.coupling is None else args.coupling
-        return IsingDataModule(h, w, coupling=coupling)
+        return IsingDataModule(h, w, **({} if args.coupling is None else {"coupling": args.coupling}))
     with owner_errors(DATA_FLAGS):
         return ImageDataModule(
             image=resolve_image(args.image), labels=args.labels, classes=args.classes, sigma=args.sigma,

@@ -1,12 +1,20 @@
-"""Data sources: each DataModule builds the Energy a model trains on."""
+"""Data sources: each DataModule builds the Energy a model trains on.
 
-from data.energy_datamodule import EnergyDataModule, StepIndices
-from data.ising_datamodule import IsingDataModule
-from data.data_term import DEFAULT_LABELS, Labels, gaussian_unary, kmeans_labels, parse_labels
-from data.image_datamodule import DEFAULT_IMAGE, ImageDataModule
-from data.image_io import load_image
+The DataModules load lazily, so ``data.defaults`` imports without torch or Lightning (``train.py --help``).
+"""
 
-__all__ = [
-    "DEFAULT_IMAGE", "DEFAULT_LABELS", "EnergyDataModule", "ImageDataModule", "IsingDataModule", "Labels", "StepIndices",
-    "gaussian_unary", "kmeans_labels", "load_image", "parse_labels",
-]
+from importlib import import_module
+
+_LAZY = {
+    "EnergyDataModule": "data.energy_datamodule", "StepIndices": "data.energy_datamodule", "IsingDataModule": "data.ising_datamodule",
+    "Labels": "data.data_term", "gaussian_unary": "data.data_term", "kmeans_labels": "data.data_term",
+    "parse_labels": "data.data_term", "ImageDataModule": "data.image_datamodule", "load_image": "data.image_io",
+    "DEFAULT_IMAGE": "data.defaults", "DEFAULT_LABELS": "data.defaults",
+}
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'data' has no attribute {name!r}")

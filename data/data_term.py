@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-DEFAULT_LABELS = "background=#2f4f2f,cat=#8c8c8c,lion=#d2a03c"
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\- ]*$")
 _HEX = re.compile(r"^#?([0-9A-Fa-f]{6}|[0-9A-Fa-f]{3})$")

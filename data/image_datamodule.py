@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import math
-from pathlib import Path
 
 import torch
 
-from data.data_term import DEFAULT_LABELS, Labels, gaussian_unary, kmeans_labels, parse_labels
+from data.data_term import Labels, gaussian_unary, kmeans_labels, parse_labels
+from data.defaults import DEFAULT_BETA, DEFAULT_IMAGE, DEFAULT_LABELS, DEFAULT_MAX_SIZE, DEFAULT_SIGMA
 from data.energy_datamodule import EnergyDataModule
 from data.image_io import MAX_PIXELS, image_size, load_image
 from energies.grid_potts import GridPottsEnergy
 
-DEFAULT_IMAGE = Path(__file__).resolve().parent / "cat_lion.png"
-DEFAULT_SIGMA = 0.1
-DEFAULT_BETA = 2.0
 
 
 def _positive(name: str, value: float) -> float:
@@ -53,7 +50,7 @@ class ImageDataModule(EnergyDataModule):
         classes: int | None = None,
         sigma: float = DEFAULT_SIGMA,
         beta: float = DEFAULT_BETA,
-        max_size: int | None = 64,
+        max_size: int | None = DEFAULT_MAX_SIZE,
         max_pixels: int | None = MAX_PIXELS,
         seed: int = 0,
         steps_per_epoch: int = 100,
