@@ -15,11 +15,11 @@ M = 8
 class FixedDraws(RandomizedFlow):
     """The m draws of a step come from a fixed generator; process r uses draws [r·m/W, (r+1)·m/W)."""
 
-    def log_soft_samples(self, m, generator=None):
+    def run_flow(self, m, generator=None):
         world, rank = self.world()
         g = torch.Generator().manual_seed(123)
         all_draws = self.flow(self.start(M, g), self.omega(M, g), self.omega.channels_first)
-        return all_draws[rank * m : (rank + 1) * m]
+        return all_draws[rank * m : (rank + 1) * m], None
 
     def round(self, S, generator=None):
         world, rank = self.world()
