@@ -193,7 +193,7 @@ MODEL_FLAGS = {
     "samples_per_step": "--samples", "batch_size": "--samples", "lr": "--lr", "omega": "--omega", "kernel_size": "--kernel-size",
     "end_time": "--end-time", "step_size": "--step-size", "omega_variance": "--omega-variance", "variance": "--omega-variance",
     "rounding": "--rounding", "anneal_fraction": "--anneal", "learn_offset_mean": "--learn-offset", "start": "--start",
-    "restarts": "--restarts",
+    "restarts": "--restarts", "recipe": "--recipe",
 }
 
 
@@ -205,7 +205,8 @@ def owner_errors(flags: dict[str, str]):
     except ValueError as err:
         message = str(err)
         for name, flag in flags.items():
-            message = re.sub(rf"(?<![\w-]){name}(?!\w)", flag, message)
+            # ``name`` or ``name='value'`` → ``--flag`` or ``--flag value``
+            message = re.sub(rf"(?<![\w-]){name}(?:='([^']*)')?(?!\w)", lambda m: flag + (f" {m[1]}" if m[1] else ""), message)
         raise UsageError(message) from None
 
 
@@ -324,6 +325,7 @@ def build(args: argparse.Namespace) -> SimpleNamespace:
     from callbacks import RunSummary, SampleImages, SampleMetrics
     from callbacks.atomic_checkpoint_io import AtomicCheckpointIO
     from callbacks.console import RunProgressBar, library_noise_filtered
+    from callbacks.run_report import describe_run
     from callbacks.run_guards import FiniteLossGuard, GracefulInterrupt, LastCheckpoint
     from callbacks.run_logger import RunLogger
 
@@ -407,6 +409,7 @@ def fit(built: SimpleNamespace) -> int:
     non-finite loss)."""
     from callbacks.console import library_noise_filtered
     from callbacks.run_guards import NonFiniteLossError
+    from callbacks.run_report import report
 
     trainer, model, interrupt, summary = built.trainer, built.model, built.interrupt, built.summary
     ckpt_path = built.ckpt_path
@@ -431,66 +434,6 @@ def fit(built: SimpleNamespace) -> int:
     return 0
 
 
-def describe_run(args, datamodule, model, start_step: int, ckpt_path: Path | None, folder: Path, device: str, processes: int) -> list[str]:
-    """The block printed before training: what is trained on what, for how long, and where it goes."""
-    lines = []
-    grid = datamodule.energy.grid
-    if args.ising is not None:
-        hp = datamodule.hparams
-        lines.append(f"energy      Ising grid {grid[0]}×{grid[1]}, coupling {hp.coupling:g}, field {hp.field:g}")
-    else:
-        lines.append(f"image       {datamodule.image_path}")
-        width, height = datamodule.original_size
-        used = f"{grid[1]}×{grid[0]}"
-        if (width, height) == (grid[1], grid[0]):
-            why = "--max-size 0 keeps it" if not args.max_size else f"within --max-size {args.max_size}"
-            lines.append(f"size        {used} pixels, as is ({why})")
-        else:
-            lines.append(f"size        {width}×{height} → {used} pixels (--max-size {args.max_size}; 0 keeps the size)")
-    names = getattr(datamodule, "label_names", None) or [str(a) for a in range(model.c)]
-    colours = getattr(datamodule, "label_colours", None)
-    if colours is not None:
-        labels = ", ".join(f"{_swatch(col)}{name} {_hex(col)}" for name, col in zip(names, colours))
-        how = " (k-means colours)" if getattr(args, "classes", None) else ""
-        lines.append(f"labels      {labels}{how}")
-    else:
-        lines.append(f"labels      {', '.join(names)}")
-    lines.append(f"model       {_describe_model(model)}")
-    lines.append(f"device      {device}, {processes} process{'es' if processes > 1 else ''}")
-    if ckpt_path is None:
-        lines.append(f"steps       {args.max_steps}")
-    else:
-        lines.append(f"steps       {args.max_steps}, continuing from step {start_step} of {ckpt_path}")
-    fresh = not (folder / "checkpoints").exists()
-    lines.append(f"run folder  {folder}{' (new)' if fresh else ' (continued)'}")
-    return [f"train.py: {type(model).__name__} on {model.n} nodes × {model.c} labels", *("  " + line for line in lines)]
-
-
-def _describe_model(model) -> str:
-    hp = model.hparams
-    if type(model).__name__ == "MeanField":
-        return f"mean field, {hp.restarts} restarts, Adam lr {hp.lr:g}"
-    if type(model).__name__ == "VAN":
-        return f"VAN (PixelCNN, {hp.blocks} residual blocks × {hp.channels} channels), batch {hp.batch_size}, Adam lr {hp.lr:g}"
-    omega = f"{hp.omega} Ω" + (", label-tied" if hp.tie_labels else "")
-    if hp.tie_labels:
-        omega += ", local randomness" if hp.offset == "region" else ", global randomness"
-    return (f"randomized flow (recipe {hp.recipe}), {omega}, m = {hp.samples_per_step} samples per step, T = {hp.end_time:g} in steps of "
-            f"{hp.step_size:g}, {hp.rounding} rounding, Adam lr {hp.lr:g} ({hp.lr_schedule})")
-
-
-def _hex(colour) -> str:
-    return "#" + "".join(f"{int(round(float(v) * 255)):02x}" for v in colour)
-
-
-def _swatch(colour) -> str:
-    """A coloured block in a terminal (24-bit colour), nothing otherwise."""
-    if not sys.stdout.isatty():
-        return ""
-    r, g, b = (int(round(float(v) * 255)) for v in colour)
-    return f"\x1b[48;2;{r};{g};{b}m  \x1b[0m "
-
-
 def _int(text: str, name: str) -> int:
     try:
         value = int(text)
@@ -499,54 +442,6 @@ def _int(text: str, name: str) -> int:
     if value < 1:
         raise UsageError(f"{name} must be ≥ 1, got {value}")
     return value
-
-
-def report(summary: dict, folder: Path, root: Path | None = None) -> None:
-    """Print the run's figures (Fig. 1's where the labels have them, Table 1's where exact) and where its results are."""
-    s = summary["samples"]
-    seconds = f"{summary['seconds']:.0f} s"
-    if summary["seconds"] - summary["seconds_this_run"] >= 1:  # a resumed run: the total, then this session's part
-        seconds += f" ({summary['seconds_this_run']:.0f} s this session)"
-    print(f"done: {summary['steps']} steps, {seconds}")
-    line = f"samples (m={s['m']}): energy {s['energy']:.3f}, entropy {s['entropy']:.3f}, free energy {s['free_energy']:.3f}"
-    if "kl" in s:
-        line += f", KL {s['kl']:.3f}, marginal difference {s['marginal_diff']:.3f}"
-    print(line)
-    if "label_changes" in s:
-        unit = "pixels" if summary.get("image") else "nodes"
-        line = f"label changes between two samples: {s['label_changes']:.1f} of {summary['n']} {unit}"
-        marg = summary.get("marginals", {})
-        if "pixel_entropy_mean" in marg:
-            line += f"; mean pixel entropy {marg['pixel_entropy_mean']:.3f} nats (at most {marg['pixel_entropy_limit']:.3f})"
-        print(line)
-    fig = summary.get("fig1")  # present only for labels with a background and two subjects (callbacks.figures.fig1_labels)
-    if fig:
-        print(
-            f"Fig. 1: subject coherence {fig['subject_coherence']:.3f}, {fig['cat_label']} share {fig['cat_share']:.3f}, "
-            f"pixelwise coherence {fig['pixelwise_coherence']:.3f} ({fig['subject_pixels']} subject pixels)"
-        )
-    files = set(summary.get("files", []))
-    print(f"run folder: {folder}")
-    for name, what in RESULT_FILES:
-        if name in files:
-            print(f"  {name:<22}{what}")
-    if (folder / "checkpoints" / "last.ckpt").exists():
-        print(f"  {'checkpoints/last.ckpt':<22}continue with --resume last and a higher --max-steps")
-    logs = folder.parent if root is None else root / "lightning_logs"
-    print(f"TensorBoard: tensorboard --logdir {logs}")
-
-
-# what report() lists, in this order, when the run wrote it
-RESULT_FILES = (
-    ("summary.json", "every figure of the run"),
-    ("fig1.png", "joint samples (top row) and pixelwise-independent samples (bottom row)"),
-    ("joint_samples.png", "samples of the model"),
-    ("pixelwise_samples.png", "each pixel drawn on its own from the same marginals"),
-    ("marginals.png", "P(label) per pixel, one panel per label"),
-    ("uncertainty.png", "entropy of the marginals per pixel, in nats"),
-    ("legend.png", "the label colours"),
-    ("samples.npy", "the samples (int32, m × H × W); marginals.npy: the marginals (H × W × c)"),
-)
 
 
 if __name__ == "__main__":

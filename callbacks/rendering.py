@@ -16,6 +16,11 @@ PALETTE = torch.tensor(
 )
 
 
+def hex_colour(colour) -> str:
+    """``#rrggbb`` of an RGB colour in ``[0, 1]``."""
+    return "#" + "".join(f"{int(round(float(v) * 255)):02x}" for v in colour)
+
+
 def palette(c: int, colours: Tensor | None = None) -> Tensor:
     """``(c, 3)`` colours: the given ones, else a fixed palette (cycled)."""
     if colours is not None:

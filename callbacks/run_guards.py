@@ -40,7 +40,7 @@ class FiniteLossGuard(Callback):
             problem = f"parameter '{bad}' became non-finite"
         raise NonFiniteLossError(
             f"{problem} at step {trainer.global_step}; the last good checkpoint is kept "
-            "(lower --lr, or check the energy's parameters)"
+            "(lower the learning rate, or check the energy's parameters)"
         )
 
 

@@ -20,7 +20,7 @@ from typing_extensions import override
 from callbacks.common import check_every, label_info, model_marginals, try_exact
 from callbacks.evaluation import evaluate, evaluating, noise
 from callbacks.figures import fig1_figures, fig1_labels, pixelwise_samples
-from callbacks.rendering import auto_scale, colourise, legend, marginals_figure, palette, save_png, tile, uncertainty_figure
+from callbacks.rendering import auto_scale, colourise, hex_colour, legend, marginals_figure, palette, save_png, tile, uncertainty_figure
 from callbacks.uncertainty import label_changes_from_marginals, pixel_entropy
 from energies.exact import MAX_STATES
 
@@ -157,7 +157,7 @@ class RunSummary(Callback):
         summary = {
             "model": type(pl_module).__name__,
             "labels": names if names is not None else [str(a) for a in range(pl_module.c)],
-            "label_colours": ["#" + "".join(f"{int(round(float(v) * 255)):02x}" for v in col) for col in colours],
+            "label_colours": [hex_colour(col) for col in colours],
             "image_size": list(grid) if grid is not None else None,
             "n": energy.n,
             "c": energy.c,

@@ -48,7 +48,7 @@ def check_settings(s: dict) -> None:
     if s["kernel_size"] < 1 or s["kernel_size"] % 2 == 0:
         raise ValueError(f"kernel_size must be odd and positive, got {s['kernel_size']}")
     if s["tie_labels"] and s["omega"] != "conv":
-        raise ValueError("tie_labels needs omega='conv' (the dense Ω has no label channels)")
+        raise ValueError("tie_labels needs omega='conv' (the dense Ω has no label channels): take a recipe without label tying")
 
 
 def draw_labels(S: Tensor, generator: torch.Generator | None = None) -> Tensor:

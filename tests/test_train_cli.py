@@ -208,9 +208,9 @@ BAD = [
     (["--sigma", "inf"], "--sigma"),
     (["--strategy", "bogus"], "invalid strategy"),
     (["--lr", "inf"], "--lr"),
-    (["--omega", "dense"], "tie_labels needs --omega='conv'"),  # the image recipe ties labels: image-untied does not
-    (["--recipe", "image-untied", "--learn-offset"], "--learn-offset needs tie_labels"),
-    (["--learn-offset"], "the global offset"),
+    (["--omega", "dense"], "tie_labels needs --omega conv (the dense Ω has no label channels): take a --recipe without"),
+    (["--recipe", "image-untied", "--learn-offset"], "--learn-offset needs a --recipe with the global tied label offset"),
+    (["--learn-offset"], "--learn-offset needs a --recipe with the global tied label offset"),
     (["--recipe", "everywhere"], "--recipe"),
     (["--model", "meanfield", "--omega", "dense"], "--omega applies to --model flow only"),
     (["--kernel-size", "4"], "--kernel-size must be odd"),
