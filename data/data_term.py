@@ -6,6 +6,7 @@ Label colours come from ``--labels "name=#rrggbb,..."`` or, with ``--classes K``
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -87,10 +88,23 @@ def parse_labels(spec: str) -> Labels:
     return Labels(tuple(names), torch.stack(colours))
 
 
+def check_sigma(sigma: float) -> float:
+    """The colour std of the data term: a positive finite number."""
+    if not (float(sigma) > 0 and math.isfinite(sigma)):
+        raise ValueError(f"sigma must be a positive finite number, got {sigma}")
+    return float(sigma)
+
+
+def check_classes(k: int) -> int:
+    """The number of k-means colours: an integer ≥ 2."""
+    if isinstance(k, bool) or int(k) != k or k < 2:
+        raise ValueError(f"classes must be an integer ≥ 2, got {k}")
+    return int(k)
+
+
 def gaussian_unary(image: Tensor, colours: Tensor, sigma: float) -> Tensor:
     """Unary potentials ``‖x − colour‖² / (2σ²)``: ``(H, W, 3), (c, 3) → (H, W, c)``."""
-    if not sigma > 0 or sigma != sigma or sigma == float("inf"):
-        raise ValueError(f"sigma must be a positive number, got {sigma}")
+    sigma = check_sigma(sigma)
     diff = image[:, :, None, :].double() - colours.to(image.device)[None, None].double()
     return ((diff**2).sum(-1) / (2 * float(sigma) ** 2)).to(torch.get_default_dtype())
 
@@ -101,9 +115,7 @@ def kmeans_colours(image: Tensor, k: int, seed: int = 0, iterations: int = 50, m
     Raises:
         ValueError: when ``k < 2`` or the image has fewer than ``k`` distinct colours.
     """
-    if int(k) != k or k < 2:
-        raise ValueError(f"classes must be an integer ≥ 2, got {k}")
-    k = int(k)
+    k = check_classes(k)
     x = image.reshape(-1, 3).double()
     distinct = torch.unique(x, dim=0)
     if len(distinct) < k:

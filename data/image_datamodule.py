@@ -7,19 +7,12 @@ import math
 
 import torch
 
-from data.data_term import Labels, gaussian_unary, kmeans_labels, parse_labels
+from data.data_term import Labels, check_classes, check_sigma, gaussian_unary, kmeans_labels, parse_labels
 from data.defaults import DEFAULT_BETA, DEFAULT_IMAGE, DEFAULT_LABELS, DEFAULT_MAX_SIZE, DEFAULT_SIGMA
 from data.energy_datamodule import EnergyDataModule
-from data.image_io import MAX_PIXELS, image_size, load_image
+from data.image_io import MAX_PIXELS, check_max_size, image_size, load_image
 from energies.grid_potts import GridPottsEnergy
 
-
-
-def _positive(name: str, value: float) -> float:
-    value = float(value)
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"{name} must be a positive finite number, got {value}")
-    return value
 
 
 class ImageDataModule(EnergyDataModule):
@@ -58,12 +51,13 @@ class ImageDataModule(EnergyDataModule):
         super().__init__(steps_per_epoch)
         if labels is not None and classes is not None:
             raise ValueError("give labels or classes, not both")
-        if classes is not None and (int(classes) != classes or classes < 2):
-            raise ValueError(f"classes must be an integer ≥ 2, got {classes}")
-        _positive("sigma", sigma)
-        _positive("beta", beta)
-        if max_size is not None and (int(max_size) != max_size or max_size < 1):
-            raise ValueError(f"max_size must be an integer ≥ 1, got {max_size}")
+        # checked here as well as where they are used, so that bad values fail before the image is read
+        if classes is not None:
+            check_classes(classes)
+        check_sigma(sigma)
+        if not (float(beta) > 0 and math.isfinite(beta)):
+            raise ValueError(f"beta must be a positive finite number, got {beta}")
+        check_max_size(max_size)
         image = str(DEFAULT_IMAGE if image is None else image)
         if labels is None and classes is None:
             labels = DEFAULT_LABELS

@@ -66,8 +66,7 @@ def load_image(path: str | os.PathLike, max_size: int | None = None, max_pixels:
         ValueError: one line, for a missing path, a directory, an empty or unreadable or truncated
             file, or an image over ``max_pixels`` (the message points to ``--max-size``).
     """
-    if max_size is not None and int(max_size) < 1:
-        raise ValueError(f"max_size must be ≥ 1, got {max_size}")
+    check_max_size(max_size)
     p = Path(path)
     if not p.exists():
         raise ValueError(f"image not found: {p}")
@@ -128,6 +127,13 @@ def _too_large(p: Path, width: int, height: int, w: int, h: int, max_pixels: int
     side = int(max_pixels**0.5)
     now = f"{width}×{height}" if (w, h) == (width, height) else f"{width}×{height} (→ {w}×{h} with max_size {max_size})"
     return f"image {p} is {now} = {w * h:,} pixels, over the limit of {max_pixels:,}; use a smaller max_size (e.g. max_size {min(side, 128)})"
+
+
+def check_max_size(max_size: int | None) -> int | None:
+    """The longest side to downscale to: ``None`` (keep) or an integer ≥ 1."""
+    if max_size is not None and (isinstance(max_size, bool) or int(max_size) != max_size or max_size < 1):
+        raise ValueError(f"max_size must be an integer ≥ 1, got {max_size}")
+    return None if max_size is None else int(max_size)
 
 
 def _one_line(err: BaseException) -> str:

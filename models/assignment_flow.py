@@ -7,6 +7,7 @@ approaches a vertex. The integrator knows nothing of energies or of how ``Ω`` i
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
@@ -17,10 +18,9 @@ ApplyOmega = Callable[[Tensor], Tensor]
 
 def num_steps(step_size: float, end_time: float) -> int:
     """Number of Euler steps ``round(T / h)`` (at least one)."""
-    if not step_size > 0:
-        raise ValueError(f"step_size must be positive, got {step_size}")
-    if not end_time > 0:
-        raise ValueError(f"end_time must be positive, got {end_time}")
+    for name, value in (("step_size", step_size), ("end_time", end_time)):
+        if not (value > 0 and math.isfinite(value)):
+            raise ValueError(f"{name} must be positive, got {value}")
     return max(1, int(round(end_time / step_size)))
 
 

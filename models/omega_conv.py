@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from models.assignment_flow import ApplyOmega
-from models.omega_dense import _inverse_softplus
+from models.omega_dense import _inverse_softplus, check_variance
 
 
 def symmetrize_kernel(weight: Tensor) -> Tensor:
@@ -105,10 +105,9 @@ class ConvOmega(nn.Module):
         if noise == "role" and not tie_labels:
             raise ValueError("noise='role' needs tie_labels (the roles are the tied kernels)")
         self.noise = noise
-        if kernel_size % 2 != 1:
-            raise ValueError(f"kernel_size must be odd, got {kernel_size}")
-        if not variance > 0:
-            raise ValueError(f"variance must be positive, got {variance}")
+        if kernel_size < 1 or kernel_size % 2 != 1:
+            raise ValueError(f"kernel_size must be odd and positive, got {kernel_size}")
+        check_variance(variance)
         self.c, self.grid, self.kernel_size = int(c), (int(grid[0]), int(grid[1])), int(kernel_size)
         self.symmetric, self.nonnegative, self.eps = bool(symmetric), bool(nonnegative), float(eps)
         self.tie_labels = bool(tie_labels)

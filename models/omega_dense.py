@@ -11,6 +11,13 @@ from torch import Tensor, nn
 from models.assignment_flow import ApplyOmega
 
 
+def check_variance(variance: float) -> float:
+    """The initial variance of Ω's weights: a positive finite number."""
+    if not (variance > 0 and math.isfinite(variance)):
+        raise ValueError(f"variance must be positive, got {variance}")
+    return float(variance)
+
+
 def _inverse_softplus(x: float) -> float:
     return x + math.log(-math.expm1(-x))
 
@@ -33,8 +40,7 @@ class DenseOmega(nn.Module):
 
     def __init__(self, n: int, mean: float = 1 / 20, variance: float = 0.1, eps: float = 1e-3, learn_std: bool = True) -> None:
         super().__init__()
-        if not variance > 0:
-            raise ValueError(f"variance must be positive, got {variance}")
+        check_variance(variance)
         self.n, self.eps = int(n), float(eps)
         self.mean = nn.Parameter(torch.full((n, n), float(mean)))
         rho = torch.full((n, n), _inverse_softplus(math.sqrt(variance)))

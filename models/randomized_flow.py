@@ -32,21 +32,19 @@ from models.omega_conv import ConvOmega
 from models.omega_dense import DenseOmega
 
 def check_settings(s: dict) -> None:
-    """One-line ``ValueError`` for a setting out of range or settings that do not go together."""
+    """One-line ``ValueError`` for a setting out of range or settings that do not go together (the flow, the
+    Ω distributions and the start check their own arguments)."""
     choices = {"omega": ("dense", "conv"), "rounding": ("draw", "argmax"), "lr_schedule": ("constant", "cosine"),
                "omega_noise": ("entry", "role"), "offset": ("global", "region")}
     for name, allowed in choices.items():
         if s[name] not in allowed:
             raise ValueError(f"{name} must be {' or '.join(map(repr, allowed))}, got {s[name]!r}")
-    for name in ("lr", "step_size", "end_time", "omega_variance"):
-        if not (s[name] > 0 and math.isfinite(s[name])):
-            raise ValueError(f"{name} must be positive, got {s[name]}")
+    if not (s["lr"] > 0 and math.isfinite(s["lr"])):
+        raise ValueError(f"lr must be positive, got {s['lr']}")
     if s["samples_per_step"] < 2:
         raise ValueError(f"samples_per_step must be ≥ 2, got {s['samples_per_step']}")
     if not 0 <= s["anneal_fraction"] <= 1:
         raise ValueError(f"anneal_fraction must be in [0, 1], got {s['anneal_fraction']}")
-    if s["kernel_size"] < 1 or s["kernel_size"] % 2 == 0:
-        raise ValueError(f"kernel_size must be odd and positive, got {s['kernel_size']}")
     if s["tie_labels"] and s["omega"] != "conv":
         raise ValueError("tie_labels needs omega='conv' (the dense Ω has no label channels): take a recipe without label tying")
 
