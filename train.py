@@ -350,8 +350,6 @@ def build(args: argparse.Namespace) -> SimpleNamespace:
         if ckpt_path.resolve().parent.name == "checkpoints" and folder.parent.resolve() == (root / "lightning_logs").resolve():
             version = _version(folder) if _version(folder) >= 0 else None
 
-    names = getattr(datamodule, "label_names", None)
-    colours = getattr(datamodule, "label_colours", None)
     exact = {"auto": "auto", "on": True, "off": False}[args.exact]
     metrics = SampleMetrics(every_n_steps=args.log_every, samples=256, exact=exact)
     metrics.check_energy(energy)
@@ -360,7 +358,7 @@ def build(args: argparse.Namespace) -> SimpleNamespace:
     hparams.update({k: v for k, v in {**datamodule.hparams, **model.hparams}.items() if v is not None})
     with owner_errors({"samples": "--summary-samples"}):
         summary = RunSummary(
-            samples=args.summary_samples, names=names, colours=colours, seed=args.seed, hparams=hparams,
+            samples=args.summary_samples, seed=args.seed, hparams=hparams,
             extra={"args": {k: v for k, v in vars(args).items()}, "image": getattr(datamodule, "image_path", None),
                    "image_size_original": list(reversed(getattr(datamodule, "original_size", None) or ())) or None},
         )
@@ -368,7 +366,7 @@ def build(args: argparse.Namespace) -> SimpleNamespace:
     callbacks = [
         guard,
         metrics,
-        SampleImages(every_n_steps=2 * args.log_every, names=names, colours=colours, seed=args.seed),
+        SampleImages(every_n_steps=2 * args.log_every, seed=args.seed),
         summary,
         ModelCheckpoint(
             filename="step{step:06d}", auto_insert_metric_name=False, every_n_train_steps=args.checkpoint_every,

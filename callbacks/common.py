@@ -21,13 +21,12 @@ def fixed_generator(seed: int, device) -> torch.Generator:
     return torch.Generator(device=torch.device(device)).manual_seed(int(seed))
 
 
-def label_info(trainer, pl_module, names=None, colours=None) -> tuple[list[str] | None, Tensor | None]:
-    """Label names and colours: the given ones, else the DataModule's (``label_names``/``label_colours``)."""
+def label_info(trainer, pl_module) -> tuple[list[str] | None, Tensor | None]:
+    """Label names and colours: the DataModule's (``label_names``/``label_colours``), the one source of both;
+    ``None`` where it has none (or not one per label)."""
     dm = getattr(trainer, "datamodule", None)
-    if names is None:
-        names = getattr(dm, "label_names", None)
-    if colours is None:
-        colours = getattr(dm, "label_colours", None)
+    names = getattr(dm, "label_names", None)
+    colours = getattr(dm, "label_colours", None)
     if names is not None and len(names) != pl_module.c:
         names = None
     if colours is not None and len(colours) != pl_module.c:

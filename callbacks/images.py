@@ -29,7 +29,6 @@ class SampleImages(Periodic):
         samples: samples per grid (joint and pixelwise each).
         nrow: samples per grid row.
         marginal_samples: flow samples averaged for the marginals (models that take ``m``).
-        names, colours: label names and ``(c, 3)`` colours (default: the DataModule's, else a palette).
         seed: seed of the fixed noise.
 
     Attributes:
@@ -46,24 +45,20 @@ class SampleImages(Periodic):
         samples: int = 16,
         nrow: int = 8,
         marginal_samples: int = 1024,
-        names: list[str] | None = None,
-        colours: Tensor | None = None,
         seed: int = 0,
     ) -> None:
         super().__init__(every_n_steps)
         self.samples = check_every("samples", samples)
         self.nrow = check_every("nrow", nrow)
         self.marginal_samples = check_every("marginal_samples", marginal_samples)
-        if names is not None and colours is not None and len(names) != len(colours):
-            raise ValueError(f"{len(names)} label names but {len(colours)} colours")
-        self.names, self.colours, self.seed = names, colours, int(seed)
+        self.seed = int(seed)
         self.logged: list[dict] = []
         self.images: dict[str, Tensor] = {}
 
     def render(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Tensor]:
         """The pictures, ``{tag: (h, w, 3)}``."""
         grid = pl_module.energy.grid
-        names, colours = label_info(trainer, pl_module, self.names, self.colours)
+        names, colours = label_info(trainer, pl_module)
         names = names or [str(a) for a in range(pl_module.c)]
         colours = palette(pl_module.c, colours)
         scale = auto_scale(grid)

@@ -57,7 +57,6 @@ class RunSummary(Callback):
     Args:
         samples: number of joint samples saved and scored (≥ 64).
         marginal_samples: flow samples averaged for the marginals (models that take ``m``).
-        names, colours: label names and ``(c, 3)`` colours (default: the DataModule's).
         extra: more entries for ``summary.json`` (e.g. the command line's arguments).
         hparams: the run's hyperparameters for TensorBoard (primitives; default ``pl_module.hparams``).
         dirpath: where to write (default ``trainer.log_dir``).
@@ -75,8 +74,6 @@ class RunSummary(Callback):
         self,
         samples: int = 256,
         marginal_samples: int = 4096,
-        names: list[str] | None = None,
-        colours: Tensor | None = None,
         extra: dict | None = None,
         hparams: dict | None = None,
         dirpath: str | Path | None = None,
@@ -88,7 +85,6 @@ class RunSummary(Callback):
             raise ValueError(f"samples must be ≥ 64 (samples.npy holds at least 64), got {samples}")
         self.samples = int(samples)
         self.marginal_samples = check_every("marginal_samples", marginal_samples)
-        self.names, self.colours = names, colours
         self.extra = dict(extra or {})
         self.hparams = None if hparams is None else dict(hparams)
         self.logged_hparams: tuple[dict, dict] | None = None
@@ -135,7 +131,7 @@ class RunSummary(Callback):
             self.folder = Path(self.dirpath or trainer.log_dir or trainer.default_root_dir)
         out = self.folder
         out.mkdir(parents=True, exist_ok=True)
-        names, colours = label_info(trainer, pl_module, self.names, self.colours)
+        names, colours = label_info(trainer, pl_module)
         colours = palette(pl_module.c, colours)
         grid = energy.grid
         samples = ev.samples

@@ -54,7 +54,6 @@ def _fit(callbacks, energy, steps=4, tmp_path=None, dm_kwargs=None):
         (lambda: SampleMetrics(samples=-1), "samples"),
         (lambda: SampleMetrics(exact="yes"), "exact"),
         (lambda: SampleImages(every_n_steps=1.5), "every_n_steps"),
-        (lambda: SampleImages(names=["a"], colours=torch.zeros(2, 3)), "colours"),
         (lambda: RunSummary(samples=10), "64"),
     ],
 )
