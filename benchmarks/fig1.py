@@ -28,6 +28,7 @@ if str(ROOT) not in sys.path:  # run as a script from a clone without installing
 
 import train  # noqa: E402
 from benchmarks.output import write_json  # noqa: E402
+from data import ImageDataModule  # noqa: E402
 from callbacks.figures import fig1_figures  # noqa: E402
 from data.make_cat_lion import draw  # noqa: E402
 from models.gibbs import CheckerboardGibbs  # noqa: E402
@@ -53,9 +54,7 @@ def default_runs(seeds: int, root: Path) -> list[dict]:
 
 
 def gibbs_reference(chains: int = 512, sweeps: int = 1000, seed: int = 0) -> dict:
-    args = train.build_parser().parse_args([])
-    train.check_args(args)
-    datamodule = train.build_datamodule(args)
+    datamodule = ImageDataModule()  # the bundled image and labels, as `python train.py`
     energy, names = datamodule.energy, datamodule.label_names
     H, W = energy.grid
     gibbs = CheckerboardGibbs(energy)

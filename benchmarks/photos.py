@@ -29,6 +29,7 @@ if str(ROOT) not in sys.path:  # run as a script from a clone without installing
 
 import train  # noqa: E402
 from benchmarks.output import write_json  # noqa: E402
+from data import ImageDataModule  # noqa: E402
 from callbacks.rendering import panel_figure, save_png  # noqa: E402
 from callbacks.uncertainty import pixel_entropy  # noqa: E402
 from models.gibbs import CheckerboardGibbs  # noqa: E402
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         root = args.root or Path(tmp)
         for photo in args.photos:
             common = ["--image", f"{photo}.png", "--classes", "3", "--max-size", "64"]
-            datamodule = train.build_datamodule(train.build_parser().parse_args(common))
+            datamodule = ImageDataModule(image=str(ROOT / "data" / f"{photo}.png"), classes=3, max_size=64)  # as `common`
             energy = datamodule.energy
             cached = args.references / f"{photo}.pt"
             if cached.exists():
