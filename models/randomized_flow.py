@@ -31,6 +31,7 @@ from models.flow_start import flow_start
 from models.omega_conv import ConvOmega
 from models.omega_dense import DenseOmega
 
+
 def check_settings(s: dict) -> None:
     """One-line ``ValueError`` for a setting out of range or settings that do not go together (the flow, the
     Ω distributions and the start check their own arguments)."""
@@ -61,12 +62,12 @@ class RandomizedFlow(EnergyModel):
     Args:
         n: number of nodes.  c: number of labels.
         grid: ``(H, W)`` of an image graph (needed by ``omega="conv"``).
-        omega: ``"dense"`` (Theorem 1's ``max(Z+Zᵀ,0)+εI``) or ``"conv"`` (multi-channel convolution).
         recipe: a name in :data:`models.recipes.RECIPES` (default ``"ising"``, the dense-Ω recipe for small
             graphs); it gives every setting below, ``settings`` override single ones.
         seed: seeds the initial ``S0`` logits.
 
     Settings:
+        omega: ``"dense"`` (Theorem 1's ``max(Z+Zᵀ,0)+εI``) or ``"conv"`` (multi-channel convolution).
         samples_per_step: ``m``, flow samples per optimisation step.
         lr: Adam step length.
         step_size: Euler step ``h``.  end_time: ``T``.
