@@ -53,7 +53,7 @@ def test_two_processes_give_the_one_process_gradient(tmp_path):
     one, two = gradients(tmp_path, 1), gradients(tmp_path, 2)
     assert set(one) == set(two) and len(one) >= 3
     for key in one:
-        torch.testing.assert_close(two[key], one[key], rtol=1e-4, atol=1e-6, msg=key)
+        torch.testing.assert_close(two[key], one[key], rtol=1e-4, atol=1e-6, msg=lambda m, key=key: f"{key}: {m}")
 
 
 def test_samples_must_split_evenly():
