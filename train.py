@@ -26,6 +26,7 @@ from types import SimpleNamespace
 
 REPO = Path(__file__).resolve().parent
 
+
 class UsageError(ValueError):
     """Bad command-line input; reported as one line, exit code 2."""
 
@@ -46,7 +47,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from data.defaults import DEFAULT_BETA, DEFAULT_IMAGE, DEFAULT_LABELS, DEFAULT_MAX_SIZE, DEFAULT_SIGMA  # no torch
-    from models.recipes import RECIPES  # settings only: no torch
+    from models.recipes import BASELINE_MAX_STEPS, RECIPES  # settings only: no torch
 
     p = _Parser(
         prog="train.py",
@@ -57,9 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--image", default=None, help=f"image file; a bare name also resolves in data/ (default: data/{DEFAULT_IMAGE.name})")
     data.add_argument("--labels", default=None, help=f'label colours "name=#rrggbb,..." (default with no --classes: "{DEFAULT_LABELS}")')
     data.add_argument("--classes", type=int, default=None, help="fit this many label colours by k-means instead of --labels")
-    data.add_argument("--sigma", type=float, default=DEFAULT_SIGMA, help="colour std of the Gaussian data term (RGB in [0, 1])")
-    data.add_argument("--beta", type=float, default=DEFAULT_BETA, help="Potts weight per disagreeing neighbour pair")
-    data.add_argument("--max-size", type=int, default=DEFAULT_MAX_SIZE, help="downscale the image's longer side to this many pixels (0: keep)")
+    data.add_argument("--sigma", type=float, default=None, help=f"colour std of the Gaussian data term, RGB in [0, 1] (default: {DEFAULT_SIGMA})")
+    data.add_argument("--beta", type=float, default=None, help=f"Potts weight per disagreeing neighbour pair (default: {DEFAULT_BETA})")
+    data.add_argument("--max-size", type=int, default=None,
+                      help=f"downscale the image's longer side to this many pixels, 0: keep (default: {DEFAULT_MAX_SIZE})")
     data.add_argument("--ising", metavar="HxW", default=None, help="train the Ising grid of this size instead of an image (Table 1: 3x8)")
     data.add_argument("--coupling", type=float, default=None, help="Ising coupling per disagreeing pair (default: Table 1's)")
 
@@ -71,10 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "(the default on images: local randomness, separate regions decide independently), "
                        "'image-global' (one label offset per image: every region follows the same draw), "
                        "'image-untied' (no label tying), 'ising' (the default on --ising: Table 1), 'paper' (§5 as written)")
-    model.add_argument("--samples", type=int, default=None, help="flow samples per step m, or the VAN's batch (default: the recipe's)")
-    model.add_argument("--lr", type=float, default=None, help="Adam step length (default: the recipe's; mean field 0.2)")
+    model.add_argument("--samples", type=int, default=None, help="flow samples per step m, or the VAN's batch (default: the recipe's, the VAN's own)")
+    model.add_argument("--lr", type=float, default=None, help="Adam step length (default: the recipe's, the baseline's own)")
     model.add_argument("--omega", choices=("conv", "dense"), default=None, help="flow Ω (default: the recipe's)")
-    model.add_argument("--kernel-size", type=int, default=None, help="conv Ω kernel size, odd (default: the recipe's, 3)")
+    model.add_argument("--kernel-size", type=int, default=None, help="conv Ω kernel size, odd (default: the recipe's)")
     model.add_argument("--end-time", type=float, default=None, help="flow end time T (default: the recipe's)")
     model.add_argument("--step-size", type=float, default=None, help="Euler step h (default: the recipe's)")
     model.add_argument("--omega-variance", type=float, default=None, help="initial variance of Ω's weights (default: the recipe's)")
@@ -88,11 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
                        "follow an asymmetric data term (experimental, --recipe image-global; follows it only partway)")
     model.add_argument("--start", choices=("data", "random"), default=None,
                        help="flow start S0: softmax(−unary) of the data term, or random (default: the recipe's)")
-    model.add_argument("--restarts", type=int, default=1000, help="mean-field random restarts")
+    model.add_argument("--restarts", type=int, default=None, help="mean-field random restarts (default: mean field's own)")
 
     train = p.add_argument_group("training")
     train.add_argument("--max-steps", type=int, default=None, help="optimizer steps, counting resumed ones (default: the recipe's, "
-                       "600 on images, 4000 on --ising; mean field 1500, VAN 2000)")
+                       f"{RECIPES['image'].max_steps} on images, {RECIPES['ising'].max_steps} on --ising; "
+                       f"mean field {BASELINE_MAX_STEPS['meanfield']}, VAN {BASELINE_MAX_STEPS['van']})")
     train.add_argument("--seed", type=int, default=0, help="seed of everything")
     train.add_argument("--root-dir", default=".", help="runs go to <root-dir>/lightning_logs/version_N/")
     train.add_argument("--resume", metavar="PATH|last", default=None, help="checkpoint to continue from; 'last': the newest last.ckpt under --root-dir")
@@ -169,26 +172,37 @@ def check_args(args: argparse.Namespace) -> None:
     for name in ("max_steps", "checkpoint_every", "log_every"):
         if getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be ≥ 1, got {getattr(args, name)}")
-    if args.max_size < 0:
+    if args.max_size is not None and args.max_size < 0:
         raise UsageError(f"--max-size must be ≥ 0 (0 keeps the size), got {args.max_size}")
     if args.ising is not None:
-        image_opts = [f"--{k.replace('_', '-')}" for k in ("image", "labels", "classes") if getattr(args, k) is not None]
+        image_opts = [_flag(k) for k in IMAGE_ONLY if getattr(args, k) is not None]
         if image_opts:
             raise UsageError(f"--ising trains a synthetic grid: drop {', '.join(image_opts)}")
     elif args.coupling is not None:
         raise UsageError("--coupling applies to --ising only (images use --beta)")
-    if args.model != "flow":
-        flow_opts = [f"--{k.replace('_', '-')}" for k in FLOW_ONLY if getattr(args, k) not in (None, False)]
-        if flow_opts:
-            raise UsageError(f"{', '.join(flow_opts)} appl{'ies' if len(flow_opts) == 1 else 'y'} to --model flow only")
+    unused = [_flag(k) for k, models in MODEL_ONLY.items() if args.model not in models and getattr(args, k) not in (None, False)]
+    if unused:
+        raise UsageError(f"{', '.join(unused)} do{'es' if len(unused) == 1 else ''} not apply to --model {args.model}")
+    if args.model == "flow" and args.kernel_size is not None and (args.omega or recipe_settings(args)["omega"]) != "conv":
+        raise UsageError("--kernel-size applies to the conv Ω; this run's Ω is dense")
 
 
-# options of the flow alone (the baselines have their own settings)
-FLOW_ONLY = ("recipe", "omega", "kernel_size", "end_time", "step_size", "omega_variance", "rounding", "anneal", "learn_offset", "start")
+# options of images only, and options of some models only (the others would ignore them)
+IMAGE_ONLY = ("image", "labels", "classes", "sigma", "beta", "max_size")
+_FLOW = ("flow",)
+MODEL_ONLY = {
+    "recipe": _FLOW, "omega": _FLOW, "kernel_size": _FLOW, "end_time": _FLOW, "step_size": _FLOW, "omega_variance": _FLOW,
+    "rounding": _FLOW, "anneal": _FLOW, "learn_offset": _FLOW, "start": _FLOW, "samples": ("flow", "van"), "restarts": ("meanfield",),
+}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 # the command-line flag of each constructor argument that train.py passes on: an owner's message names its
 # argument (``sigma must be positive``), the command line shows the flag (``--sigma must be positive``)
-DATA_FLAGS = {"labels": "--labels", "classes": "--classes", "sigma": "--sigma", "beta": "--beta", "max_size": "--max-size"}
+DATA_FLAGS = {"labels": "--labels", "classes": "--classes", "sigma": "--sigma", "beta": "--beta", "max_size": "--max-size",
+              "coupling": "--coupling"}
 MODEL_FLAGS = {
     "samples_per_step": "--samples", "batch_size": "--samples", "lr": "--lr", "omega": "--omega", "kernel_size": "--kernel-size",
     "end_time": "--end-time", "step_size": "--step-size", "omega_variance": "--omega-variance", "variance": "--omega-variance",
@@ -199,14 +213,16 @@ MODEL_FLAGS = {
 
 @contextlib.contextmanager
 def owner_errors(flags: dict[str, str]):
-    """Re-raise an owner's ``ValueError`` as bad input, its argument names replaced by their flags."""
+    """Re-raise an owner's ``ValueError`` as bad input, its argument names replaced by their flags: a name that
+    starts the message (``sigma must be …``) or is followed by ``=`` (``omega='conv'``, ``classes=300``); a
+    name elsewhere is a plain word (``at least 2 labels``) and stays."""
     try:
         yield
     except ValueError as err:
         message = str(err)
         for name, flag in flags.items():
-            # ``name`` or ``name='value'`` → ``--flag`` or ``--flag value``
-            message = re.sub(rf"(?<![\w-]){name}(?:='([^']*)')?(?!\w)", lambda m: flag + (f" {m[1]}" if m[1] else ""), message)
+            message = re.sub(rf"^{name}(?![\w=])", flag, message)
+            message = re.sub(rf"(?<![\w-]){name}='?([^',;)\s]*)'?", lambda m: f"{flag} {m[1]}", message)
         raise UsageError(message) from None
 
 
@@ -220,32 +236,42 @@ def flow_recipe(args: argparse.Namespace) -> str:
     return args.recipe or ("ising" if args.ising is not None else "image")
 
 
+def recipe_settings(args: argparse.Namespace) -> dict:
+    from models.recipes import RECIPES
+
+    return dict(RECIPES[flow_recipe(args)].flow)
+
+
 def build_datamodule(args: argparse.Namespace):
     from data import ImageDataModule, IsingDataModule
 
     if args.ising is not None:
         h, w = parse_size(args.ising)
-        return IsingDataModule(h, w, **({} if args.coupling is None else {"coupling": args.coupling}))
+        with owner_errors(DATA_FLAGS):
+            return IsingDataModule(h, w, **_given(coupling=args.coupling))
     with owner_errors(DATA_FLAGS):
         return ImageDataModule(
-            image=resolve_image(args.image), labels=args.labels, classes=args.classes, sigma=args.sigma,
-            beta=args.beta, max_size=args.max_size or None, seed=args.seed,
+            image=resolve_image(args.image), labels=args.labels, classes=args.classes, seed=args.seed,
+            **_given(sigma=args.sigma, beta=args.beta), **({} if args.max_size is None else {"max_size": args.max_size or None}),
         )
+
+
+def _given(**options) -> dict:
+    """The options given on the command line (``None``: not given, the owner's default applies)."""
+    return {k: v for k, v in options.items() if v is not None}
 
 
 def build_model(args: argparse.Namespace, energy):
     """The model of ``--model``: the flow from its recipe with the options given, or a baseline."""
     with owner_errors(MODEL_FLAGS):
-        lr = {} if args.lr is None else {"lr": args.lr}
         if args.model == "meanfield":
             from models import MeanField
 
-            return MeanField(energy.n, energy.c, restarts=args.restarts, **lr)
+            return MeanField(energy.n, energy.c, **_given(restarts=args.restarts, lr=args.lr))
         if args.model == "van":
             from models.van import VAN
 
-            batch = {} if args.samples is None else {"batch_size": args.samples}
-            return VAN(energy.n, energy.c, grid=energy.grid, seed=args.seed, **lr, **batch)
+            return VAN(energy.n, energy.c, grid=energy.grid, seed=args.seed, **_given(lr=args.lr, batch_size=args.samples))
         from models.recipes import RECIPES
 
         return RECIPES[flow_recipe(args)].build(
@@ -278,6 +304,8 @@ def check_checkpoint(path: Path, model, datamodule) -> dict:
     """Load ``path`` and check that it is a checkpoint of this model on this energy (one-line errors)."""
     import torch
 
+    from models.recipes import ALIASES, RECIPES
+
     if not path.exists():
         raise UsageError(f"--resume: checkpoint not found: {path}")
     if path.is_dir():
@@ -292,8 +320,8 @@ def check_checkpoint(path: Path, model, datamodule) -> dict:
     mine = model.state_dict()
     if set(saved) != set(mine) or any(tuple(saved[k].shape) != tuple(mine[k].shape) for k in mine):
         hp = ckpt.get("hyper_parameters", {})
-        recipe = hp.get("recipe")
-        if recipe is not None and recipe != model.hparams.get("recipe"):
+        recipe = ALIASES.get(hp.get("recipe"), hp.get("recipe"))
+        if recipe in RECIPES and "recipe" in model.hparams and recipe != model.hparams.recipe:  # both are flows
             raise UsageError(f"--resume: {path} was trained with --recipe {recipe}; add it to continue")
         raise UsageError(
             f"--resume: {path} holds another model (n={hp.get('n')}, c={hp.get('c')}) than this run's "

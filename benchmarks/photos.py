@@ -40,6 +40,7 @@ UNCERTAIN = 0.9  # a pixel is uncertain where P*'s largest marginal is below thi
 # --randomness of this benchmark → the image recipe trained
 RANDOMNESS = {"local": "image", "global": "image-global"}
 
+
 def gibbs_marginals(energy, chains: int = 256, burn_in: int = 300, sweeps: int = 400, thin: int = 1, seed: int = 0) -> torch.Tensor:
     """``(n, c)`` pixel marginals of P* from ``chains`` checkerboard Gibbs chains (burn-in, then every ``thin``-th sweep)."""
     generator = torch.Generator().manual_seed(seed)

@@ -65,10 +65,11 @@ class SampleMetrics(Periodic):
 
     @override
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self.exact is False or not trainer.is_global_zero:  # the exact figures are rank zero's to log
+        if self.exact is False:
             return
-        self.check_energy(pl_module.energy)
-        self._exact = try_exact(pl_module.energy, self.exact_max_states)
+        self.check_energy(pl_module.energy)  # on every rank: an error on rank zero alone would leave the others waiting
+        if trainer.is_global_zero:  # the exact figures are rank zero's to log
+            self._exact = try_exact(pl_module.energy, self.exact_max_states)
 
     def compute(self, pl_module: L.LightningModule, names: list[str] | None = None) -> dict:
         """The ``eval/*`` figures of ``samples`` fresh samples drawn with the fixed noise (a collective under DDP)."""

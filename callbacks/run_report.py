@@ -20,11 +20,12 @@ def describe_run(args, datamodule, model, start_step: int, ckpt_path: Path | Non
         lines.append(f"image       {datamodule.image_path}")
         width, height = datamodule.original_size
         used = f"{grid[1]}×{grid[0]}"
+        max_size = datamodule.hparams.max_size  # None: keep the size
         if (width, height) == (grid[1], grid[0]):
-            why = "--max-size 0 keeps it" if not args.max_size else f"within --max-size {args.max_size}"
+            why = "--max-size 0 keeps it" if max_size is None else f"within --max-size {max_size}"
             lines.append(f"size        {used} pixels, as is ({why})")
         else:
-            lines.append(f"size        {width}×{height} → {used} pixels (--max-size {args.max_size}; 0 keeps the size)")
+            lines.append(f"size        {width}×{height} → {used} pixels (--max-size {max_size}; 0 keeps the size)")
     names = getattr(datamodule, "label_names", None) or [str(a) for a in range(model.c)]
     colours = getattr(datamodule, "label_colours", None)
     if colours is not None:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from data.defaults import DEFAULT_LABELS
+
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\- ]*$")
 _HEX = re.compile(r"^#?([0-9A-Fa-f]{6}|[0-9A-Fa-f]{3})$")
@@ -65,7 +67,7 @@ def parse_labels(spec: str) -> Labels:
             a duplicate name, or fewer than 2 labels.
     """
     if spec is None or not str(spec).strip():
-        raise ValueError("labels is empty: expected e.g. \"background=#2f4f2f,cat=#8c8c8c,lion=#d2a03c\"")
+        raise ValueError(f'labels is empty: expected e.g. "{DEFAULT_LABELS}"')
     names, colours = [], []
     for entry in str(spec).split(","):
         entry = entry.strip()

@@ -50,7 +50,7 @@ class ImageDataModule(EnergyDataModule):
     ) -> None:
         super().__init__(steps_per_epoch)
         if labels is not None and classes is not None:
-            raise ValueError("give labels or classes, not both")
+            raise ValueError("give labels=… or classes=…, not both")
         # checked here as well as where they are used, so that bad values fail before the image is read
         if classes is not None:
             check_classes(classes)

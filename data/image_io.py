@@ -125,8 +125,8 @@ def _to_rgb_array(img: Image.Image) -> np.ndarray:
 
 def _too_large(p: Path, width: int, height: int, w: int, h: int, max_pixels: int, max_size: int | None) -> str:
     side = int(max_pixels**0.5)
-    now = f"{width}×{height}" if (w, h) == (width, height) else f"{width}×{height} (→ {w}×{h} with max_size {max_size})"
-    return f"image {p} is {now} = {w * h:,} pixels, over the limit of {max_pixels:,}; use a smaller max_size (e.g. max_size {min(side, 128)})"
+    now = f"{width}×{height}" if (w, h) == (width, height) else f"{width}×{height} (→ {w}×{h} with max_size={max_size})"
+    return f"image {p} is {now} = {w * h:,} pixels, over the limit of {max_pixels:,}; downscale it more, e.g. max_size={min(side, 128)}"
 
 
 def check_max_size(max_size: int | None) -> int | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from energies.grid_potts import GridPottsEnergy
@@ -22,6 +24,9 @@ def ising_energy(
     """
     if height < 1 or width < 2:
         raise ValueError(f"the Ising grid needs at least 1×2 nodes, got {height}×{width}")
+    for name, value in (("coupling", coupling), ("field", field)):
+        if not math.isfinite(value):
+            raise ValueError(f"{name} must be finite, got {value}")
     unary = torch.zeros(height, width, 2)
     unary[:, 0, 0] = -field
     unary[:, -1, 0] = field

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import math
+
 import lightning as L
 import torch
 from torch import Tensor
 
 from energies.base import Energy
+
+
+def check_lr(lr: float) -> float:
+    """An optimizer's step length: a positive finite number (every model's ``lr``)."""
+    if not (lr > 0 and math.isfinite(lr)):
+        raise ValueError(f"lr must be positive and finite, got {lr}")
+    return float(lr)
 
 
 class EnergyModel(L.LightningModule):

@@ -31,8 +31,8 @@ def flow_start(n: int, c: int, settings, generator: torch.Generator | None = Non
     if region and not (tied and s["noise_rank"] == 1):
         raise ValueError("offset='region' needs tie_labels and noise_rank=1 (it is the tied label offset, drawn per region)")
     if s["learn_offset_mean"] and not (tied and s["noise_rank"] > 0 and not region):
-        raise ValueError("learn_offset_mean needs a recipe with the global tied label offset (tie_labels, noise_rank > 0, "
-                         "offset='global'): it learns that offset's mean")
+        raise ValueError("learn_offset_mean needs a recipe with the global tied label offset, e.g. recipe='image-global' "
+                         "(tie_labels, noise_rank > 0, offset 'global'): it learns that offset's mean")
     common = dict(init_std=s["init_std"], noise_std=s["s0_noise"], generator=generator)
     if region:
         return RegionStart(n, c, rank_init=s["noise_rank_init"], **common)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from models.energy_model import EnergyModel
+from models.energy_model import EnergyModel, check_lr
 
 
 class MeanField(EnergyModel):
@@ -24,8 +24,7 @@ class MeanField(EnergyModel):
         super().__init__(n, c)
         if restarts < 1:
             raise ValueError(f"restarts must be ≥ 1, got {restarts}")
-        if not lr > 0:
-            raise ValueError(f"lr must be positive, got {lr}")
+        check_lr(lr)
         self.save_hyperparameters()
         self.logits = nn.Parameter(torch.randn(restarts, n, c) * init_std)
 

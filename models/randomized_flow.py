@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from models.assignment_flow import AssignmentFlow
-from models.energy_model import EnergyModel
+from models.energy_model import EnergyModel, check_lr
 from models.flow_entropy import log_component_probs, log_mixture_prob
 from models.flow_start import flow_start
 from models.omega_conv import ConvOmega
@@ -36,18 +36,20 @@ def check_settings(s: dict) -> None:
     """One-line ``ValueError`` for a setting out of range or settings that do not go together (the flow, the
     Ω distributions and the start check their own arguments)."""
     choices = {"omega": ("dense", "conv"), "rounding": ("draw", "argmax"), "lr_schedule": ("constant", "cosine"),
-               "omega_noise": ("entry", "role"), "offset": ("global", "region")}
+               "offset": ("global", "region")}
     for name, allowed in choices.items():
         if s[name] not in allowed:
             raise ValueError(f"{name} must be {' or '.join(map(repr, allowed))}, got {s[name]!r}")
-    if not (s["lr"] > 0 and math.isfinite(s["lr"])):
-        raise ValueError(f"lr must be positive, got {s['lr']}")
+    check_lr(s["lr"])
     if s["samples_per_step"] < 2:
         raise ValueError(f"samples_per_step must be ≥ 2, got {s['samples_per_step']}")
     if not 0 <= s["anneal_fraction"] <= 1:
         raise ValueError(f"anneal_fraction must be in [0, 1], got {s['anneal_fraction']}")
     if s["tie_labels"] and s["omega"] != "conv":
-        raise ValueError("tie_labels needs omega='conv' (the dense Ω has no label channels): take a recipe without label tying")
+        raise ValueError(f"omega={s['omega']!r} needs a recipe without label tying, e.g. recipe='image-untied' "
+                         "(label tying ties the conv Ω's label channels; the dense Ω has none)")
+    if s["omega"] == "dense" and s["omega_noise"] != "entry":
+        raise ValueError(f"omega_noise={s['omega_noise']!r} needs omega='conv' (the dense Ω draws its noise per entry)")
 
 
 def draw_labels(S: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -110,6 +112,7 @@ class RandomizedFlow(EnergyModel):
         super().__init__(n, c)
         from models.recipes import recipe as named_recipe
 
+        recipe = named_recipe(recipe).name  # an alias saved in an old checkpoint becomes the recipe's name
         settings = named_recipe(recipe).settings(**settings)  # an unknown setting is a TypeError, as in a signature
         check_settings(settings)
         grid = None if grid is None else (int(grid[0]), int(grid[1]))

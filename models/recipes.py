@@ -52,13 +52,16 @@ class Recipe:
         flow: every keyword argument of ``RandomizedFlow`` but ``n, c, grid, seed``.
         start: ``"data"`` (S0 logits = ``−unary`` of the energy: the data term's pixelwise posterior) or
             ``"random"`` (the recipe's random logits).
-        max_steps: optimizer steps of a run.
     """
 
     name: str
     flow: MappingProxyType = field(repr=False)
     start: str
-    max_steps: int
+
+    @property
+    def max_steps(self) -> int:
+        """Optimizer steps of a run: the length of the recipe's lr and annealing schedules."""
+        return self.flow["schedule_steps"]
 
     def settings(self, **overrides) -> dict:
         """The flow's keyword arguments with ``overrides`` (``None`` values ignored) applied."""
@@ -83,11 +86,11 @@ class Recipe:
 RECIPES: dict[str, Recipe] = {
     r.name: r
     for r in (
-        Recipe("image", MappingProxyType(_IMAGE), start="data", max_steps=600),
-        Recipe("image-global", MappingProxyType(_IMAGE_GLOBAL), start="data", max_steps=600),
-        Recipe("image-untied", MappingProxyType(_IMAGE_UNTIED), start="data", max_steps=600),
-        Recipe("ising", MappingProxyType(_ISING), start="random", max_steps=4000),
-        Recipe("paper", MappingProxyType(_PAPER), start="random", max_steps=5000),
+        Recipe("image", MappingProxyType(_IMAGE), start="data"),
+        Recipe("image-global", MappingProxyType(_IMAGE_GLOBAL), start="data"),
+        Recipe("image-untied", MappingProxyType(_IMAGE_UNTIED), start="data"),
+        Recipe("ising", MappingProxyType(_ISING), start="random"),
+        Recipe("paper", MappingProxyType(_PAPER), start="random"),
     )
 }
 
@@ -95,8 +98,13 @@ RECIPES: dict[str, Recipe] = {
 BASELINE_MAX_STEPS = {"meanfield": 1500, "van": 2000}
 
 
+#: earlier names, so that checkpoints saved under them load: ``"flow"`` was the ``ising`` recipe
+ALIASES = {"flow": "ising"}
+
+
 def recipe(name: str) -> Recipe:
-    """The recipe called ``name`` (a one-line error naming the choices otherwise)."""
+    """The recipe called ``name`` or one of its :data:`ALIASES` (a one-line error naming the choices otherwise)."""
+    name = ALIASES.get(name, name)
     if name not in RECIPES:
         raise ValueError(f"unknown recipe {name!r}; choose from {', '.join(RECIPES)}")
     return RECIPES[name]

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from energies.base import Energy
-from models.energy_model import EnergyModel
+from models.energy_model import EnergyModel, check_lr
 
 
 def raster_mask(k: int, mask_type: str) -> Tensor:
@@ -163,15 +163,16 @@ class VAN(EnergyModel):
         grid = (int(grid[0]), int(grid[1]))
         if grid[0] * grid[1] != n:
             raise ValueError(f"grid {grid} does not hold n={n} nodes")
-        for name, value in (("channels", channels), ("batch_size", batch_size), ("schedule_steps", schedule_steps)):
+        for name, value in (("channels", channels), ("schedule_steps", schedule_steps)):
             if value < 1:
                 raise ValueError(f"{name} must be ≥ 1, got {value}")
+        if batch_size < 2:  # with one sample the baseline (the batch mean) cancels the whole REINFORCE signal
+            raise ValueError(f"batch_size must be ≥ 2, got {batch_size}")
         if blocks < 0:
             raise ValueError(f"blocks must be ≥ 0, got {blocks}")
         if kernel_size < 3 or kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd and ≥ 3, got {kernel_size}")
-        if not lr > 0:
-            raise ValueError(f"lr must be positive, got {lr}")
+        check_lr(lr)
         if not 0 <= anneal_fraction <= 1 or not 0 < beta_floor <= 1:
             raise ValueError(f"need 0 ≤ anneal_fraction ≤ 1 and 0 < beta_floor ≤ 1, got {anneal_fraction} and {beta_floor}")
         self.grid = grid

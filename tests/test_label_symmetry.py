@@ -134,7 +134,7 @@ def test_trained_tied_model_weighs_symmetric_modes_equally():
 
 
 def test_tie_labels_needs_conv_omega():
-    with pytest.raises(ValueError, match="tie_labels needs omega='conv'"):
+    with pytest.raises(ValueError, match="omega='dense' needs a recipe without label tying"):
         RandomizedFlow(4, 2, omega="dense", tie_labels=True)
 
 

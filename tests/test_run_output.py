@@ -45,7 +45,8 @@ def _tiny(path, h=8, w=10, colours=((0, 0, 0), (128, 128, 128))):
 
 def _argv(tmp_path, *extra, image=None, steps=3, root="runs"):
     image = image or _tiny(tmp_path / "tiny.png")
-    return ["--image", str(image), "--max-steps", str(steps), "--samples", "4", "--log-every", "2",
+    samples = [] if "meanfield" in extra else ["--samples", "4"]  # mean field has no samples per step
+    return ["--image", str(image), "--max-steps", str(steps), *samples, "--log-every", "2",
             "--summary-samples", "64", "--root-dir", str(tmp_path / root), *extra]
 
 

@@ -126,9 +126,14 @@ def test_the_evaluation_helper_draws_distinct_shares_and_scores_them_all(ranks):
     """The helper's samples are the two processes' shares (each from its own noise), its figures theirs."""
     energy, exact = _energy(), exact_inference(_energy())
     model = _model()
-    with evaluating(model):
-        shares = [model.sample(share(EVAL_SAMPLES, 2, r), generator=noise(SEED, "samples", "cpu", r)) for r in range(2)]
-        soft = [model.soft_samples(share(EVAL_SAMPLES, 2, r), generator=noise(SEED, "integrality", "cpu", r)) for r in range(2)]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in the workers: the same flow computation, so the same labels (compared exactly)
+    try:
+        with evaluating(model):
+            shares = [model.sample(share(EVAL_SAMPLES, 2, r), generator=noise(SEED, "samples", "cpu", r)) for r in range(2)]
+            soft = [model.soft_samples(share(EVAL_SAMPLES, 2, r), generator=noise(SEED, "integrality", "cpu", r)) for r in range(2)]
+    finally:
+        torch.set_num_threads(threads)
     union = torch.cat(shares)
     assert [len(s) for s in shares] == [21, 20] and not torch.equal(shares[0][:20], shares[1])
     ev0, ev1 = (rank["evaluation"] for rank in ranks)

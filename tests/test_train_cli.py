@@ -24,7 +24,8 @@ def _tiny(path, h=4, w=5):
 
 def _run(tmp_path, *extra, image=None, steps=3):
     image = image or _tiny(tmp_path / "tiny.png")
-    argv = ["--image", str(image), "--labels", LABELS, "--max-steps", str(steps), "--samples", "4",
+    samples = [] if "meanfield" in extra else ["--samples", "4"]  # mean field has no samples per step
+    argv = ["--image", str(image), "--labels", LABELS, "--max-steps", str(steps), *samples,
             "--log-every", "2", "--summary-samples", "64", "--root-dir", str(tmp_path / "runs"), *extra]
     return train.main(argv)
 
@@ -107,7 +108,7 @@ def test_odd_image_modes(tmp_path, mode):
 
 def test_classes_mode(tmp_path):
     image = _tiny(tmp_path / "tiny.png")
-    argv = ["--image", str(image), "--classes", "2", "--max-steps", "2", "--samples", "4", "--summary-samples", "64",
+    argv = ["--image", str(image), "--classes", "2", "--max-steps", "2", "--summary-samples", "64",
             "--root-dir", str(tmp_path), "--model", "meanfield", "--restarts", "2"]
     assert train.main(argv) == 0
     summary = json.loads((tmp_path / "lightning_logs" / "version_0" / "summary.json").read_text())
@@ -208,19 +209,41 @@ BAD = [
     (["--sigma", "inf"], "--sigma"),
     (["--strategy", "bogus"], "invalid strategy"),
     (["--lr", "inf"], "--lr"),
-    (["--omega", "dense"], "tie_labels needs --omega conv (the dense Ω has no label channels): take a --recipe without"),
-    (["--recipe", "image-untied", "--learn-offset"], "--learn-offset needs a --recipe with the global tied label offset"),
-    (["--learn-offset"], "--learn-offset needs a --recipe with the global tied label offset"),
+    (["--omega", "dense"], "--omega dense needs a recipe without label tying, e.g. --recipe image-untied ("),
+    (["--recipe", "image-untied", "--learn-offset"], "--learn-offset needs a recipe with the global tied label offset, e.g. --recipe image-global"),
+    (["--learn-offset"], "--learn-offset needs a recipe with the global tied label offset, e.g. --recipe image-global"),
     (["--recipe", "everywhere"], "--recipe"),
-    (["--model", "meanfield", "--omega", "dense"], "--omega applies to --model flow only"),
+    (["--model", "meanfield", "--omega", "dense"], "--omega does not apply to --model meanfield"),
+    (["--model", "meanfield", "--samples", "8"], "--samples does not apply to --model meanfield"),
+    (["--restarts", "5"], "--restarts does not apply to --model flow"),
+    (["--ising", "3x8", "--sigma", "0.2"], "--ising trains a synthetic grid: drop --sigma"),
+    (["--recipe", "image-untied", "--omega", "dense", "--kernel-size", "5"], "--kernel-size applies to the conv Ω; this run's Ω is dense"),
     (["--kernel-size", "4"], "--kernel-size must be odd"),
     (["--end-time", "0"], "--end-time must be positive"),
     (["--anneal", "2"], "--anneal must be in [0, 1]"),
     (["--summary-samples", "10"], "--summary-samples must be ≥ 64"),
     (["--model", "meanfield", "--restarts", "0"], "--restarts must be ≥ 1"),
-    (["--model", "van", "--samples", "0"], "--samples must be ≥ 1"),
+    (["--model", "van", "--samples", "1"], "--samples must be ≥ 2"),
+    (["--model", "meanfield", "--lr", "inf"], "--lr must be positive and finite"),
     (["--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--samples", "3"], "divisible"),
 ]
+
+
+# whole lines: the owner's argument names become flags where they name an argument, and stay words elsewhere
+WHOLE = [
+    (["--labels", "a=#000000"], "--labels needs at least 2 labels, got 1"),
+    (["--summary-samples", "10"], "--summary-samples must be ≥ 64 (samples.npy holds at least 64), got 10"),
+    (["--labels", "a=#000000,b=#ffffff", "--classes", "3"], "give --labels … or --classes …, not both"),
+    (["--ising", "3x8", "--coupling", "nan"], "--coupling must be finite, got nan"),
+    (["--end-time", "0"], "--end-time must be positive, got 0.0"),
+    (["--omega-variance", "-1"], "--omega-variance must be positive, got -1.0"),
+]
+
+
+@pytest.mark.parametrize("argv, line", WHOLE, ids=[" ".join(a) for a, _ in WHOLE])
+def test_bad_input_messages_name_the_flags(tmp_path, capsys, argv, line):
+    assert train.main([*argv, "--root-dir", str(tmp_path / "runs")]) == 2
+    assert _error_line(capsys) == f"train.py: error: {line}"
 
 
 @pytest.mark.parametrize("argv, match", BAD, ids=[" ".join(a) for a, _ in BAD])
