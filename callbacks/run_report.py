@@ -82,7 +82,7 @@ def report(summary: dict, folder: Path, root: Path | None = None) -> None:
         line = f"label changes between two samples: {s['label_changes']:.1f} of {summary['n']} {unit}"
         marg = summary.get("marginals", {})
         if "pixel_entropy_mean" in marg:
-            line += f"; mean pixel entropy {marg['pixel_entropy_mean']:.3f} nats (at most {marg['pixel_entropy_limit']:.3f})"
+            line += f"; mean entropy per {unit[:-1]} {marg['pixel_entropy_mean']:.3f} nats (at most {marg['pixel_entropy_limit']:.3f})"
         print(line)
     fig = summary.get("fig1")  # present only for labels with a background and two subjects (callbacks.figures.fig1_labels)
     if fig:

@@ -69,3 +69,12 @@ def test_the_command_line_trains_the_recipe_as_it_is(argv, name, tmp_path):
     model = train.build_model(args, energy)
     assert {k: model.hparams[k] for k in RECIPES[name].flow} == dict(RECIPES[name].flow)
     assert args.max_steps == RECIPES[name].max_steps
+
+
+def test_checkpoints_saved_under_the_old_name_load_as_the_ising_recipe(tmp_path):
+    old = RandomizedFlow(6, 2, seed=0)
+    old.hparams["recipe"] = "flow"  # what checkpoints written before the recipes moved to models/recipes.py hold
+    path = tmp_path / "old.ckpt"
+    torch.save({"state_dict": old.state_dict(), "hyper_parameters": dict(old.hparams), "pytorch-lightning_version": "2.6.0"}, path)
+    loaded = RandomizedFlow.load_from_checkpoint(path)
+    assert loaded.hparams.recipe == "ising" and loaded.hparams.rounding == RECIPES["ising"].flow["rounding"]
