@@ -59,6 +59,7 @@ def _worker(rank: int, world: int, init_file: str, out: str) -> None:
         # the evaluation helper: each process draws its share with its own noise; exact only on rank zero
         results["evaluation"] = evaluate(_model(), EVAL_SAMPLES, SEED, exact if rank == 0 else None)
         torch.save(results, f"{out}/rank{rank}.pt")
+        dist.barrier()  # a rank that exits while the other still tears gloo down can abort it (models/energy_model.py)
     finally:
         dist.destroy_process_group()
 
