@@ -31,6 +31,14 @@ def symmetrize_kernel(weight: Tensor) -> Tensor:
     return 0.5 * (weight + adjoint)
 
 
+def _conv(x: Tensor, weight: Tensor, groups: int, periodic: bool) -> Tensor:
+    """``F.conv2d`` with ``k // 2`` padding: zeros (open grid) or wrapped around (a torus)."""
+    p = weight.shape[-1] // 2
+    if periodic:
+        return F.conv2d(F.pad(x, (p, p, p, p), mode="circular"), weight, groups=groups)
+    return F.conv2d(x, weight, padding=p, groups=groups)
+
+
 def grouped_conv(S: Tensor, weight: Tensor, grid: tuple[int, int]) -> Tensor:
     """Apply a different convolution to every sample in one call.
 
@@ -45,24 +53,22 @@ def grouped_conv(S: Tensor, weight: Tensor, grid: tuple[int, int]) -> Tensor:
     return grouped_conv_channels_first(S.transpose(1, 2), weight, grid).transpose(1, 2)
 
 
-def grouped_conv_channels_first(S: Tensor, weight: Tensor, grid: tuple[int, int]) -> Tensor:
+def grouped_conv_channels_first(S: Tensor, weight: Tensor, grid: tuple[int, int], periodic: bool = False) -> Tensor:
     """:func:`grouped_conv` on ``S (m, c, n)`` → ``(m, c, n)``: the layout the flow integrates in for
-    convolutional Ω, where folding the batch into channels is a view, not a copy."""
+    convolutional Ω, where folding the batch into channels is a view, not a copy. ``periodic``: on a torus."""
     m, c, n = S.shape
     H, W = grid
     k = weight.shape[-1]
-    x = S.reshape(1, m * c, H, W)
-    y = F.conv2d(x, weight.reshape(m * c, c, k, k), padding=k // 2, groups=m)
-    return y.view(m, c, n)
+    return _conv(S.reshape(1, m * c, H, W), weight.reshape(m * c, c, k, k), m, periodic).view(m, c, n)
 
 
-def depthwise_conv_channels_first(S: Tensor, kernel: Tensor, grid: tuple[int, int]) -> Tensor:
+def depthwise_conv_channels_first(S: Tensor, kernel: Tensor, grid: tuple[int, int], periodic: bool = False) -> Tensor:
     """``S (m, c, n)`` → ``(m, c, n)``: every label channel of sample ``i`` convolved with ``kernel[i] (k, k)``."""
     m, c, n = S.shape
     H, W = grid
     k = kernel.shape[-1]
     weight = kernel[:, None].expand(m, c, k, k).reshape(m * c, 1, k, k)
-    return F.conv2d(S.reshape(1, m * c, H, W), weight, padding=k // 2, groups=m * c).view(m, c, n)
+    return _conv(S.reshape(1, m * c, H, W), weight, m * c, periodic).view(m, c, n)
 
 
 class ConvOmega(nn.Module):
@@ -82,6 +88,9 @@ class ConvOmega(nn.Module):
             under permutations of the labels, so a label swap that leaves the energy unchanged (cat ↔ lion
             on the bundled image) leaves the model's distribution unchanged too: symmetric modes get
             exactly equal weight, whatever training does (not in the paper; README, "Fig. 1").
+        noise: ``"entry"`` or ``"role"`` (see :meth:`draw` and :meth:`forward`).
+        periodic: the grid is a torus (``GridPottsEnergy(periodic=True)``): the convolution wraps around
+            instead of padding with zeros, so every node has the same neighbourhood.
     """
 
     channels_first = True  # applies to S of shape (m, c, n): see grouped_conv_channels_first
@@ -98,6 +107,7 @@ class ConvOmega(nn.Module):
         eps: float = 1e-3,
         tie_labels: bool = False,
         noise: str = "entry",
+        periodic: bool = False,
     ) -> None:
         super().__init__()
         if noise not in ("entry", "role"):
@@ -111,6 +121,7 @@ class ConvOmega(nn.Module):
         self.c, self.grid, self.kernel_size = int(c), (int(grid[0]), int(grid[1])), int(kernel_size)
         self.symmetric, self.nonnegative, self.eps = bool(symmetric), bool(nonnegative), float(eps)
         self.tie_labels = bool(tie_labels)
+        self.periodic = bool(periodic)  # the grid is a torus: the convolution wraps around
         shape = (c, c, kernel_size, kernel_size)
         learned = (2, kernel_size, kernel_size) if self.tie_labels else shape  # tied: [same label, other label]
         self.mean = nn.Parameter(torch.full(learned, float(mean)))
@@ -172,12 +183,13 @@ class ConvOmega(nn.Module):
             roles = self.draw_roles(m, generator)
             difference = roles[:, 0] - roles[:, 1]
             difference[:, self.kernel_size // 2, self.kernel_size // 2] += self.eps
-            return lambda S: depthwise_conv_channels_first(S, difference, self.grid)
+            return lambda S: depthwise_conv_channels_first(S, difference, self.grid, self.periodic)
         weight = self.draw(m, generator)
-        return lambda S: grouped_conv_channels_first(S, weight, self.grid)
+        return lambda S: grouped_conv_channels_first(S, weight, self.grid, self.periodic)
 
     def extra_repr(self) -> str:
         return (
             f"c={self.c}, grid={self.grid}, kernel_size={self.kernel_size}, "
-            f"symmetric={self.symmetric}, nonnegative={self.nonnegative}, tie_labels={self.tie_labels}, noise={self.noise!r}"
+            f"symmetric={self.symmetric}, nonnegative={self.nonnegative}, tie_labels={self.tie_labels}, noise={self.noise!r}, "
+            f"periodic={self.periodic}"
         )

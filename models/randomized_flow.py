@@ -80,6 +80,7 @@ class RandomizedFlow(EnergyModel):
         s0_noise: initial std of learned Gaussian noise on the ``S0`` logits (0: none).
         omega_mean, omega_variance, omega_eps: initial ``μ``, ``σ²`` and ``ε`` of ``Ω``'s distribution.
         kernel_size, symmetric, nonnegative: the convolutional ``Ω``.
+        periodic: the conv ``Ω`` wraps around the grid (a torus); :meth:`Recipe.build` takes it from the energy.
         lr_schedule: ``"constant"`` or ``"cosine"`` (to ``lr · lr_final``).
         schedule_steps: length of the cosine schedule (the trainer's ``max_steps`` when set).
         lr_final: final learning rate as a fraction of ``lr``.
@@ -126,7 +127,7 @@ class RandomizedFlow(EnergyModel):
                 raise ValueError("omega='conv' needs grid=(H, W)")
             self.omega = ConvOmega(
                 c, grid, hp.kernel_size, hp.omega_mean, hp.omega_variance, hp.symmetric, hp.nonnegative, hp.omega_eps,
-                hp.tie_labels, hp.omega_noise,
+                hp.tie_labels, hp.omega_noise, hp.periodic,
             )
         self.start = flow_start(n, c, hp, generator=torch.Generator().manual_seed(seed))
         if hp.offset == "region":  # regions follow the start logits: now, and again whenever they are set

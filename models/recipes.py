@@ -24,7 +24,7 @@ from types import MappingProxyType
 
 # every constructor argument of RandomizedFlow but n, c, grid and seed
 _ISING = dict(
-    omega="dense", kernel_size=3, samples_per_step=512, lr=1e-2, lr_schedule="cosine", schedule_steps=4000, lr_final=0.05,
+    omega="dense", kernel_size=3, periodic=False, samples_per_step=512, lr=1e-2, lr_schedule="cosine", schedule_steps=4000, lr_final=0.05,
     step_size=0.1, end_time=1.0, omega_mean=1 / 20, omega_variance=0.1, omega_eps=1e-3, symmetric=True, nonnegative=True,
     rounding="draw", score_function=True, leave_one_out=False, init_std=1.0, s0_noise=0.5, noise_rank=0,
     noise_rank_init=0.1, anneal_fraction=0.375, tie_labels=False, learn_offset_mean=False, offset_lr_factor=0.1,
@@ -77,6 +77,7 @@ class Recipe:
         start = start or self.start
         if start not in ("data", "random"):
             raise ValueError(f"start must be 'data' or 'random', got {start!r}")
+        overrides.setdefault("periodic", bool(getattr(energy, "periodic", False)))  # Ω follows the energy's topology
         model = RandomizedFlow(energy.n, energy.c, grid=energy.grid, seed=seed, recipe=self.name, **self.settings(**overrides))
         if start == "data":
             model.initialise_start(-energy.factors()[0])  # S0 = softmax(−unary): on the cat/lion subject 1/2 each

@@ -68,8 +68,9 @@ def test_dense_omega_has_theorem1_form():
     assert (omega >= 0).all() and (omega.diagonal(dim1=1, dim2=2) >= 1e-3 - 1e-7).all()
 
 
-def conv_matrix_reference(weight, H, W):
-    """Dense (n·c × n·c) matrix of a zero-padded correlation, by explicit loops (row-major nodes)."""
+def conv_matrix_reference(weight, H, W, periodic=False):
+    """Dense (n·c × n·c) matrix of a zero-padded (or, ``periodic``, wrapped-around) correlation, by explicit
+    loops (row-major nodes)."""
     c, _, k, _ = weight.shape
     r = k // 2
     A = torch.zeros(H * W * c, H * W * c, dtype=weight.dtype)
@@ -80,9 +81,32 @@ def conv_matrix_reference(weight, H, W):
                     for a in range(k):
                         for b in range(k):
                             yy, xx = y + a - r, x + b - r
+                            if periodic:
+                                yy, xx = yy % H, xx % W
                             if 0 <= yy < H and 0 <= xx < W:
                                 A[(y * W + x) * c + o, (yy * W + xx) * c + i] += weight[o, i, a, b]
     return A
+
+
+@pytest.mark.parametrize("noise", ["entry", "role"])
+def test_periodic_conv_omega_is_the_torus_operator(noise):
+    # the Ω a flow on a torus applies (both paths: full and depthwise), against explicit wrap-around loops
+    m, H, W, c = 2, 4, 5, 3
+    omega = ConvOmega(c, (H, W), kernel_size=3, mean=0.0, variance=1.0, nonnegative=False, tie_labels=True, noise=noise,
+                      periodic=True)
+    S = torch.rand(m, c, H * W, generator=gen(6), dtype=torch.float64)
+    S = S / S.sum(1, keepdim=True)  # rows of S sum to 1: the depthwise path drops a constant over labels
+    apply = omega(m, gen(5))
+    weight = omega.draw(m, gen(5)).double()  # the same draws (same generator state)
+    out = apply(S.float()).double()
+    for s in range(m):
+        A = conv_matrix_reference(weight[s], H, W, periodic=True)
+        ref = (A @ S[s].T.reshape(-1)).reshape(H * W, c).T
+        if noise == "role":  # equal up to a constant over labels, which the flow's softmax ignores
+            out[s] -= out[s].mean(0)
+            ref = ref - ref.mean(0)
+        torch.testing.assert_close(out[s], ref, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(A, A.T)  # symmetric kernels give a self-adjoint Ω on the torus too
 
 
 @pytest.mark.parametrize("symmetric", [False, True])
