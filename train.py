@@ -1,7 +1,7 @@
 """Train a randomized assignment flow (or the mean-field baseline) on an image or an Ising grid.
 
     python train.py                                   # the bundled cat-or-lion image (Fig. 1)
-    python train.py --image photo.jpg --classes 3     # any image, k-means colours
+    python train.py --image photo.jpg                 # any image: 3 k-means colours (--classes K, or --labels)
     python train.py --ising 3x8 --max-steps 2000      # the Table 1 family
     python train.py --resume last                     # continue the newest run under --root-dir
 
@@ -46,7 +46,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from data.defaults import DEFAULT_BETA, DEFAULT_IMAGE, DEFAULT_LABELS, DEFAULT_MAX_SIZE, DEFAULT_SIGMA  # no torch
+    from data.defaults import DEFAULT_BETA, DEFAULT_CLASSES, DEFAULT_IMAGE, DEFAULT_LABELS, DEFAULT_MAX_SIZE, DEFAULT_SIGMA  # no torch
     from models.recipes import BASELINE_MAX_STEPS, RECIPES  # settings only: no torch
 
     p = _Parser(
@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     data = p.add_argument_group("data (an image, or --ising)")
     data.add_argument("--image", default=None, help=f"image file; a bare name also resolves in data/ (default: data/{DEFAULT_IMAGE.name})")
-    data.add_argument("--labels", default=None, help=f'label colours "name=#rrggbb,..." (default with no --classes: "{DEFAULT_LABELS}")')
+    data.add_argument("--labels", default=None, help=f'label colours "name=#rrggbb,..." (default: "{DEFAULT_LABELS}" on '
+                      f'the bundled image, {DEFAULT_CLASSES} k-means colours on any other)')
     data.add_argument("--classes", type=int, default=None, help="fit this many label colours by k-means instead of --labels")
     data.add_argument("--sigma", type=float, default=None, help=f"colour std of the Gaussian data term, RGB in [0, 1] (default: {DEFAULT_SIGMA})")
     data.add_argument("--beta", type=float, default=None, help=f"Potts weight per disagreeing neighbour pair (default: {DEFAULT_BETA})")

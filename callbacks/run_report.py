@@ -30,7 +30,7 @@ def describe_run(args, datamodule, model, start_step: int, ckpt_path: Path | Non
     colours = getattr(datamodule, "label_colours", None)
     if colours is not None:
         labels = ", ".join(f"{_swatch(col)}{name} {hex_colour(col)}" for name, col in zip(names, colours))
-        how = " (k-means colours)" if getattr(args, "classes", None) else ""
+        how = " (k-means colours; --labels names them)" if datamodule.hparams.get("classes") is not None else ""
         lines.append(f"labels      {labels}{how}")
     else:
         lines.append(f"labels      {', '.join(names)}")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import math
+from pathlib import Path
 
 import torch
 
 from data.data_term import Labels, check_classes, check_sigma, gaussian_unary, kmeans_labels, parse_labels
-from data.defaults import DEFAULT_BETA, DEFAULT_IMAGE, DEFAULT_LABELS, DEFAULT_MAX_SIZE, DEFAULT_SIGMA
+from data.defaults import DEFAULT_BETA, DEFAULT_CLASSES, DEFAULT_IMAGE, DEFAULT_LABELS, DEFAULT_MAX_SIZE, DEFAULT_SIGMA
 from data.energy_datamodule import EnergyDataModule
 from data.image_io import MAX_PIXELS, check_max_size, image_size, load_image
 from energies.grid_potts import GridPottsEnergy
@@ -19,7 +20,8 @@ class ImageDataModule(EnergyDataModule):
     """Grid Potts energy of an image: Gaussian colour unaries plus ``beta`` per disagreeing neighbour pair.
 
     Labels come from ``labels`` (``"name=#rrggbb,..."``) or, when ``classes`` is given instead, from
-    k-means on the pixel colours; with neither, the bundled default labels.
+    k-means on the pixel colours; with neither, the bundled image gets its labels (background, cat, lion) and
+    any other image ``DEFAULT_CLASSES`` k-means colours of its own.
 
     Args:
         image: path of any image Pillow reads (default: the bundled ``data/cat_lion.png``).
@@ -60,7 +62,11 @@ class ImageDataModule(EnergyDataModule):
         check_max_size(max_size)
         image = str(DEFAULT_IMAGE if image is None else image)
         if labels is None and classes is None:
-            labels = DEFAULT_LABELS
+            # the bundled image has its labels; on any other image background/cat/lion would mean nothing
+            if Path(image).resolve() == DEFAULT_IMAGE.resolve():
+                labels = DEFAULT_LABELS
+            else:
+                classes = DEFAULT_CLASSES
         self._labels: Labels | None = parse_labels(labels) if labels is not None else None
         self.save_hyperparameters()
         self.image_path = image

@@ -209,3 +209,14 @@ def test_bundled_image_cat_and_lion_have_equal_data_term():
     total = unary.double().sum((0, 1))
     assert abs(float(total[1] - total[2])) > 0  # the background itself is not symmetric, only the subject
     assert float((unary[mask][:, 0] - unary[mask][:, 1]).min()) > 5  # the subject is clearly not background
+
+
+def test_without_labels_the_bundled_image_gets_its_own_and_any_other_image_k_means_colours(tmp_path):
+    assert ImageDataModule().label_names == ["background", "cat", "lion"]
+    assert ImageDataModule(image=str(DEFAULT_IMAGE)).label_names == ["background", "cat", "lion"]
+    Image.fromarray(_rgb(12, 16, seed=3), "RGB").save(tmp_path / "photo.png")
+    photo = ImageDataModule(image=str(tmp_path / "photo.png"))
+    assert photo.label_names == ["class0", "class1", "class2"] and photo.hparams.classes == 3
+    # the same colours as asking for 3 classes (no cat/lion colours on a photo)
+    asked = ImageDataModule(image=str(tmp_path / "photo.png"), classes=3)
+    torch.testing.assert_close(photo.label_colours, asked.label_colours)
