@@ -212,8 +212,9 @@ def test_fig1_rule():
 
 def test_fig1_figures_absent_for_kmeans_classes_present_for_the_default(tmp_path, capsys):
     photo = _tiny(tmp_path / "photo.png", colours=((20, 40, 200), (200, 40, 20), (40, 200, 20)))
-    assert train.main(_argv(tmp_path, "--classes", "3", image=photo, root="classes")) == 0
+    assert train.main(_argv(tmp_path, image=photo, root="classes")) == 0  # no labels given: a photo's own colours
     out = capsys.readouterr().out
+    assert "(k-means colours; --labels names them)" in out
     summary = _summary(tmp_path, "classes")
     assert summary["labels"] == ["class0", "class1", "class2"]
     assert "fig1" not in summary and "Fig. 1" not in out and "hp/cat_share" not in _scalar_tags(tmp_path, "classes")
