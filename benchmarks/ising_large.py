@@ -71,12 +71,11 @@ from energies.sample_stats import marginal_difference, sample_marginals  # noqa:
 from energies.transfer_matrix import transfer_matrix_inference  # noqa: E402
 from models import MeanField  # noqa: E402
 from models.kl_bound import kl_upper_bound  # noqa: E402
-from models.recipes import RECIPES  # noqa: E402
+from models.recipes import BASELINE_MAX_STEPS, RECIPES  # noqa: E402
 from models.swendsen_wang import SwendsenWang, ising_observables, mean_and_stderr  # noqa: E402
 from models.van import VAN  # noqa: E402
 
 MODELS = ("meanfield", "flow", "van")
-MEANFIELD_STEPS = 1500  # mean field's own recipe (README, "Mean field")
 
 
 # -- instances -----------------------------------------------------------------------------------------
@@ -369,7 +368,7 @@ def main(argv=None) -> int:
     parser.add_argument("--bound-components", type=int, default=1024, help="M of the flow's KL bound (default: %(default)s)")
     parser.add_argument("--bound-groups", type=int, default=16, help="independent groups of the KL bound (default: %(default)s)")
     parser.add_argument("--restarts", type=int, default=1000, help="mean-field restarts (default: %(default)s)")
-    parser.add_argument("--meanfield-steps", type=int, default=MEANFIELD_STEPS, help="mean-field Adam steps (default: %(default)s)")
+    parser.add_argument("--meanfield-steps", type=int, default=BASELINE_MAX_STEPS["meanfield"], help="mean-field Adam steps (default: %(default)s)")
     parser.add_argument("--flow-samples", type=int, default=None, help="flow samples per step (default: the recipe's 512)")
     parser.add_argument("--flow-omega-scale", type=float, default=1.0,
                         help="scale of the flow's initial Ω mean (and std) against the recipe's 1/20 (default: %(default)s)")

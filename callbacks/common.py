@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import weakref
 
 import torch
 from torch import Tensor
@@ -45,6 +46,15 @@ def model_marginals(model, m: int, generator: torch.Generator | None = None) -> 
     return model.marginals(**kwargs)
 
 
+# exact results per energy (held while the energy lives): the metrics at fit start and the summary at the end
+# ask for the same one, and it can be slow (a 5×6 image with 3 labels: 40 s of enumeration)
+_EXACT: "weakref.WeakKeyDictionary[object, dict[int, ExactResult | None]]" = weakref.WeakKeyDictionary()
+
+
 def try_exact(energy, max_states: int = MAX_STATES) -> ExactResult | None:
-    """Exact inference when the energy is enumerable (:func:`energies.exact.check_enumerable`), else ``None``."""
-    return exact_inference(energy, max_states=max_states) if is_enumerable(energy, max_states) else None
+    """Exact inference when the energy is enumerable (:func:`energies.exact.check_enumerable`), else ``None``;
+    computed once per energy."""
+    known = _EXACT.setdefault(energy, {})
+    if max_states not in known:
+        known[max_states] = exact_inference(energy, max_states=max_states) if is_enumerable(energy, max_states) else None
+    return known[max_states]

@@ -113,8 +113,8 @@ class RandomizedFlow(EnergyModel):
         super().__init__(n, c)
         from models.recipes import recipe as named_recipe
 
-        recipe = named_recipe(recipe).name  # an alias saved in an old checkpoint becomes the recipe's name
-        settings = named_recipe(recipe).settings(**settings)  # an unknown setting is a TypeError, as in a signature
+        chosen = named_recipe(recipe)  # an alias saved in an old checkpoint becomes the recipe's name
+        recipe, settings = chosen.name, chosen.settings(**settings)  # an unknown setting is a TypeError, as in a signature
         check_settings(settings)
         grid = None if grid is None else (int(grid[0]), int(grid[1]))
         self.save_hyperparameters(dict(n=int(n), c=int(c), grid=grid, recipe=recipe, seed=int(seed), **settings))
