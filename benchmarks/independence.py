@@ -1,6 +1,7 @@
 """Do separate regions of an image decide independently? k ambiguous subjects, each cat-or-lion.
 
     python benchmarks/independence.py [--json PATH] [--k 3] [--samples 2048] [--seed 0] [--root DIR]
+                                      [--models default global meanfield] [--max-steps N]
 
 The image is k cat/lion heads side by side (``data/make_cat_lion.py``, one 16×16 tile each, background
 between them). Every subject's colour is exactly midway between cat and lion and its noise is orthogonal to
@@ -8,7 +9,10 @@ their difference, so swapping cat and lion on one subject leaves its data term u
 combinations of the subjects' majority labels are equally probable (up to background pixels' cat/lion
 terms, e^-14 and less) and the subjects are independent.
 
-Models, each trained through ``train.py`` as a user would (its defaults otherwise):
+Models, each trained through ``train.py`` as a user would, with the bundled image's labels given by
+``--labels`` (background, cat, lion: ``data.defaults.DEFAULT_LABELS``, the colours the tiles are drawn
+with; without them ``train.py`` fits 3 k-means colours to any image but the bundled one), its defaults
+otherwise (``--max-steps``, for the smoke test, overrides the steps):
 
 * ``default``: ``python train.py --image <that image>``;
 * ``global``: ``--recipe image-global``, the previous model (one Ω draw favours a label everywhere, one label
@@ -24,7 +28,6 @@ of its pixels that carry its majority label).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -37,8 +40,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from a clone without installing
     sys.path.insert(0, str(ROOT))
 
+import run  # noqa: E402
 import train  # noqa: E402
-from benchmarks.output import write_json  # noqa: E402
+from benchmarks.output import command_line, write_json  # noqa: E402
+from data.defaults import DEFAULT_LABELS  # noqa: E402
 from data.make_cat_lion import draw, silhouette  # noqa: E402
 
 TILE = 16
@@ -81,12 +86,11 @@ def independence_figures(samples: np.ndarray, masks: list[np.ndarray], cat: int,
 
 
 def run_model(extra: list[str], image: Path, samples: int, seed: int, root: Path) -> tuple[np.ndarray, dict]:
-    code = train.main(["--image", str(image), "--summary-samples", str(samples), "--seed", str(seed), "--quiet",
-                       "--checkpoint-every", "100000", "--root-dir", str(root), *extra])
-    if code:
-        raise RuntimeError(f"train.py {' '.join(extra)} exited with {code}")
-    folder = max((root / "lightning_logs").glob("version_*"), key=lambda p: int(p.name.split("_")[1]))
-    return np.load(folder / "samples.npy"), json.loads((folder / "summary.json").read_text())
+    result = run.train(train.parse(["--image", str(image), "--summary-samples", str(samples), "--seed", str(seed), "--quiet",
+                                    "--checkpoint-every", "100000", "--root-dir", str(root), *extra]))
+    if result.exit_code:
+        raise RuntimeError(f"train.py {' '.join(extra)} exited with {result.exit_code}")
+    return np.load(result.folder / "samples.npy"), result.summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,7 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--root", type=Path, default=None, help="where the runs go (default: a temporary folder)")
+    parser.add_argument("--max-steps", type=int, default=None, help="training steps of every model (default: each one's own)")
     args = parser.parse_args(argv)
+    common = ["--labels", DEFAULT_LABELS, *([] if args.max_steps is None else ["--max-steps", str(args.max_steps)])]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         root = args.root or Path(tmp)
@@ -105,16 +111,17 @@ def main(argv: list[str] | None = None) -> int:
         image = root / f"independence_k{args.k}.png"
         masks = make_image(args.k, image)
         for name in args.models:
-            samples, summary = run_model(MODELS[name], image, args.samples, args.seed, root / name)
+            samples, summary = run_model([*common, *MODELS[name]], image, args.samples, args.seed, root / name)
             labels = summary["labels"]
             row = {"model": name, **independence_figures(samples, masks, labels.index("cat"), labels.index("lion")),
                    "train_seconds": summary["seconds"]}
             rows.append(row)
             print(f"{name:10s} TV {row['tv_to_uniform']:.3f}  p {row['p_value']:.3g}  coherence "
                   f"{' '.join(f'{c:.3f}' for c in row['coherence'])}  {row['train_seconds']:.0f} s", flush=True)
-    result = {"k": args.k, "samples": args.samples, "image": f"{args.k} tiles of {TILE}×{TILE}", "rows": rows}
+    result = {"k": args.k, "samples": args.samples, "image": f"{args.k} tiles of {TILE}×{TILE}", "labels": DEFAULT_LABELS,
+              "rows": rows}
     if args.json:
-        write_json(args.json, result)
+        write_json(args.json, result, command_line(__file__, argv))
     return 0
 
 

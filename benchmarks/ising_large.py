@@ -63,7 +63,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from a clone without installing
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.output import write_json  # noqa: E402
+from benchmarks.output import command_line, write_json  # noqa: E402
 from data.energy_datamodule import EnergyDataModule  # noqa: E402
 from energies.grid_potts import GridPottsEnergy  # noqa: E402
 from energies.kaufman import ising_torus_energy, kaufman_energy_per_site, kaufman_log_z, potts_log_z  # noqa: E402
@@ -71,7 +71,8 @@ from energies.sample_stats import marginal_difference, sample_marginals  # noqa:
 from energies.transfer_matrix import transfer_matrix_inference  # noqa: E402
 from models import MeanField  # noqa: E402
 from models.kl_bound import kl_upper_bound  # noqa: E402
-from models.recipes import BASELINE_MAX_STEPS, RECIPES  # noqa: E402
+from models.randomized_flow import RandomizedFlow  # noqa: E402
+from models.recipes import BASELINE_MAX_STEPS  # noqa: E402
 from models.swendsen_wang import SwendsenWang, ising_observables, mean_and_stderr  # noqa: E402
 from models.van import VAN  # noqa: E402
 
@@ -178,7 +179,7 @@ def build(kind: str, inst: Instance, seed: int, args) -> L.LightningModule:
         settings = {} if args.flow_samples is None else {"samples_per_step": args.flow_samples}
         if args.flow_omega_scale != 1.0:  # Ω's initial mean × scale, variance × scale² (the recipe: 1)
             settings.update(omega_mean=args.flow_omega_scale / 20, omega_variance=0.1 * args.flow_omega_scale**2)
-        return RECIPES["ising"].build(inst.energy, seed=seed, **settings)
+        return RandomizedFlow.from_recipe("ising", inst.energy, seed=seed, **settings)
     if kind == "van":
         return VAN(n, c, grid=inst.grid, channels=args.van_channels, blocks=args.van_blocks,
                    kernel_size=args.van_kernel, batch_size=args.van_batch, seed=seed)
@@ -390,14 +391,14 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     lightning_log.setLevel(logging.WARNING)
     try:
-        return run_benchmark(args)
+        return run_benchmark(args, command_line(__file__, argv))
     finally:
         torch.set_num_threads(threads)
         lightning_log.setLevel(level)
 
 
-def run_benchmark(args: argparse.Namespace) -> int:
-    """Every instance and model of :func:`main`'s arguments; writes the JSON and the figure."""
+def run_benchmark(args: argparse.Namespace, command: str | None = None) -> int:
+    """Every instance and model of :func:`main`'s arguments; writes the JSON (made by ``command``) and the figure."""
     start = time.perf_counter()
     result = {"instances": [], "budget_seconds": float(args.budget), "seeds": args.seeds,
               "eval_samples": args.eval_samples, "torch": torch.__version__, "threads": torch.get_num_threads(),
@@ -410,7 +411,7 @@ def run_benchmark(args: argparse.Namespace) -> int:
         result["total_seconds"] = time.perf_counter() - start
         result["load_average_at_end"] = os.getloadavg()[0]
         if args.json is not None:
-            write_json(args.json, result)
+            write_json(args.json, result, command)
     print_summary(result)
     if args.figure is not None:
         write_figure(args.figure, result, previews)

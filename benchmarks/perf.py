@@ -2,6 +2,8 @@
 
     python benchmarks/perf.py [--json PATH] [--device cpu|cuda] [--quick]
 
+(``--sizes``, ``--kl-*``, ``--flow-*`` and ``--gibbs-*`` shrink it to the smoke test's seconds.)
+
 Figures (all measured on the machine that runs it):
   exact_seconds_2p24        exact log Z + marginals of the Table 1 instance (2^24 states), best of 5
   samples_per_second_S      integer joint samples per second, initialised conv flow, S×S grid, 3 labels
@@ -27,8 +29,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.ess import effective_sample_size  # noqa: E402
-from benchmarks.output import write_json  # noqa: E402
-from callbacks.figures import background_index, cat_index, subject_coherence, subject_mask  # noqa: E402
+from benchmarks.output import command_line, write_json  # noqa: E402
+from figures.fig1 import background_index, cat_index, subject_coherence, subject_mask  # noqa: E402
 from data import ImageDataModule, IsingDataModule  # noqa: E402
 from energies import GridPottsEnergy, table1_energy  # noqa: E402
 from energies.exact import exact_inference  # noqa: E402
@@ -71,7 +73,7 @@ def image_flow(size: int, device: torch.device, seed: int = 0) -> RandomizedFlow
     """An initialised conv flow on a random 3-label Potts image energy of ``size×size``."""
     g = torch.Generator().manual_seed(seed)
     energy = GridPottsEnergy(torch.rand(size, size, 3, generator=g) * 4, beta=2.0)
-    return RECIPES["image"].build(energy).to(device).attach_energy(energy)
+    return RandomizedFlow.from_recipe("image", energy).to(device).attach_energy(energy)
 
 
 def flow_speed(size: int, device: torch.device, batch: int) -> tuple[float, float]:
@@ -120,7 +122,7 @@ def seconds_to_kl(target: float, every: int, samples: int, max_steps: int, accel
     L.seed_everything(0, verbose=False)
     datamodule = IsingDataModule()
     exact = exact_inference(datamodule.energy)
-    model = RECIPES["ising"].build(datamodule.energy)
+    model = RandomizedFlow.from_recipe("ising", datamodule.energy)
     clock = KLClock(exact, target, every, samples)
     trainer = L.Trainer(
         max_steps=max_steps, accelerator=accelerator, devices=1, logger=False, enable_checkpointing=False,
@@ -130,15 +132,19 @@ def seconds_to_kl(target: float, every: int, samples: int, max_steps: int, accel
     return {"seconds": clock.reached, "history": clock.history}
 
 
-def mode_ess(accelerator: str, device: torch.device, flow_samples: int, chains: int, burn_in: int, sweeps: int) -> dict:
-    """Flow versus Gibbs on the default cat/lion energy: ESS per second of the cat-or-lion indicator."""
+def mode_ess(accelerator: str, device: torch.device, flow_samples: int, chains: int, burn_in: int, sweeps: int,
+             steps: int | None = None) -> dict:
+    """Flow versus Gibbs on the default cat/lion energy: ESS per second of the cat-or-lion indicator.
+
+    The flow trains ``steps`` steps (``None``: the image recipe's).
+    """
     L.seed_everything(0, verbose=False)
     datamodule = ImageDataModule()  # the bundled image with its default labels, as `python train.py`
     energy = datamodule.energy
     recipe = RECIPES["image"]
-    model = recipe.build(energy)
+    model = RandomizedFlow.from_recipe(recipe, energy)
     trainer = L.Trainer(
-        max_steps=recipe.max_steps, accelerator=accelerator, devices=1, logger=False, enable_checkpointing=False,
+        max_steps=steps or recipe.max_steps, accelerator=accelerator, devices=1, logger=False, enable_checkpointing=False,
         enable_progress_bar=False, enable_model_summary=False,
     )
     train_seconds = _clock(lambda: trainer.fit(model, datamodule))
@@ -195,6 +201,9 @@ def main(argv=None) -> int:
     parser.add_argument("--gibbs-chains", type=int, default=64, help="(default: %(default)s)")
     parser.add_argument("--gibbs-sweeps", type=int, default=500, help="recorded sweeps after burn-in (default: %(default)s)")
     parser.add_argument("--gibbs-burn-in", type=int, default=100, help="(default: %(default)s)")
+    parser.add_argument("--kl-samples", type=int, default=200_000, help="integer samples per KL evaluation (default: %(default)s)")
+    parser.add_argument("--flow-steps", type=int, default=None, help="training steps of the flow in the ESS comparison (default: the image recipe's)")
+    parser.add_argument("--flow-samples", type=int, default=4096, help="flow samples of the ESS comparison (default: %(default)s)")
     parser.add_argument("--quick", action="store_true", help="speed figures only (no training)")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
@@ -215,10 +224,10 @@ def main(argv=None) -> int:
         result[f"seconds_per_step_{size}"] = step
         print(f"{size}×{size}: {rate:8.1f} samples/s, {step:.3f} s per training step", flush=True)
     if not args.quick:
-        kl = seconds_to_kl(0.599, args.kl_every, 200_000, args.kl_max_steps, accelerator)
+        kl = seconds_to_kl(0.599, args.kl_every, args.kl_samples, args.kl_max_steps, accelerator)
         result["seconds_to_kl_0599"], result["kl_history"] = kl["seconds"], kl["history"]
         print(f"seconds to KL ≤ 0.599 on Table 1: {kl['seconds']}", flush=True)
-        ess = mode_ess(accelerator, device, 4096, args.gibbs_chains, args.gibbs_burn_in, args.gibbs_sweeps)
+        ess = mode_ess(accelerator, device, args.flow_samples, args.gibbs_chains, args.gibbs_burn_in, args.gibbs_sweeps, args.flow_steps)
         result["mode_ess_ratio_af_over_gibbs"], result["mode_ess"] = ess["ratio"], ess
         print(
             f"cat-or-lion ESS/s: flow {ess['flow_ess_per_second']:.1f}, Gibbs {ess['gibbs_ess_per_second']:.3f} "
@@ -227,7 +236,7 @@ def main(argv=None) -> int:
             flush=True,
         )
     if args.json is not None:
-        write_json(args.json, result)
+        write_json(args.json, result, command_line(__file__, argv))
     return 0
 
 

@@ -1,20 +1,26 @@
 """Real photos: the flow's pixel marginals against long checkerboard-Gibbs runs on the same energy.
 
     python benchmarks/photos.py [--json PATH] [--figures DIR] [--photos chelsea coffee] [--randomness local global]
+                                [--max-size 64] [--max-steps N] [--gibbs-chains 256] [--gibbs-burn-in 300] [--gibbs-sweeps 400]
 
 For each bundled photo (``data/PHOTOS.md``: two CC0 photos) at ``--max-size 64`` with 3 k-means classes,
 ``python train.py --image <photo> --classes 3`` trains the flow as a user would; its marginals are those of
 its integer samples (``samples.npy``, 2,048 samples). The reference is P*'s pixel marginals from
 checkerboard Gibbs on the same energy (256 chains from random starts, 300 burn-in sweeps, then every state of
 400 sweeps: 102,400 states; these photos' posteriors have no symmetric modes, so the chains mix). References
-are kept in ``--references DIR`` (``<photo>.pt``) and reused when present: they take minutes. Reported: the mean total-variation distance of the pixel marginals over all pixels and over the
-uncertain ones (the reference's largest marginal < 0.9), and the sum of per-pixel marginal entropies, flow
-against reference. A figure per photo puts the per-pixel entropy of the flow beside the reference's.
+take minutes; they are kept in ``--references DIR`` under the hash of what they depend on (the energy's
+unary potentials and edge weights β, and the Gibbs settings: :func:`reference_key`), so a changed image,
+label fit, σ, β or size gets a new reference, never a stale one. Reported: the mean total-variation distance
+of the pixel marginals over all pixels and over the uncertain ones (the reference's largest marginal < 0.9),
+and the sum of per-pixel marginal entropies, flow against reference. A figure per photo puts the per-pixel
+entropy of the flow beside the reference's. ``--max-steps`` (default: the recipe's) and the smaller sizes
+exist for the smoke test.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import tempfile
@@ -27,11 +33,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from a clone without installing
     sys.path.insert(0, str(ROOT))
 
+import run  # noqa: E402
 import train  # noqa: E402
-from benchmarks.output import write_json  # noqa: E402
+from benchmarks.output import command_line, write_json  # noqa: E402
 from data import ImageDataModule  # noqa: E402
-from callbacks.rendering import panel_figure, save_png  # noqa: E402
-from callbacks.uncertainty import pixel_entropy  # noqa: E402
+from figures.rendering import panel_figure, save_png  # noqa: E402
+from figures.uncertainty import pixel_entropy  # noqa: E402
 from models.gibbs import CheckerboardGibbs  # noqa: E402
 
 UNCERTAIN = 0.9  # a pixel is uncertain where P*'s largest marginal is below this
@@ -58,6 +65,33 @@ def gibbs_marginals(energy, chains: int = 256, burn_in: int = 300, sweeps: int =
     return (counts / kept).view(-1, energy.c)
 
 
+def reference_key(energy, **settings) -> str:
+    """SHA-256 of the energy's parameters (unary potentials, edge weights β) and the Gibbs ``settings``."""
+    digest = hashlib.sha256()
+    for name, buf in sorted(energy.named_buffers()):
+        digest.update(name.encode())
+        digest.update(str(tuple(buf.shape)).encode())
+        digest.update(buf.detach().cpu().double().contiguous().numpy().round(9).tobytes())
+    digest.update(json.dumps({"periodic": bool(getattr(energy, "periodic", False)), **settings}, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def reference_marginals(energy, folder: Path, **settings) -> tuple[torch.Tensor, str]:
+    """P*'s pixel marginals by :func:`gibbs_marginals`, cached in ``folder`` under :func:`reference_key`."""
+    key = reference_key(energy, **settings)
+    cached = folder / f"gibbs-{key[:24]}.pt"
+    if cached.exists():
+        saved = torch.load(cached)
+        if saved.get("key") == key:
+            return saved["marginals"], key
+    marginals = gibbs_marginals(energy, **settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    part = cached.with_suffix(".part")
+    torch.save({"key": key, "settings": settings, "marginals": marginals}, part)
+    part.replace(cached)
+    return marginals, key
+
+
 def compare(flow: torch.Tensor, reference: torch.Tensor) -> dict:
     tv = 0.5 * (flow - reference).abs().sum(-1)
     uncertain = reference.max(-1).values < UNCERTAIN
@@ -79,35 +113,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=2048)
     parser.add_argument("--root", type=Path, default=None, help="where the runs go (default: a temporary folder)")
     parser.add_argument("--references", type=Path, default=ROOT / "benchmarks" / "out", help="Gibbs references kept here")
+    parser.add_argument("--max-size", type=int, default=64, help="longer side of the training grid (default: %(default)s)")
+    parser.add_argument("--max-steps", type=int, default=None, help="training steps (default: the recipe's)")
+    parser.add_argument("--gibbs-chains", type=int, default=256, help="(default: %(default)s)")
+    parser.add_argument("--gibbs-burn-in", type=int, default=300, help="(default: %(default)s)")
+    parser.add_argument("--gibbs-sweeps", type=int, default=400, help="recorded sweeps (default: %(default)s)")
     args = parser.parse_args(argv)
+    settings = {"chains": args.gibbs_chains, "burn_in": args.gibbs_burn_in, "sweeps": args.gibbs_sweeps, "thin": 1, "seed": 0}
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         root = args.root or Path(tmp)
         for photo in args.photos:
-            common = ["--image", f"{photo}.png", "--classes", "3", "--max-size", "64"]
-            datamodule = ImageDataModule(image=str(ROOT / "data" / f"{photo}.png"), classes=3, max_size=64)  # as `common`
+            common = ["--image", f"{photo}.png", "--classes", "3", "--max-size", str(args.max_size),
+                      *([] if args.max_steps is None else ["--max-steps", str(args.max_steps)])]
+            datamodule = ImageDataModule(image=str(ROOT / "data" / f"{photo}.png"), classes=3, max_size=args.max_size)  # as `common`
             energy = datamodule.energy
-            cached = args.references / f"{photo}.pt"
-            if cached.exists():
-                reference = torch.load(cached)
-            else:
-                reference = gibbs_marginals(energy)
-                cached.parent.mkdir(parents=True, exist_ok=True)
-                torch.save(reference, cached)
+            reference, key = reference_marginals(energy, args.references, **settings)
             for randomness in args.randomness:
                 run_root = root / f"{photo}_{randomness}"
-                code = train.main([*common, "--recipe", RANDOMNESS[randomness], "--summary-samples", str(args.samples), "--quiet",
-                                   "--checkpoint-every", "100000", "--root-dir", str(run_root)])
-                if code:
-                    raise RuntimeError(f"train.py on {photo} exited with {code}")
-                folder = run_root / "lightning_logs" / "version_0"
-                samples = torch.from_numpy(np.load(folder / "samples.npy")).long().view(args.samples, -1)
+                result = run.train(train.parse([*common, "--recipe", RANDOMNESS[randomness], "--summary-samples", str(args.samples),
+                                                "--quiet", "--checkpoint-every", "100000", "--root-dir", str(run_root)]))
+                if result.exit_code:
+                    raise RuntimeError(f"train.py on {photo} exited with {result.exit_code}")
+                samples = torch.from_numpy(np.load(result.folder / "samples.npy")).long().view(args.samples, -1)
                 flow = torch.nn.functional.one_hot(samples, energy.c).double().mean(0)
-                summary = json.loads((folder / "summary.json").read_text())
+                summary = result.summary
                 row = {"photo": photo, "grid": list(energy.grid), "randomness": randomness, **compare(flow, reference),
-                       "train_seconds": summary["seconds"]}
+                       "train_seconds": summary["seconds"], "reference_sha256": key}
                 rows.append(row)
-                print(f"{photo} ({randomness}): TV all {row['tv_all']:.4f}, uncertain {row['tv_uncertain']:.4f} "
+                uncertain = "none" if row["tv_uncertain"] is None else f"{row['tv_uncertain']:.4f}"
+                print(f"{photo} ({randomness}): TV all {row['tv_all']:.4f}, uncertain {uncertain} "
                       f"({row['uncertain_pixels']} px); entropy sum {row['entropy_sum_flow']:.1f} vs {row['entropy_sum_reference']:.1f}; "
                       f"{row['train_seconds']:.0f} s training", flush=True)
                 entropies = torch.stack([pixel_entropy(flow), pixel_entropy(reference)]).float()
@@ -117,8 +152,9 @@ def main(argv: list[str] | None = None) -> int:
                 args.figures.mkdir(parents=True, exist_ok=True)
                 save_png(picture, args.figures / f"uncertainty_{photo}_{randomness}.png")
     if args.json:
-        reference = {"chains": 256, "burn_in": 300, "sweeps": 400, "thin": 1}
-        write_json(args.json, {"uncertain_below": UNCERTAIN, "samples": args.samples, "reference": reference, "rows": rows})
+        reference = {k: v for k, v in settings.items() if k != "seed"}
+        write_json(args.json, {"uncertain_below": UNCERTAIN, "samples": args.samples, "reference": reference, "rows": rows},
+                   command_line(__file__, argv))
     return 0
 
 

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from a clone without installing
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.output import write_json  # noqa: E402
+from benchmarks.output import command_line, write_json  # noqa: E402
 from data import IsingDataModule  # noqa: E402
 from energies.exact import exact_inference  # noqa: E402
 from energies.sample_stats import sample_figures  # noqa: E402
@@ -64,13 +64,13 @@ def meanfield_row(datamodule, exact, args) -> tuple[dict, MeanField]:
 
 
 def flow_row(datamodule, exact, args) -> tuple[dict, object]:
-    from models.recipes import RECIPES
+    from models.randomized_flow import RandomizedFlow
 
     per_seed, models = [], []
     for seed in range(args.seeds):
         L.seed_everything(seed, verbose=False)
         energy = datamodule.energy
-        model = RECIPES["ising"].build(energy)
+        model = RandomizedFlow.from_recipe("ising", energy)
         seconds = fit(model, datamodule, args.flow_steps or model.hparams.schedule_steps)
         figures = sample_figures(draw(model, args.samples, 1000 + seed), energy, exact)
         per_seed.append({"seed": seed, **figures, "train_seconds": seconds})
@@ -146,7 +146,7 @@ def main(argv=None) -> int:
             "exact_seconds": exact_seconds, "coupling": args.coupling, "rows": rows,
             "torch": torch.__version__, "threads": torch.get_num_threads(),
         }
-        write_json(args.json, result)
+        write_json(args.json, result, command_line(__file__, argv))
     return 0
 
 

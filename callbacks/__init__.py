@@ -1,12 +1,12 @@
-"""Callbacks: sample metrics (exact when enumerable), TensorBoard images, the run summary; and what a run
-shows (``console``: the whole-run progress bar, library-noise filters; ``run_logger``: TensorBoard without
-the epoch chart). Per-pixel uncertainty figures live in ``uncertainty``, Fig. 1's in ``figures``. The three
-sample callbacks evaluate the model one way (``evaluation``), the sample figures a torchmetrics ``Metric``
-reduced over DDP processes (``sample_figures``)."""
+"""Lightning callbacks of a run: the sample metrics (``metrics``: exact when enumerable), TensorBoard images
+(``images``), both on a step period (``periodic``), the run summary (``summary``: summary.json, samples.npy,
+marginals.npy, PNGs), and the run's guards (``run_guards``: non-finite loss, last.ckpt, Ctrl-C/SIGTERM).
 
-from callbacks.figures import fig1_figures
+The three sample callbacks evaluate the model one way (``evaluation``: eval mode, fixed noise, each process's
+share) and share small helpers (``common``); the figures they compute and draw come from :mod:`figures`."""
+
 from callbacks.images import SampleImages
 from callbacks.metrics import SampleMetrics
 from callbacks.summary import RunSummary
 
-__all__ = ["RunSummary", "SampleImages", "SampleMetrics", "fig1_figures"]
+__all__ = ["RunSummary", "SampleImages", "SampleMetrics"]

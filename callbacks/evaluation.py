@@ -1,6 +1,6 @@
 """Evaluating the model, the one way the metrics, images and summary callbacks do it: in eval mode under
 ``no_grad``, with fixed noise (comparable frames), each DDP process drawing its own share of the samples
-and :class:`~callbacks.sample_figures.SampleFigures` reducing their figures over all processes."""
+and :class:`~figures.metric.SampleFigures` reducing their figures over all processes."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from torch import Tensor
 from torchmetrics.aggregation import MeanMetric
 
 from callbacks.common import fixed_generator
-from callbacks.sample_figures import SampleFigures
 from energies.exact import ExactResult
+from figures.metric import SampleFigures
 
 # each use of noise has its own seed offset, so e.g. the marginals never reuse the samples' draws
 NOISE = {"samples": 0, "marginals": 1, "pixelwise": 2, "integrality": 3}

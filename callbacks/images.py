@@ -8,10 +8,10 @@ from torch import Tensor
 
 from callbacks.common import check_every, label_info, model_marginals
 from callbacks.evaluation import evaluating, noise
-from callbacks.figures import pixelwise_samples
 from callbacks.periodic import Periodic
-from callbacks.rendering import auto_scale, colourise, marginals_figure, palette, tile, uncertainty_figure
-from callbacks.uncertainty import pixel_entropy
+from figures.fig1 import pixelwise_samples
+from figures.rendering import auto_scale, colourise, marginals_figure, palette, tile, uncertainty_figure
+from figures.uncertainty import pixel_entropy
 
 
 class SampleImages(Periodic):

@@ -9,9 +9,9 @@ from typing_extensions import override
 
 from callbacks.common import check_every, label_info, try_exact
 from callbacks.evaluation import evaluate, noise
-from callbacks.figures import fig1_figures, fig1_labels
 from callbacks.periodic import Periodic
 from energies.exact import MAX_STATES, check_enumerable
+from figures.fig1 import fig1_figures, fig1_labels
 
 
 class SampleMetrics(Periodic):
@@ -20,11 +20,11 @@ class SampleMetrics(Periodic):
     Always: ``eval/energy`` (mean exact energy), ``eval/entropy`` (plug-in with Miller–Madow
     correction, eqs. (19)–(20)), ``eval/free_energy`` (= energy − entropy), ``eval/support``,
     ``eval/label_changes`` (mean number of nodes whose label differs between two of the samples, over
-    all pairs: :mod:`callbacks.uncertainty`) and, for models with soft samples, ``eval/integrality``.
+    all pairs: :mod:`figures.uncertainty`) and, for models with soft samples, ``eval/integrality``.
     When the energy has at most ``exact_max_states`` states (computed once, at fit start): ``eval/kl``
-    and ``eval/marginal_diff`` (Table 1's figures, via :class:`callbacks.sample_figures.SampleFigures`) and
+    and ``eval/marginal_diff`` (Table 1's figures, via :class:`figures.metric.SampleFigures`) and
     the constant ``eval/exact_free_energy`` (−log Z*). On grids whose labels are a background and two
-    subjects (:func:`callbacks.figures.fig1_labels`) also Fig. 1's ``eval/subject_coherence``,
+    subjects (:func:`figures.fig1.fig1_labels`) also Fig. 1's ``eval/subject_coherence``,
     ``eval/cat_share`` and ``eval/pixelwise_coherence`` (subject and pixelwise samples from the samples'
     own marginals).
     The training step's own ``train/*`` scalars are logged by the model. Under DDP every process draws

@@ -19,10 +19,10 @@ from typing_extensions import override
 
 from callbacks.common import check_every, label_info, model_marginals, try_exact
 from callbacks.evaluation import evaluate, evaluating, noise
-from callbacks.figures import fig1_figures, fig1_labels, pixelwise_samples
-from callbacks.rendering import auto_scale, colourise, hex_colour, legend, marginals_figure, palette, save_png, tile, uncertainty_figure
-from callbacks.uncertainty import label_changes_from_marginals, pixel_entropy
 from energies.exact import MAX_STATES
+from figures.fig1 import fig1_figures, fig1_labels, pixelwise_samples
+from figures.rendering import auto_scale, colourise, hex_colour, legend, marginals_figure, palette, save_png, tile, uncertainty_figure
+from figures.uncertainty import label_changes_from_marginals, pixel_entropy
 
 FILES = (
     "summary.json", "samples.npy", "marginals.npy", "joint_samples.png", "pixelwise_samples.png", "marginals.png",
@@ -41,9 +41,9 @@ class RunSummary(Callback):
       ``train/*`` scalars, figures of the integer samples (``samples``: energy, entropy, free energy,
       ``label_changes`` measured over all pairs of the samples), figures of the model's marginals
       (``marginals``: the same ``label_changes`` by the marginal formula, mean and largest pixel entropy
-      in nats; see :mod:`callbacks.uncertainty`), exact metrics when enumerable, and the Fig. 1 figures
+      in nats; see :mod:`figures.uncertainty`), exact metrics when enumerable, and the Fig. 1 figures
       (subject coherence, cat share, pixelwise coherence) where the labels are a background and two
-      subjects (:func:`callbacks.figures.fig1_labels`);
+      subjects (:func:`figures.fig1.fig1_labels`);
     * ``samples.npy`` (int32, ``m × H × W``), ``marginals.npy`` (float32, ``H × W × c``);
     * on grids: ``joint_samples.png``, ``pixelwise_samples.png``, ``marginals.png`` (one titled panel
       per label, with a scale bar), ``uncertainty.png`` (entropy of the marginals per pixel, in nats,

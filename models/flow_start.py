@@ -19,27 +19,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from models.flow_settings import FlowSettings
 from models.omega_dense import _inverse_softplus
 
 
-def flow_start(n: int, c: int, settings, generator: torch.Generator | None = None) -> nn.Module:
-    """The start that ``settings`` (a flow recipe's: ``tie_labels``, ``offset``, ``init_std``, ``s0_noise``,
-    ``noise_rank``, ``noise_rank_init``, ``learn_offset_mean``) describe; one-line errors for settings that
-    do not go together."""
+def flow_start(n: int, c: int, settings: FlowSettings, generator: torch.Generator | None = None) -> nn.Module:
+    """The start that ``settings`` describe (``tie_labels``, ``offset``, ``init_std``, ``s0_noise``, ``noise_rank``,
+    ``noise_rank_init``, ``learn_offset_mean``; checked together by :class:`FlowSettings`)."""
     s = settings
-    tied, region = bool(s["tie_labels"]), s["offset"] == "region"
-    if region and not (tied and s["noise_rank"] == 1):
-        raise ValueError("offset='region' needs tie_labels and noise_rank=1 (it is the tied label offset, drawn per region)")
-    if s["learn_offset_mean"] and not (tied and s["noise_rank"] > 0 and not region):
-        raise ValueError("learn_offset_mean needs a recipe with the global tied label offset, e.g. recipe='image-global' "
-                         "(tie_labels, noise_rank > 0, offset 'global'): it learns that offset's mean")
-    common = dict(init_std=s["init_std"], noise_std=s["s0_noise"], generator=generator)
-    if region:
-        return RegionStart(n, c, rank_init=s["noise_rank_init"], **common)
-    if tied:
-        return TiedStart(n, c, noise_rank=s["noise_rank"], rank_init=s["noise_rank_init"],
-                         learn_offset_mean=s["learn_offset_mean"], **common)
-    return FreeStart(n, c, noise_rank=s["noise_rank"], rank_init=s["noise_rank_init"], **common)
+    common = dict(init_std=s.init_std, noise_std=s.s0_noise, generator=generator)
+    if s.offset == "region":
+        return RegionStart(n, c, rank_init=s.noise_rank_init, **common)
+    if s.tie_labels:
+        return TiedStart(n, c, noise_rank=s.noise_rank, rank_init=s.noise_rank_init, learn_offset_mean=s.learn_offset_mean, **common)
+    return FreeStart(n, c, noise_rank=s.noise_rank, rank_init=s.noise_rank_init, **common)
 
 
 class FreeStart(nn.Module):

@@ -74,6 +74,9 @@ def depthwise_conv_channels_first(S: Tensor, kernel: Tensor, grid: tuple[int, in
 class ConvOmega(nn.Module):
     """Distribution over convolutional ``Ω``: kernel weights ``~ N(mean, std²)`` per sample.
 
+    It checks only what it needs to be well-formed on its own; the flow's settings are checked together by
+    :class:`models.flow_settings.FlowSettings` before it is built.
+
     Args:
         c: number of labels (channels).
         grid: ``(H, W)`` of the image graph.
@@ -88,7 +91,7 @@ class ConvOmega(nn.Module):
             under permutations of the labels, so a label swap that leaves the energy unchanged (cat ↔ lion
             on the bundled image) leaves the model's distribution unchanged too: symmetric modes get
             exactly equal weight, whatever training does (not in the paper; README, "Fig. 1").
-        noise: ``"entry"`` or ``"role"`` (see :meth:`draw` and :meth:`forward`).
+        noise: ``"entry"`` or ``"role"`` (see :meth:`draw` and :meth:`forward`); ``"role"`` needs ``tie_labels``.
         periodic: the grid is a torus (``GridPottsEnergy(periodic=True)``): the convolution wraps around
             instead of padding with zeros, so every node has the same neighbourhood.
     """
@@ -99,6 +102,7 @@ class ConvOmega(nn.Module):
         self,
         c: int,
         grid: tuple[int, int],
+        *,
         kernel_size: int = 3,
         mean: float = 1 / 20,
         variance: float = 0.1,

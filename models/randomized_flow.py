@@ -13,8 +13,8 @@ samples, reparameterized), the entropy by eqs. (22)–(23). Under ``"draw"`` the
 ``S(T)`` through a discrete draw, so a score-function (REINFORCE) term with a leave-one-out baseline
 carries the gradient of that draw.
 
-The settings come from a named recipe (:mod:`models.recipes`: ``image``, ``ising``, ``paper``, …);
-explicit constructor arguments override single settings.
+The settings (:class:`models.flow_settings.FlowSettings`) come from a named recipe (:mod:`models.recipes`:
+``image``, ``ising``, ``paper``, …); explicit constructor arguments override single settings.
 """
 
 from __future__ import annotations
@@ -25,31 +25,13 @@ import torch
 from torch import Tensor
 
 from models.assignment_flow import AssignmentFlow
-from models.energy_model import EnergyModel, check_lr
+from models.energy_model import EnergyModel
 from models.flow_entropy import log_component_probs, log_mixture_prob
 from models.flow_start import flow_start
 from models.omega_conv import ConvOmega
 from models.omega_dense import DenseOmega
-
-
-def check_settings(s: dict) -> None:
-    """One-line ``ValueError`` for a setting out of range or settings that do not go together (the flow, the
-    Ω distributions and the start check their own arguments)."""
-    choices = {"omega": ("dense", "conv"), "rounding": ("draw", "argmax"), "lr_schedule": ("constant", "cosine"),
-               "offset": ("global", "region")}
-    for name, allowed in choices.items():
-        if s[name] not in allowed:
-            raise ValueError(f"{name} must be {' or '.join(map(repr, allowed))}, got {s[name]!r}")
-    check_lr(s["lr"])
-    if s["samples_per_step"] < 2:
-        raise ValueError(f"samples_per_step must be ≥ 2, got {s['samples_per_step']}")
-    if not 0 <= s["anneal_fraction"] <= 1:
-        raise ValueError(f"anneal_fraction must be in [0, 1], got {s['anneal_fraction']}")
-    if s["tie_labels"] and s["omega"] != "conv":
-        raise ValueError(f"omega={s['omega']!r} needs a recipe without label tying, e.g. recipe='image-untied' "
-                         "(label tying ties the conv Ω's label channels; the dense Ω has none)")
-    if s["omega"] == "dense" and s["omega_noise"] != "entry":
-        raise ValueError(f"omega_noise={s['omega_noise']!r} needs omega='conv' (the dense Ω draws its noise per entry)")
+from models.recipes import Recipe, check_start
+from models.recipes import recipe as find_recipe
 
 
 def draw_labels(S: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -64,41 +46,19 @@ class RandomizedFlow(EnergyModel):
     Args:
         n: number of nodes.  c: number of labels.
         grid: ``(H, W)`` of an image graph (needed by ``omega="conv"``).
-        recipe: a name in :data:`models.recipes.RECIPES` (default ``"ising"``, the dense-Ω recipe for small
-            graphs); it gives every setting below, ``settings`` override single ones.
+        recipe: a name in :data:`models.recipes.RECIPES` or :data:`~models.recipes.ALIASES` (default ``"ising"``,
+            the dense-Ω recipe for small graphs); it gives every setting.
         seed: seeds the initial ``S0`` logits.
+        **settings: fields of :class:`~models.flow_settings.FlowSettings` (each documented there) that override
+            the recipe's; ``None`` keeps the recipe's value.
 
-    Settings:
-        omega: ``"dense"`` (Theorem 1's ``max(Z+Zᵀ,0)+εI``) or ``"conv"`` (multi-channel convolution).
-        samples_per_step: ``m``, flow samples per optimisation step.
-        lr: Adam step length.
-        step_size: Euler step ``h``.  end_time: ``T``.
-        rounding: ``"draw"`` or ``"argmax"`` (how a soft sample becomes a labeling).
-        score_function: add the REINFORCE term of the label draw (only with ``"draw"``).
-        leave_one_out: evaluate (23) at ``α(k)`` without sample ``k``'s own component.
-        init_std: std of the random initial ``S0`` logits.
-        s0_noise: initial std of learned Gaussian noise on the ``S0`` logits (0: none).
-        omega_mean, omega_variance, omega_eps: initial ``μ``, ``σ²`` and ``ε`` of ``Ω``'s distribution.
-        kernel_size, symmetric, nonnegative: the convolutional ``Ω``.
-        periodic: the conv ``Ω`` wraps around the grid (a torus); :meth:`Recipe.build` takes it from the energy.
-        lr_schedule: ``"constant"`` or ``"cosine"`` (to ``lr · lr_final``).
-        schedule_steps: length of the cosine schedule (the trainer's ``max_steps`` when set).
-        lr_final: final learning rate as a fraction of ``lr``.
-        noise_rank: rank of learned correlated Gaussian noise on the ``S0`` logits (0: none).
-        noise_rank_init: initial scale of its factor (random entries; a constant when ``tie_labels``).
-        anneal_fraction: the energy term is weighted by ``β_t = min(1, t / (anneal_fraction · total))``
-            during training, ``total`` being the schedule length (0: ``β = 1`` throughout); the logged
-            free energy is always at ``β = 1``.
-        tie_labels: make the model's law invariant under label permutations that leave the start logits
-            unchanged (conv Ω with tied kernels, ``S0`` = learned per-node scale of fixed logits; see
-            :class:`ConvOmega` and :class:`TiedStart`). Use with ``initialise_start`` (the data term).
-        learn_offset_mean: learn the mean of the tied label offset (``noise_rank`` with ``tie_labels``) by a
-            score-function term, so mode weights can follow an asymmetric energy (see README, "Fig. 1").
-        offset_lr_factor: its learning rate as a fraction of ``lr``.
-        omega_noise: ``"entry"`` (conv Ω noise i.i.d. per entry) or ``"role"`` (one draw per tied kernel: every
-            draw label-symmetric; needs ``tie_labels``), see :class:`ConvOmega`.
-        offset: ``"global"`` (the tied label offset drawn once per sample) or ``"region"`` (once per uncertain
-            region of the start logits; needs ``tie_labels`` and ``noise_rank=1``), see :class:`RegionStart`.
+    Raises:
+        TypeError: a setting the flow does not have.
+        ValueError: a setting out of range, or settings that do not go together (``FlowSettings`` checks them).
+
+    :meth:`from_recipe` builds the model a recipe trains on an energy (its periodicity, its data-term start).
+    The hyperparameters are ``n, c, grid, recipe, seed`` and every setting, all primitives, so
+    ``load_from_checkpoint(path)`` needs nothing else.
     """
 
     def __init__(
@@ -111,13 +71,10 @@ class RandomizedFlow(EnergyModel):
         **settings,
     ) -> None:
         super().__init__(n, c)
-        from models.recipes import recipe as named_recipe
-
-        chosen = named_recipe(recipe)  # an alias saved in an old checkpoint becomes the recipe's name
-        recipe, settings = chosen.name, chosen.settings(**settings)  # an unknown setting is a TypeError, as in a signature
-        check_settings(settings)
+        chosen = find_recipe(recipe)  # an alias saved in an old checkpoint becomes the recipe's name
+        flow_settings = chosen.settings.replace(**settings)  # an unknown setting is a TypeError, as in a signature
         grid = None if grid is None else (int(grid[0]), int(grid[1]))
-        self.save_hyperparameters(dict(n=int(n), c=int(c), grid=grid, recipe=recipe, seed=int(seed), **settings))
+        self.save_hyperparameters(dict(n=int(n), c=int(c), grid=grid, recipe=chosen.name, seed=int(seed), **flow_settings.asdict()))
         hp = self.hparams
         self.flow = AssignmentFlow(hp.step_size, hp.end_time)
         if hp.omega == "dense":
@@ -126,12 +83,37 @@ class RandomizedFlow(EnergyModel):
             if grid is None:
                 raise ValueError("omega='conv' needs grid=(H, W)")
             self.omega = ConvOmega(
-                c, grid, hp.kernel_size, hp.omega_mean, hp.omega_variance, hp.symmetric, hp.nonnegative, hp.omega_eps,
-                hp.tie_labels, hp.omega_noise, hp.periodic,
+                c, grid, kernel_size=hp.kernel_size, mean=hp.omega_mean, variance=hp.omega_variance, symmetric=hp.symmetric,
+                nonnegative=hp.nonnegative, eps=hp.omega_eps, tie_labels=hp.tie_labels, noise=hp.omega_noise,
+                periodic=hp.periodic,
             )
-        self.start = flow_start(n, c, hp, generator=torch.Generator().manual_seed(seed))
+        self.start = flow_start(n, c, flow_settings, generator=torch.Generator().manual_seed(seed))
         if hp.offset == "region":  # regions follow the start logits: now, and again whenever they are set
             self.start.set_regions(grid)
+
+    @classmethod
+    def from_recipe(cls, recipe: str | Recipe, energy, seed: int = 0, start: str | None = None, **overrides) -> "RandomizedFlow":
+        """The model ``recipe`` trains on ``energy`` (its ``n, c, grid``): what ``train.py`` and the benchmarks train.
+
+        Args:
+            recipe: a name in :data:`models.recipes.RECIPES` (or an alias), or one of its recipes.
+            energy: the energy; a periodic one (a torus) gives the conv Ω ``periodic=True`` unless overridden.
+            seed: seeds the initial ``S0`` logits.
+            start: ``"data"`` (S0 = ``softmax(−unary)`` of the energy) or ``"random"``; default: the recipe's.
+            **overrides: settings that replace the recipe's (``None`` keeps the recipe's value).
+
+        Raises:
+            TypeError: an override that is no setting.
+            ValueError: an unknown recipe, a bad ``start``, or settings out of range or that do not go together.
+        """
+        chosen = find_recipe(recipe) if isinstance(recipe, str) else recipe
+        start = check_start(start or chosen.start)
+        overrides.setdefault("periodic", bool(getattr(energy, "periodic", False)))  # Ω follows the energy's topology
+        settings = chosen.settings.replace(**overrides)
+        model = cls(energy.n, energy.c, grid=energy.grid, recipe=chosen.name, seed=seed, **settings.asdict())
+        if start == "data":
+            model.initialise_start(-energy.factors()[0])  # S0 = softmax(−unary): on the cat/lion subject 1/2 each
+        return model
 
     def initialise_start(self, logits: Tensor) -> "RandomizedFlow":
         """Set the learned start logits (e.g. ``−unary``: S0 = the data term's pixelwise posterior)."""

@@ -1,18 +1,68 @@
-"""The benchmarks run end to end on tiny settings and write the JSON the README is filled from."""
+"""Every benchmark runs end to end on tiny settings and writes the JSON the README is filled from, with its
+provenance (commit, command, date, machine). Tiny settings prove that the code runs and the schema holds,
+not the figures."""
 
+import datetime
 import json
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+import torch
 
-from benchmarks import perf, table1
+from benchmarks import output  # each test imports its benchmark: one that breaks fails alone
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMIT = re.compile(r"[0-9a-f]{40}(-dirty)?")
 
 
-def test_table1_writes_its_rows_and_figures(tmp_path):
+def check_provenance(result: dict, script: str) -> None:
+    prov = result["provenance"]
+    assert prov["commit"] is None or COMMIT.fullmatch(prov["commit"]), prov["commit"]
+    assert prov["command"].startswith(f"python benchmarks/{script}.py"), prov["command"]
+    assert datetime.datetime.fromisoformat(prov["date"]).utcoffset() == datetime.timedelta(0)
+    assert set(prov["machine"]) == {"platform", "cpus", "torch", "threads", "load_average_1min"}
+    assert prov["machine"]["torch"] == torch.__version__
+
+
+def test_write_json_adds_the_provenance(tmp_path):
+    out = tmp_path / "sub" / "r.json"
+    output.write_json(out, {"x": 1, "provenance": "stale"}, output.command_line(ROOT / "benchmarks" / "table1.py", ["--json", "a b"]))
+    result = json.loads(out.read_text())
+    assert result["x"] == 1
+    check_provenance(result, "table1")
+    assert result["provenance"]["command"] == "python benchmarks/table1.py --json 'a b'"  # as a user retypes it
+
+
+def test_commit_is_null_without_git_and_dirty_with_changed_tracked_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))  # even where the temporary folder lies in a clone
+    assert output.git_commit(tmp_path) is None  # not a repository
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    try:
+        subprocess.run([*git, "init", "-q"], check=True)
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("no git")
+    (tmp_path / "f").write_text("1")
+    subprocess.run([*git, "add", "f"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "m"], check=True)
+    (tmp_path / "untracked").write_text("ignored: not a tracked file")
+    clean = output.git_commit(tmp_path)
+    assert re.fullmatch(r"[0-9a-f]{40}", clean)
+    (tmp_path / "f").write_text("2")
+    assert output.git_commit(tmp_path) == f"{clean}-dirty"
+
+
+def test_table1_writes_its_rows_and_figures(tmp_path, one_thread):
+    from benchmarks import table1
+
     out = tmp_path / "t1.json"
     argv = ["--samples", "2000", "--seeds", "2", "--flow-steps", "3", "--restarts", "4", "--meanfield-steps", "5",
             "--json", str(out), "--figures", str(tmp_path / "fig")]
     assert table1.main(argv) == 0
     result = json.loads(out.read_text())
+    check_provenance(result, "table1")
     assert result["log_z"] == pytest.approx(5.1362, abs=1e-4)
     rows = {r["model"]: r for r in result["rows"]}
     for model in ("meanfield", "flow"):
@@ -23,10 +73,120 @@ def test_table1_writes_its_rows_and_figures(tmp_path):
     assert (tmp_path / "fig" / "fig2_samples.png").is_file() and (tmp_path / "fig" / "fig3_marginals.png").is_file()
 
 
-def test_perf_quick_writes_the_speed_figures(tmp_path):
+def test_perf_writes_the_speed_figures_and_the_ess_comparison(tmp_path, one_thread):
+    from benchmarks import perf
+
     out = tmp_path / "perf.json"
-    assert perf.main(["--quick", "--sizes", "16", "--sample-batch", "4", "--json", str(out)]) == 0
+    argv = ["--sizes", "8", "--sample-batch", "4", "--kl-every", "1", "--kl-max-steps", "2", "--kl-samples", "1000",
+            "--flow-steps", "2", "--flow-samples", "64", "--gibbs-chains", "4", "--gibbs-burn-in", "2", "--gibbs-sweeps", "8",
+            "--json", str(out)]
+    assert perf.main(argv) == 0
     result = json.loads(out.read_text())
-    for key in ("exact_seconds_2p24", "samples_per_second_16", "seconds_per_step_16", "machine"):
+    check_provenance(result, "perf")
+    for key in ("exact_seconds_2p24", "samples_per_second_8", "seconds_per_step_8", "machine", "seconds_to_kl_0599",
+                "kl_history", "mode_ess_ratio_af_over_gibbs", "mode_ess"):
         assert key in result
-    assert result["samples_per_second_16"] > 0
+    assert result["samples_per_second_8"] > 0
+    assert result["mode_ess"]["flow_samples"] == 64 and result["mode_ess"]["gibbs_chains"] == 4
+
+
+def test_flow_search_runs_as_the_documented_command(tmp_path):
+    """A real subprocess: the command form of the docs works from a clone."""
+    out = tmp_path / "fs.json"
+    proc = subprocess.run([sys.executable, "benchmarks/flow_search.py", '{"steps": 2, "samples_per_step": 16}', "500", "--json", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    printed = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("{")))
+    result = json.loads(out.read_text())
+    check_provenance(result, "flow_search")
+    assert result["provenance"]["command"] == f"""python benchmarks/flow_search.py '{{"steps": 2, "samples_per_step": 16}}' 500 --json {out}"""
+    assert result["provenance"]["machine"]["threads"] == 1  # the thread it ran with
+    for key in ("cfg", "steps", "seed", "kl", "marg", "E", "H", "support", "integrality", "train_s", "evals"):
+        assert result[key] == printed[key], key
+    assert result["cfg"] == {"samples_per_step": 16} and result["steps"] == 2 and result["evals"] == 500
+
+
+def test_fig1_writes_default_reference_and_small_exact_rows(tmp_path, one_thread):
+    from benchmarks import fig1
+
+    out = tmp_path / "fig1.json"
+    argv = ["--seeds", "1", "--small-seeds", "1", "--max-steps", "2", "--max-size", "8", "--gibbs-chains", "4", "--gibbs-sweeps", "3",
+            "--small-grid", "3x4", "--small-samples", "64", "--root", str(tmp_path / "runs"), "--json", str(out),
+            "--figure", str(tmp_path / "fig" / "fig1_default.png")]
+    assert fig1.main(argv) == 0
+    assert (tmp_path / "fig" / "fig1_default.png").stat().st_size > 100
+    result = json.loads(out.read_text())
+    check_provenance(result, "fig1")
+    (default,) = result["default"]
+    for key in ("seed", "seconds", "subject_coherence", "cat_share", "pixelwise_coherence", "energy"):
+        assert key in default, key
+    assert {"chains", "sweeps", "seconds", "subject_coherence", "energy"} <= set(result["gibbs_reference"])
+    assert len(result["small_exact"]) == 4
+    for rows in result["small_exact"].values():
+        assert {"kl", "energy", "entropy", "marginal_diff", "support"} <= set(rows[0])
+        assert rows[0]["kl"] > -0.05
+    # the small image is scored with the bundled labels, not k-means colours of its own
+    assert result["labels"] == "background=#2f4f2f,cat=#8c8c8c,lion=#d2a03c" and result["small_grid"] == [3, 4]
+    summaries = list((tmp_path / "runs").glob("small_*/lightning_logs/version_*/summary.json"))
+    assert summaries and all(json.loads(p.read_text())["labels"] == ["background", "cat", "lion"] for p in summaries)
+
+
+def test_independence_writes_one_row_per_model(tmp_path, one_thread):
+    from benchmarks import independence
+
+    out = tmp_path / "independence.json"
+    argv = ["--k", "2", "--samples", "64", "--models", "default", "--max-steps", "2", "--root", str(tmp_path / "runs"),
+            "--json", str(out)]
+    assert independence.main(argv) == 0
+    result = json.loads(out.read_text())
+    check_provenance(result, "independence")
+    assert result["k"] == 2 and result["samples"] == 64
+    (row,) = result["rows"]
+    assert row["model"] == "default"
+    for key in ("tv_to_uniform", "p_value", "chi2", "frequencies", "coherence", "train_seconds"):
+        assert key in row, key
+    assert len(row["frequencies"]) == 4 and sum(row["frequencies"]) == pytest.approx(1)
+    assert len(row["coherence"]) == 2 and 0 <= row["p_value"] <= 1
+
+
+def test_photos_writes_rows_figures_and_keeps_its_reference(tmp_path, one_thread):
+    from benchmarks import photos
+
+    out = tmp_path / "photos.json"
+    argv = ["--photos", "coffee", "--max-size", "12", "--max-steps", "2", "--samples", "64", "--gibbs-chains", "4",
+            "--gibbs-burn-in", "2", "--gibbs-sweeps", "4", "--references", str(tmp_path / "refs"),
+            "--figures", str(tmp_path / "fig"), "--root", str(tmp_path / "runs"), "--json", str(out)]
+    assert photos.main(argv) == 0
+    result = json.loads(out.read_text())
+    check_provenance(result, "photos")
+    assert result["reference"] == {"chains": 4, "burn_in": 2, "sweeps": 4, "thin": 1}
+    (row,) = result["rows"]
+    for key in ("photo", "grid", "randomness", "tv_all", "tv_uncertain", "uncertain_pixels", "entropy_sum_flow",
+                "entropy_sum_reference", "train_seconds", "reference_sha256"):
+        assert key in row, key
+    assert max(row["grid"]) == 12
+    assert (tmp_path / "fig" / "uncertainty_coffee_local.png").is_file()
+    assert [p.name for p in (tmp_path / "refs").iterdir()] == [f"gibbs-{row['reference_sha256'][:24]}.pt"]
+
+
+def test_photos_reference_is_keyed_by_the_energy_not_the_name(tmp_path, monkeypatch):
+    from benchmarks import photos
+    from energies import GridPottsEnergy
+
+    computed = []
+
+    def fake_gibbs(energy, **settings):
+        computed.append(energy)
+        return torch.full((energy.n, energy.c), float(len(computed)))
+
+    monkeypatch.setattr(photos, "gibbs_marginals", fake_gibbs)
+    unary = torch.rand(3, 4, 2, generator=torch.Generator().manual_seed(0))
+    settings = {"chains": 4, "burn_in": 1, "sweeps": 2, "thin": 1, "seed": 0}
+    first, key = photos.reference_marginals(GridPottsEnergy(unary, beta=1.0), tmp_path, **settings)
+    again, key_again = photos.reference_marginals(GridPottsEnergy(unary.clone(), beta=1.0), tmp_path, **settings)
+    assert len(computed) == 1 and key_again == key and torch.equal(again, first)  # the same energy: read back
+    other_beta, key_beta = photos.reference_marginals(GridPottsEnergy(unary, beta=1.5), tmp_path, **settings)
+    other_unary, key_unary = photos.reference_marginals(GridPottsEnergy(unary + 0.1, beta=1.0), tmp_path, **settings)
+    longer, key_longer = photos.reference_marginals(GridPottsEnergy(unary, beta=1.0), tmp_path, **{**settings, "sweeps": 3})
+    assert len(computed) == 4 and len({key, key_beta, key_unary, key_longer}) == 4
+    assert len(list(tmp_path.glob("gibbs-*.pt"))) == 4

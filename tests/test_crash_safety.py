@@ -12,10 +12,10 @@ import lightning as L
 import pytest
 import torch
 
-from callbacks.atomic_checkpoint_io import AtomicCheckpointIO
 from callbacks.run_guards import FiniteLossGuard, NonFiniteLossError
 from data import IsingDataModule
 from models import MeanField
+from run.checkpoint_io import AtomicCheckpointIO
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -226,7 +226,7 @@ def test_the_ising_recipe_reaches_table1(tmp_path):
     L.seed_everything(0, verbose=False)
     dm = IsingDataModule()
     recipe = RECIPES["ising"]
-    model = recipe.build(dm.energy)
+    model = RandomizedFlow.from_recipe(recipe, dm.energy)
     quiet_trainer(tmp_path, recipe.max_steps, enable_checkpointing=False).fit(model, datamodule=dm)
     figures = sample_figures(model.sample(200_000, gen(1)), dm.energy, exact_inference(dm.energy))
     assert figures["kl"] < 0.15 and figures["marginal_diff"] < 0.05, figures

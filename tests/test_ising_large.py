@@ -3,6 +3,7 @@ Swendsen–Wang reference (models/swendsen_wang.py) against exact figures of the
 
 import itertools
 import json
+import re
 
 import numpy as np
 import pytest
@@ -82,6 +83,10 @@ def test_tiny_benchmark_writes_the_schema(tmp_path):
             "--potts-grid", "2", "4", "--json", str(out), "--figure", str(fig)]
     assert ising_large.main(argv) == 0
     result = json.loads(out.read_text())
+    provenance = result["provenance"]  # written by benchmarks.output.write_json, as every benchmark's JSON
+    assert provenance["command"].startswith("python benchmarks/ising_large.py --sizes 4 ")
+    assert provenance["commit"] is None or re.fullmatch(r"[0-9a-f]{40}(-dirty)?", provenance["commit"])
+    assert provenance["machine"]["threads"] == 1  # the benchmark's --threads while it ran
     assert result["budget_seconds"] == 2.0
     assert len(result["instances"]) == 3
     for inst in result["instances"]:

@@ -151,4 +151,4 @@ def test_offset_mean_gets_an_unbiased_score_function_gradient():
 def test_offset_mean_needs_the_tied_offset():
     for recipe, settings in [("ising", dict(noise_rank=1)), ("image-global", dict(noise_rank=0)), ("image", {})]:
         with pytest.raises(ValueError, match="learn_offset_mean needs"):  # untied; no offset; the region offset
-            flow_start(4, 3, RECIPES[recipe].settings(learn_offset_mean=True, **settings))
+            flow_start(4, 3, RECIPES[recipe].settings.replace(learn_offset_mean=True, **settings))

@@ -15,18 +15,21 @@ import torch
 from data import IsingDataModule
 from models import MeanField
 from models.randomized_flow import RandomizedFlow
+from models.recipes import RECIPES
 from models.van import VAN
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 H, W, C = 2, 3, 2
+# every baseline and every recipe of the flow, as the command line builds them (the recipe's own start, here
+# the Ising grid's zero unary for the image recipes), with small batches
+BASELINES = {
+    "meanfield": lambda energy: MeanField(H * W, C, restarts=4),
+    "van": lambda energy: VAN(H * W, C, grid=(H, W), batch_size=8),
+}
 MODELS = {
-    "meanfield": lambda: MeanField(H * W, C, restarts=4),
-    "flow (dense Ω)": lambda: RandomizedFlow(H * W, C, grid=(H, W), samples_per_step=8, seed=0),
-    "flow (conv Ω, label-tied, local randomness)": lambda: RandomizedFlow(
-        H * W, C, grid=(H, W), omega="conv", tie_labels=True, omega_noise="role", offset="region", noise_rank=1,
-        noise_rank_init=1.0, rounding="argmax", score_function=False, s0_noise=0.0, samples_per_step=8, seed=0),
-    "van": lambda: VAN(H * W, C, grid=(H, W), batch_size=8),
+    **BASELINES,
+    **{f"flow {name}": (lambda energy, name=name: RandomizedFlow.from_recipe(name, energy, samples_per_step=8)) for name in RECIPES},
 }
 
 
@@ -37,10 +40,11 @@ def gen(seed: int) -> torch.Generator:
 @pytest.mark.parametrize("name", list(MODELS))
 def test_every_model_keeps_the_contract(name, tmp_path):
     L.seed_everything(0, verbose=False)
-    model = MODELS[name]()
+    datamodule = IsingDataModule(H, W)
+    model = MODELS[name](datamodule.energy)
     trainer = L.Trainer(max_steps=2, accelerator="cpu", logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False)
-    trainer.fit(model, datamodule=IsingDataModule(H, W))
+    trainer.fit(model, datamodule=datamodule)
     model.eval()
     with torch.no_grad():
         x = model.sample(4000, gen(1))

@@ -61,9 +61,10 @@ def test_import_and_help_load_no_heavy_module():
         "import train\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    assert train.main(['--help']) == 0\n"
-        "light = {'data', 'data.defaults', 'models', 'models.recipes'}  # the defaults the help shows: no imports\n"
+        "light = {'data', 'data.defaults', 'models', 'models.recipes', 'models.flow_settings',  # the defaults the help shows\n"
+        "         'run', 'run.config', 'run.errors'}  # the config the flags set: no imports\n"
         "heavy = sorted(m for m in set(sys.modules) - light if m.split('.')[0] in\n"
-        "               {'torch', 'lightning', 'numpy', 'PIL', 'data', 'models', 'callbacks', 'energies'})\n"
+        "               {'torch', 'lightning', 'numpy', 'PIL', 'data', 'models', 'callbacks', 'energies', 'run', 'figures'})\n"
         "print(heavy)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
@@ -125,7 +126,7 @@ def _fake_trainer(step, max_steps=10, free_energy=1.5):
 
 
 def test_progress_bar_counts_the_whole_run_from_the_resumed_step():
-    from callbacks.console import RunProgressBar
+    from run.console import RunProgressBar
 
     file = io.StringIO()
     bar = RunProgressBar(file=file)
@@ -181,14 +182,14 @@ def _noise(tmp_path, capfd, caplog, root, resume=True) -> list[str]:
 def test_a_run_shows_no_library_noise(tmp_path, capfd, caplog, monkeypatch):
     assert _noise(tmp_path, capfd, caplog, "runs") == []
     # the check sees log lines and warnings when the filter is off (so it cannot pass by not looking)
-    import callbacks.console
+    import run.console
 
-    monkeypatch.setattr(callbacks.console, "library_noise_filtered", nullcontext)
+    monkeypatch.setattr(run.console, "library_noise_filtered", nullcontext)
     assert {r"💡 Tip", r"GPU available", r"LeafSpec"} <= set(_noise(tmp_path, capfd, caplog, "noisy", resume=False))
 
 
 def test_other_warnings_still_show():
-    from callbacks.console import library_noise_filtered
+    from run.console import library_noise_filtered
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -200,7 +201,7 @@ def test_other_warnings_still_show():
 
 # -- Fig. 1 only where it means something; uncertainty for every image -----------------------------------
 def test_fig1_rule():
-    from callbacks.figures import fig1_labels
+    from figures.fig1 import fig1_labels
 
     assert fig1_labels(["background", "cat", "lion"], 3) == (0, 1, 2)
     assert fig1_labels(["lion", "Background", "cat"], 3) == (1, 2, 0)

@@ -1,6 +1,6 @@
 """The sample figures under DDP: two real processes (gloo on the CPU), each with its own samples, give the
 figures of the union of their samples, as one process fed the union would and as the plain functions of
-energies.sample_stats / callbacks.uncertainty do; without syncing, a process sees only its own."""
+energies.sample_stats / figures.uncertainty do; without syncing, a process sees only its own."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from callbacks.evaluation import Evaluation, evaluate, evaluating, noise, share
-from callbacks.sample_figures import SampleFigures
-from callbacks.uncertainty import label_changes_from_samples
 from energies import ising_energy
 from energies.exact import exact_inference
 from energies.sample_stats import miller_madow, plugin_entropy, sample_figures, sample_marginals
+from figures.metric import SampleFigures
+from figures.uncertainty import label_changes_from_samples
 
 SIZES = (37, 27)  # uneven: the "cat" state is padded and trimmed across processes
 EVAL_SAMPLES, SEED = 41, 5

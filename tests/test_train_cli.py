@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 
 import numpy as np
 import pytest
@@ -123,9 +125,49 @@ def test_ising_mode_has_exact_metrics(tmp_path):
 
 
 def test_bare_image_name_resolves_in_data(monkeypatch):
-    assert train.resolve_image("cat_lion.png") == str(train.REPO / "data" / "cat_lion.png")
-    monkeypatch.chdir(train.REPO / "data")
-    assert train.resolve_image("cat_lion.png") == "cat_lion.png"
+    from run.build import REPO, resolve_image
+
+    assert resolve_image("cat_lion.png") == str(REPO / "data" / "cat_lion.png")
+    monkeypatch.chdir(REPO / "data")
+    assert resolve_image("cat_lion.png") == "cat_lion.png"
+
+
+# -- the library: run.train(RunConfig(...)), what train.py and the benchmarks call ------------------------
+def test_the_library_run_returns_its_folder_and_summary(tmp_path, capsys):
+    import run
+    from run import RunConfig
+
+    image = _tiny(tmp_path / "tiny.png")
+    config = RunConfig(image=image, labels=LABELS, max_steps=2, samples=4, summary_samples=64, root_dir=tmp_path / "runs")
+    first, second = run.train(config), run.train(config)
+    assert first.exit_code == 0 and first.folder == tmp_path / "runs" / "lightning_logs" / "version_0"
+    assert second.folder == tmp_path / "runs" / "lightning_logs" / "version_1"  # no globbing: the result says which
+    assert first.summary == json.loads((first.folder / "summary.json").read_text())
+    assert first.summary["steps"] == 2 and first.summary["args"]["image"] == str(image)
+    resumed = run.train(dataclasses.replace(config, max_steps=3, resume=first.folder / "checkpoints" / "last.ckpt"))
+    assert resumed.folder == first.folder and resumed.summary["steps"] == 3  # a resume continues its own folder
+
+
+LIBRARY_BAD = [
+    (dict(sigma=0), "sigma must be a positive finite number, got 0"),  # an owner's check: its argument's name
+    (dict(max_steps=0), "max_steps must be ≥ 1, got 0"),  # the run's own checks: the config's field names
+    (dict(ising="3x8", sigma=0.2), "ising trains a synthetic grid: drop sigma"),
+    (dict(model="meanfield", omega="dense"), "omega does not apply to model meanfield"),
+    (dict(model="flw"), "model must be one of flow, meanfield, van, got 'flw'"),
+    (dict(summary_samples=10), "samples must be ≥ 64"),
+    (dict(resume="last"), "resume last: no lightning_logs"),
+]
+
+
+@pytest.mark.parametrize("options, match", LIBRARY_BAD, ids=[str(o) for o, _ in LIBRARY_BAD])
+def test_a_library_callers_bad_input_is_a_value_error_naming_the_argument(tmp_path, options, match):
+    import run
+    from run import RunConfig, UsageError
+
+    with pytest.raises(ValueError, match=re.escape(match)) as caught:
+        run.train(RunConfig(root_dir=tmp_path / "runs", **options))
+    assert isinstance(caught.value, UsageError) and "--" not in str(caught.value)  # a field, never a flag
+    assert not (tmp_path / "runs").exists()  # nothing written
 
 
 # -- bad input: one line on stderr, exit code 2 --------------------------------------------------------

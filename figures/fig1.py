@@ -1,6 +1,6 @@
 """Fig. 1 in numbers: how coherently samples label the subject, and which way.
 
-The one place these figures are computed (callbacks, train.py and benchmarks call it), and the one
+The one place these figures are computed (the callbacks, the run report and the benchmarks call it), and the one
 place that decides where they mean something (:func:`fig1_labels`): only for labels like the bundled
 default's, a ``background`` and exactly two subject labels.
 
@@ -25,7 +25,7 @@ def fig1_labels(names: list[str] | None, c: int) -> tuple[int, int, int] | None:
     The rule: exactly three labels, one of them named ``background`` (case-insensitive) and two others,
     the two subjects (the bundled default: background, cat, lion). Only then do "subject", "coherence"
     and "cat share" mean something; k-means classes (``class0``…), Ising spins and other label sets get
-    no Fig. 1 figures. The metrics, the run summary and train.py's report all go through this rule.
+    no Fig. 1 figures. The metrics, the run summary and the run report all go through this rule.
 
     Returns:
         ``(background, cat, other)`` label indices (``cat``: the label called ``cat``, else the first

@@ -1,19 +1,21 @@
-"""What ``train.py`` prints before and after a run: the block that says what the run will do, and the report
-of its figures and files. Both speak to the user of the command line (they name its flags)."""
+"""What a run prints before and after training: the block that says what it will do, and the report of its
+figures and files. Both speak to the user of the command line (they name its flags)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from callbacks.rendering import hex_colour
+from figures.rendering import hex_colour
 
 
-def describe_run(args, datamodule, model, start_step: int, ckpt_path: Path | None, folder: Path, device: str, processes: int) -> list[str]:
-    """The block printed before training: what is trained on what, for how long, and where it goes."""
+def describe_run(config, datamodule, model, start_step: int, ckpt_path: Path | None, folder: Path, device: str, processes: int) -> list[str]:
+    """The block printed before training: what is trained on what, for how long, and where it goes.
+
+    ``config`` is the run's :class:`~run.config.RunConfig` with ``max_steps`` resolved."""
     lines = []
     grid = datamodule.energy.grid
-    if args.ising is not None:
+    if config.ising is not None:
         hp = datamodule.hparams
         lines.append(f"energy      Ising grid {grid[0]}×{grid[1]}, coupling {hp.coupling:g}, field {hp.field:g}")
     else:
@@ -37,9 +39,9 @@ def describe_run(args, datamodule, model, start_step: int, ckpt_path: Path | Non
     lines.append(f"model       {_describe_model(model)}")
     lines.append(f"device      {device}, {processes} process{'es' if processes > 1 else ''}")
     if ckpt_path is None:
-        lines.append(f"steps       {args.max_steps}")
+        lines.append(f"steps       {config.max_steps}")
     else:
-        lines.append(f"steps       {args.max_steps}, continuing from step {start_step} of {ckpt_path}")
+        lines.append(f"steps       {config.max_steps}, continuing from step {start_step} of {ckpt_path}")
     fresh = not (folder / "checkpoints").exists()
     lines.append(f"run folder  {folder}{' (new)' if fresh else ' (continued)'}")
     return [f"train.py: {type(model).__name__} on {model.n} nodes × {model.c} labels", *("  " + line for line in lines)]
@@ -84,7 +86,7 @@ def report(summary: dict, folder: Path, root: Path | None = None) -> None:
         if "pixel_entropy_mean" in marg:
             line += f"; mean entropy per {unit[:-1]} {marg['pixel_entropy_mean']:.3f} nats (at most {marg['pixel_entropy_limit']:.3f})"
         print(line)
-    fig = summary.get("fig1")  # present only for labels with a background and two subjects (callbacks.figures.fig1_labels)
+    fig = summary.get("fig1")  # present only for labels with a background and two subjects (figures.fig1.fig1_labels)
     if fig:
         print(
             f"Fig. 1: subject coherence {fig['subject_coherence']:.3f}, {fig['cat_label']} share {fig['cat_share']:.3f}, "

@@ -8,9 +8,9 @@ from torch import Tensor
 from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
-from callbacks.uncertainty import label_changes_from_samples
 from energies.exact import ExactResult
 from energies.sample_stats import figures_with_energy, sample_marginals
+from figures.uncertainty import label_changes_from_samples
 
 
 class SampleFigures(Metric):
