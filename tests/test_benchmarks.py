@@ -36,7 +36,7 @@ def test_write_json_adds_the_provenance(tmp_path):
     assert result["provenance"]["command"] == "python benchmarks/table1.py --json 'a b'"  # as a user retypes it
 
 
-def test_commit_is_null_without_git_and_dirty_with_changed_tracked_files(tmp_path, monkeypatch):
+def test_commit_is_null_without_git_and_dirty_with_changed_code(tmp_path, monkeypatch):
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))  # even where the temporary folder lies in a clone
     assert output.git_commit(tmp_path) is None  # not a repository
     git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
@@ -45,11 +45,15 @@ def test_commit_is_null_without_git_and_dirty_with_changed_tracked_files(tmp_pat
     except (OSError, subprocess.CalledProcessError):
         pytest.skip("no git")
     (tmp_path / "f").write_text("1")
-    subprocess.run([*git, "add", "f"], check=True)
+    (tmp_path / "benchmarks" / "results").mkdir(parents=True)
+    (tmp_path / "benchmarks" / "results" / "r.json").write_text("{}")
+    subprocess.run([*git, "add", "f", "benchmarks"], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "m"], check=True)
     (tmp_path / "untracked").write_text("ignored: not a tracked file")
     clean = output.git_commit(tmp_path)
     assert re.fullmatch(r"[0-9a-f]{40}", clean)
+    (tmp_path / "benchmarks" / "results" / "r.json").write_text('{"new": 1}')
+    assert output.git_commit(tmp_path) == clean  # a regenerated result is not a change of the code
     (tmp_path / "f").write_text("2")
     assert output.git_commit(tmp_path) == f"{clean}-dirty"
 
