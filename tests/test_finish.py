@@ -130,8 +130,9 @@ def random_unary(c: int, seed: int, h: int = H, w: int = W) -> np.ndarray:
     return np.random.default_rng(seed).uniform(0, 2, size=(h * w, c))
 
 
-def torch_kernel(name: str, unary: np.ndarray, beta: float = BETA, h: int = H, w: int = W, periodic: bool = False):
-    energy = GridPottsEnergy(torch.tensor(unary.reshape(h, w, -1)), beta=beta, periodic=periodic, dtype=torch.float64)
+def torch_kernel(name: str, unary: np.ndarray, beta: float = BETA, h: int = H, w: int = W, periodic: bool = False,
+                 device: str = "cpu"):
+    energy = GridPottsEnergy(torch.tensor(unary.reshape(h, w, -1)), beta=beta, periodic=periodic, dtype=torch.float64).to(device)
     if name == "sw":
         sw = PottsSwendsenWang(energy)
         return lambda x, g: sw.sweep(x.view(-1, h, w), g).view(len(x), -1)
@@ -180,10 +181,10 @@ DRAWS = 20_000
 P_MIN = 1e-4  # a correct kernel fails one of these runs with probability ~1e-4 (seeds are fixed)
 
 
-def empirical_check(kernel, brute: Brute, controls: list[Brute], name: str, seed: int = 0) -> None:
+def empirical_check(kernel, brute: Brute, controls: list[Brute], name: str, seed: int = 0, device: str = "cpu") -> None:
     starts = np.stack([np.zeros(brute.n, dtype=int), np.arange(brute.n) % brute.c, brute.states[len(brute.states) // 3]])
-    x = torch.tensor(np.repeat(starts, DRAWS, 0))
-    y = kernel(x, torch.Generator().manual_seed(seed)).numpy()
+    x = torch.tensor(np.repeat(starts, DRAWS, 0), device=device)
+    y = kernel(x, torch.Generator(device=device).manual_seed(seed)).cpu().numpy()
     idx = brute.index(y).reshape(len(starts), DRAWS)
     counts = [np.bincount(row, minlength=len(brute.states)) for row in idx]
     rows = brute.index(starts)
@@ -204,6 +205,15 @@ def test_torch_kernel_matches_exact_rows(name, c, one_thread):
     brute = Brute(unary, BETA)
     controls = [Brute(unary, 1.5 * BETA), Brute(np.zeros_like(unary), BETA)]
     empirical_check(torch_kernel(name, unary), brute, controls, name)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+@pytest.mark.parametrize("name", KERNELS)
+def test_torch_kernel_on_the_gpu_matches_exact_rows(name):
+    unary = random_unary(3, seed=3)
+    brute = Brute(unary, BETA)
+    controls = [Brute(unary, 1.5 * BETA), Brute(np.zeros_like(unary), BETA)]
+    empirical_check(torch_kernel(name, unary, device="cuda"), brute, controls, name, device="cuda")
 
 
 def test_torch_swendsen_wang_on_the_torus_matches_exact_rows(one_thread):
