@@ -1,0 +1,295 @@
+"""The finish's kernels against independent brute force on tiny grids: exact invariance of P*, the torch
+kernels' empirical transitions against the exact rows, and data processing of the KL.
+
+The references here share no code with ``models/finish.py`` or ``models/gibbs.py``: states, edges, energies,
+clusters (a Python union-find over each bond subset) and heat-bath conditionals (energy differences of
+whole states) are all enumerated from the definitions.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import chi2
+
+from energies.grid_potts import GridPottsEnergy
+from models.finish import Finish, PottsSwendsenWang, cluster_ids, finish
+from models.gibbs import CheckerboardGibbs
+
+H, W = 2, 3
+BETA = 1.0
+
+
+# -- brute force ----------------------------------------------------------------------------------------
+def grid_edges(h: int, w: int, periodic: bool = False) -> list[tuple[int, int]]:
+    """4-neighbour edges of the ``h × w`` grid, node ``r·w + q``; a torus adds the wrap-around ones (on a
+    side of 2 the wrap-around edge repeats the ordinary one, as in ``GridPottsEnergy``)."""
+    edges = []
+    for r in range(h):
+        for q in range(w):
+            if q + 1 < w or periodic:
+                edges.append((r * w + q, r * w + (q + 1) % w))
+            if r + 1 < h or periodic:
+                edges.append((r * w + q, ((r + 1) % h) * w + q))
+    return edges
+
+
+class Brute:
+    """P* and exact transition matrices of an ``h × w`` Potts model by enumeration (float64 numpy)."""
+
+    def __init__(self, unary: np.ndarray, beta: float, h: int = H, w: int = W, periodic: bool = False) -> None:
+        self.unary, self.beta, self.h, self.w = unary, beta, h, w
+        self.n, self.c = unary.shape
+        self.edges = grid_edges(h, w, periodic)
+        self.states = np.array(list(itertools.product(range(self.c), repeat=self.n)))  # (S, n), row-major index
+        self.E = self.energy(self.states)
+        p = np.exp(-(self.E - self.E.min()))
+        self.p_star = p / p.sum()
+
+    def energy(self, states: np.ndarray) -> np.ndarray:
+        e = self.unary[np.arange(self.n), states].sum(-1)
+        for i, j in self.edges:
+            e = e + self.beta * (states[..., i] != states[..., j])
+        return e
+
+    def index(self, states: np.ndarray) -> np.ndarray:
+        return states @ (self.c ** np.arange(self.n - 1, -1, -1))
+
+    def swendsen_wang(self) -> np.ndarray:
+        """``T[x, y]``: Σ over bond subsets A of P(A | x) · Π_{clusters C of A} [y const on C] e^{−U_C(y_C)} / Z_C."""
+        E, S = len(self.edges), len(self.states)
+        p = 1 - np.exp(-self.beta)
+        subsets = np.array(list(itertools.product([0, 1], repeat=E)), dtype=bool)  # (2^E, E)
+        ends = np.array(self.edges)
+        equal = self.states[:, ends[:, 0]] == self.states[:, ends[:, 1]]  # (S, E)
+        # an active bond needs equal ends (prob p); an inactive one has prob 1 − p if equal, 1 if not
+        factor = np.where(subsets[None], np.where(equal[:, None], p, 0.0), np.where(equal[:, None], 1 - p, 1.0))
+        bond_probs = factor.prod(-1)  # (S, 2^E)
+        Q = np.empty((len(subsets), S))
+        for k, active in enumerate(subsets):
+            parent = list(range(self.n))
+
+            def root(i):
+                while parent[i] != i:
+                    i = parent[i]
+                return i
+
+            for (i, j), on in zip(self.edges, active):
+                if on:
+                    parent[root(i)] = root(j)
+            q = np.ones(S)
+            for r in set(root(i) for i in range(self.n)):
+                members = [i for i in range(self.n) if root(i) == r]
+                u = self.unary[members].sum(0)  # (c,)
+                w = np.exp(-(u - u.min()))
+                first = self.states[:, members[0]]
+                const = (self.states[:, members] == first[:, None]).all(1)
+                q *= const * (w / w.sum())[first]
+            Q[k] = q
+        return bond_probs @ Q
+
+    def half_sweep(self, parity: int) -> np.ndarray:
+        """Heat-bath update of every pixel with ``(r + q) % 2 == parity`` at once, from conditionals
+        ``∝ exp(−E(x with x_i = a))`` of whole states."""
+        colour = [i for i in range(self.n) if (i // self.w + i % self.w) % 2 == parity]
+        S = len(self.states)
+        cond = np.ones((S, self.n, self.c))
+        for i in colour:
+            variants = np.repeat(self.states[:, None], self.c, 1)  # (S, c, n)
+            variants[:, :, i] = np.arange(self.c)
+            e = self.energy(variants)
+            w = np.exp(-(e - e.min(1, keepdims=True)))
+            cond[:, i] = w / w.sum(1, keepdims=True)
+        others = [i for i in range(self.n) if i not in colour]
+        same = (self.states[:, None, others] == self.states[None, :, others]).all(-1)  # (S, S)
+        probs = np.ones((S, S))
+        for i in colour:
+            probs *= cond[:, i][:, self.states[:, i]]  # cond[x, i, y_i]
+        return same * probs
+
+    def heat_bath(self) -> np.ndarray:
+        return self.half_sweep(0) @ self.half_sweep(1)
+
+    def kernel(self, name: str) -> np.ndarray:
+        if name == "sw":
+            return self.swendsen_wang()
+        if name == "hb":
+            return self.heat_bath()
+        return self.swendsen_wang() @ self.heat_bath()  # the finish with one sweep of each, SW first
+
+
+def kl(p: np.ndarray, q: np.ndarray) -> float:
+    mask = p > 0
+    return float((p[mask] * np.log(p[mask] / q[mask])).sum())
+
+
+def random_unary(c: int, seed: int, h: int = H, w: int = W) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(0, 2, size=(h * w, c))
+
+
+def torch_kernel(name: str, unary: np.ndarray, beta: float = BETA, h: int = H, w: int = W, periodic: bool = False,
+                 device: str = "cpu"):
+    energy = GridPottsEnergy(torch.tensor(unary.reshape(h, w, -1)), beta=beta, periodic=periodic, dtype=torch.float64).to(device)
+    if name == "sw":
+        sw = PottsSwendsenWang(energy)
+        return lambda x, g: sw.sweep(x.view(-1, h, w), g).view(len(x), -1)
+    if name == "hb":
+        hb = CheckerboardGibbs(energy)
+        return lambda x, g: hb.sweep(x.view(-1, h, w), g).view(len(x), -1)
+    return lambda x, g: finish(energy, x, sw_sweeps=1, heat_bath_sweeps=1, generator=g)
+
+
+def chi_square(counts: np.ndarray, expected: np.ndarray) -> tuple[float, int]:
+    """Pearson's statistic and degrees of freedom, bins with expected count < 5 pooled into one."""
+    small = expected < 5
+    obs = np.append(counts[~small], counts[small].sum())
+    exp = np.append(expected[~small], expected[small].sum())
+    keep = exp > 0
+    if (obs[~keep] > 0).any():
+        return float("inf"), int(keep.sum()) - 1
+    return float(((obs[keep] - exp[keep]) ** 2 / exp[keep]).sum()), int(keep.sum()) - 1
+
+
+KERNELS = ["sw", "hb", "finish"]
+
+
+# -- (a) exact invariance -------------------------------------------------------------------------------
+@pytest.mark.parametrize("c", [2, 3])
+@pytest.mark.parametrize("name", KERNELS)
+def test_exact_kernel_leaves_p_star_invariant(name, c):
+    brute = Brute(random_unary(c, seed=c), BETA)
+    T = brute.kernel(name)
+    np.testing.assert_allclose(T.sum(1), 1, atol=1e-12)
+    assert np.abs(brute.p_star @ T - brute.p_star).max() < 1e-10
+    # failing controls: the kernel of another β, or without the data term, does not keep this P*
+    for other in (Brute(brute.unary, 2 * BETA), Brute(np.zeros_like(brute.unary), BETA)):
+        assert np.abs(brute.p_star @ other.kernel(name) - brute.p_star).max() > 1e-3
+
+
+def test_exact_swendsen_wang_leaves_the_torus_invariant():
+    """Periodic 2×3 grid: the vertical wrap-around edges repeat the ordinary ones and count twice."""
+    brute = Brute(random_unary(2, seed=5), BETA, periodic=True)
+    assert len(brute.edges) == 12
+    assert np.abs(brute.p_star @ brute.swendsen_wang() - brute.p_star).max() < 1e-10
+
+
+# -- (b) the torch kernels against the exact rows -------------------------------------------------------
+DRAWS = 20_000
+P_MIN = 1e-4  # a correct kernel fails one of these runs with probability ~1e-4 (seeds are fixed)
+
+
+def empirical_check(kernel, brute: Brute, controls: list[Brute], name: str, seed: int = 0, device: str = "cpu") -> None:
+    starts = np.stack([np.zeros(brute.n, dtype=int), np.arange(brute.n) % brute.c, brute.states[len(brute.states) // 3]])
+    x = torch.tensor(np.repeat(starts, DRAWS, 0), device=device)
+    y = kernel(x, torch.Generator(device=device).manual_seed(seed)).cpu().numpy()
+    idx = brute.index(y).reshape(len(starts), DRAWS)
+    counts = [np.bincount(row, minlength=len(brute.states)) for row in idx]
+    rows = brute.index(starts)
+
+    def combined(T: np.ndarray) -> float:  # p-value of the chi-square statistic summed over the starts
+        stats = [chi_square(cnt, DRAWS * T[r]) for cnt, r in zip(counts, rows)]
+        return float(chi2.sf(sum(s for s, _ in stats), sum(d for _, d in stats)))
+
+    assert combined(brute.kernel(name)) > P_MIN
+    for control in controls:
+        assert combined(control.kernel(name)) < 1e-12
+
+
+@pytest.mark.parametrize("c", [2, 3])
+@pytest.mark.parametrize("name", KERNELS)
+def test_torch_kernel_matches_exact_rows(name, c, one_thread):
+    unary = random_unary(c, seed=c)
+    brute = Brute(unary, BETA)
+    controls = [Brute(unary, 1.5 * BETA), Brute(np.zeros_like(unary), BETA)]
+    empirical_check(torch_kernel(name, unary), brute, controls, name)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+@pytest.mark.parametrize("name", KERNELS)
+def test_torch_kernel_on_the_gpu_matches_exact_rows(name):
+    unary = random_unary(3, seed=3)
+    brute = Brute(unary, BETA)
+    controls = [Brute(unary, 1.5 * BETA), Brute(np.zeros_like(unary), BETA)]
+    empirical_check(torch_kernel(name, unary, device="cuda"), brute, controls, name, device="cuda")
+
+
+def test_torch_swendsen_wang_on_the_torus_matches_exact_rows(one_thread):
+    unary = random_unary(2, seed=5)
+    brute = Brute(unary, BETA, periodic=True)
+    controls = [Brute(unary, BETA)]  # the open grid: the wrap-around bonds must be there, each with its weight
+    empirical_check(torch_kernel("sw", unary, periodic=True), brute, controls, "sw")
+
+
+# -- (c) data processing --------------------------------------------------------------------------------
+@pytest.mark.parametrize("c", [2, 3])
+@pytest.mark.parametrize("name", KERNELS)
+def test_kl_to_p_star_never_increases(name, c):
+    brute = Brute(random_unary(c, seed=c), BETA)
+    T = brute.kernel(name)
+    rng = np.random.default_rng(1)
+    pixel = rng.dirichlet(np.full(c, 0.5), size=brute.n)  # a product start distribution, far from P*
+    mu = pixel[np.arange(brute.n), brute.states].prod(1)
+    kls = [kl(mu, brute.p_star)]
+    for _ in range(4):
+        mu = mu @ T
+        kls.append(kl(mu, brute.p_star))
+    assert all(b <= a + 1e-12 for a, b in zip(kls, kls[1:]))
+    assert kls[-1] < 0.5 * kls[0]
+    # failing control: a kernel of another β moves P* itself away from P*
+    assert kl(brute.p_star @ Brute(brute.unary, 2 * BETA).kernel(name), brute.p_star) > 1e-4
+
+
+# -- the pieces -----------------------------------------------------------------------------------------
+def union_find_partition(right: np.ndarray, down: np.ndarray) -> np.ndarray:
+    """Smallest node index of each node's cluster, ``(h, w)``, by a Python union-find."""
+    h, w = right.shape
+    parent = list(range(h * w))
+
+    def root(i):
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for r in range(h):
+        for q in range(w):
+            for on, other in ((right[r, q], r * w + (q + 1) % w), (down[r, q], ((r + 1) % h) * w + q)):
+                if on:
+                    a, b = root(r * w + q), root(other)
+                    parent[max(a, b)] = min(a, b)
+    return np.array([root(i) for i in range(h * w)]).reshape(h, w)
+
+
+@pytest.mark.parametrize("shape", [(1, 7), (5, 1), (2, 2), (4, 9), (7, 5)])
+@pytest.mark.parametrize("p", [0.3, 0.6, 0.9])
+def test_cluster_ids_match_union_find(shape, p):
+    g = torch.Generator().manual_seed(0)
+    B = 40
+    right, down = torch.rand(B, *shape, generator=g) < p, torch.rand(B, *shape, generator=g) < p
+    ids = cluster_ids(right, down)
+    n = shape[0] * shape[1]
+    for b in range(B):
+        expected = union_find_partition(right[b].numpy(), down[b].numpy()) + b * n
+        np.testing.assert_array_equal(ids[b].numpy(), expected)
+
+
+def test_finish_schedule_and_checks():
+    energy = GridPottsEnergy(torch.zeros(2, 3, 2), beta=1.0)
+    assert Finish(energy, 3, 1).schedule() == ["sw", "sw", "sw", "hb"]
+    assert Finish(energy, 1, 3).schedule() == ["hb", "hb", "sw", "hb"]
+    assert Finish(energy, 2, 1, order="sw_first").schedule() == ["sw", "sw", "hb"]
+    x = torch.randint(0, 2, (5, 6))
+    assert torch.equal(finish(energy, x, 0, 0), x)
+    assert finish(energy, x, 2, 2, torch.Generator().manual_seed(0)).shape == (5, 6)
+    with pytest.raises(ValueError, match="sw_sweeps"):
+        Finish(energy, -1, 0)
+    with pytest.raises(ValueError, match="order"):
+        Finish(energy, 1, 1, order="random")
+    with pytest.raises(ValueError, match="open grid"):
+        Finish(GridPottsEnergy(torch.zeros(2, 3, 2), periodic=True), 1, 1)
+    with pytest.raises(ValueError, match="ferromagnetic"):
+        PottsSwendsenWang(GridPottsEnergy(torch.zeros(2, 3, 2), beta=-1.0))
+    with pytest.raises(ValueError, match=r"shape \(m, 6\)"):
+        finish(energy, x.view(-1), 1, 0)
