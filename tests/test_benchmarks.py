@@ -7,14 +7,13 @@ import json
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 from benchmarks import output  # each test imports its benchmark: one that breaks fails alone
+from conftest import REPO
 
-ROOT = Path(__file__).resolve().parents[1]
 COMMIT = re.compile(r"[0-9a-f]{40}(-dirty)?")
 
 
@@ -29,7 +28,7 @@ def check_provenance(result: dict, script: str) -> None:
 
 def test_write_json_adds_the_provenance(tmp_path):
     out = tmp_path / "sub" / "r.json"
-    output.write_json(out, {"x": 1, "provenance": "stale"}, output.command_line(ROOT / "benchmarks" / "table1.py", ["--json", "a b"]))
+    output.write_json(out, {"x": 1, "provenance": "stale"}, output.command_line(REPO / "benchmarks" / "table1.py", ["--json", "a b"]))
     result = json.loads(out.read_text())
     assert result["x"] == 1
     check_provenance(result, "table1")
@@ -58,7 +57,7 @@ def test_commit_is_null_without_git_and_dirty_with_changed_code(tmp_path, monkey
     assert output.git_commit(tmp_path) == f"{clean}-dirty"
 
 
-def test_table1_writes_its_rows_and_figures(tmp_path, one_thread):
+def test_table1_writes_its_rows_and_figures(tmp_path):
     from benchmarks import table1
 
     out = tmp_path / "t1.json"
@@ -77,7 +76,7 @@ def test_table1_writes_its_rows_and_figures(tmp_path, one_thread):
     assert (tmp_path / "fig" / "fig2_samples.png").is_file() and (tmp_path / "fig" / "fig3_marginals.png").is_file()
 
 
-def test_perf_writes_the_speed_figures_and_the_ess_comparison(tmp_path, one_thread):
+def test_perf_writes_the_speed_figures_and_the_ess_comparison(tmp_path):
     from benchmarks import perf
 
     out = tmp_path / "perf.json"
@@ -98,7 +97,7 @@ def test_flow_search_runs_as_the_documented_command(tmp_path):
     """A real subprocess: the command form of the docs works from a clone."""
     out = tmp_path / "fs.json"
     proc = subprocess.run([sys.executable, "benchmarks/flow_search.py", '{"steps": 2, "samples_per_step": 16}', "500", "--json", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     printed = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("{")))
     result = json.loads(out.read_text())
@@ -110,7 +109,7 @@ def test_flow_search_runs_as_the_documented_command(tmp_path):
     assert result["cfg"] == {"samples_per_step": 16} and result["steps"] == 2 and result["evals"] == 500
 
 
-def test_fig1_writes_default_reference_and_small_exact_rows(tmp_path, one_thread):
+def test_fig1_writes_default_reference_and_small_exact_rows(tmp_path):
     from benchmarks import fig1
 
     out = tmp_path / "fig1.json"
@@ -135,7 +134,7 @@ def test_fig1_writes_default_reference_and_small_exact_rows(tmp_path, one_thread
     assert summaries and all(json.loads(p.read_text())["labels"] == ["background", "cat", "lion"] for p in summaries)
 
 
-def test_independence_writes_one_row_per_model(tmp_path, one_thread):
+def test_independence_writes_one_row_per_model(tmp_path):
     from benchmarks import independence
 
     out = tmp_path / "independence.json"
@@ -153,7 +152,7 @@ def test_independence_writes_one_row_per_model(tmp_path, one_thread):
     assert len(row["coherence"]) == 2 and 0 <= row["p_value"] <= 1
 
 
-def test_photos_writes_rows_figures_and_keeps_its_reference(tmp_path, one_thread):
+def test_photos_writes_rows_figures_and_keeps_its_reference(tmp_path):
     from benchmarks import photos
 
     out = tmp_path / "photos.json"

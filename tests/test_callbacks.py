@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-import lightning as L
 import numpy as np
 import pytest
 import torch
 
 from callbacks import RunSummary, SampleImages, SampleMetrics
+from conftest import quiet_trainer
 from data.energy_datamodule import EnergyDataModule
 from energies import GridPottsEnergy, ising_energy
 from figures.fig1 import fig1_figures, pixelwise_samples, subject_coherence
@@ -37,11 +37,7 @@ def _potts3(h=3, w=4) -> GridPottsEnergy:
 def _fit(callbacks, energy, steps=4, tmp_path=None, dm_kwargs=None):
     torch.manual_seed(0)
     model = MeanField(energy.n, energy.c, restarts=8, lr=0.1)
-    trainer = L.Trainer(
-        max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-        enable_model_summary=False, callbacks=callbacks, accelerator="cpu", devices=1,
-        default_root_dir=str(tmp_path) if tmp_path else None,
-    )
+    trainer = quiet_trainer(steps, callbacks=callbacks, devices=1, default_root_dir=str(tmp_path) if tmp_path else None)
     trainer.fit(model, datamodule=_EnergyDM(energy, **(dm_kwargs or {})))
     return trainer, model
 
@@ -229,8 +225,7 @@ def test_summary_logs_hparams_with_results(tmp_path):
     summary = RunSummary(samples=64, marginal_samples=32, hparams={"lr": 0.1, "note": "x"})
     torch.manual_seed(0)
     model = MeanField(12, 3, restarts=4, lr=0.1)
-    trainer = L.Trainer(max_steps=2, logger=TensorBoardLogger(str(tmp_path), default_hp_metric=False), enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, callbacks=[summary], accelerator="cpu", devices=1)
+    trainer = quiet_trainer(2, logger=TensorBoardLogger(str(tmp_path), default_hp_metric=False), callbacks=[summary], devices=1)
     trainer.fit(model, datamodule=_EnergyDM(_potts3(), names=["class0", "class1", "class2"]))
     params, metrics = summary.logged_hparams
     assert params["lr"] == 0.1 and params["note"] == "x" and params["model"] == "MeanField"

@@ -12,12 +12,13 @@ import lightning as L
 import pytest
 import torch
 
+import run
 from callbacks.run_guards import FiniteLossGuard, NonFiniteLossError
+from conftest import REPO, quiet_trainer
 from data import IsingDataModule
 from models import MeanField
+from run import RunConfig
 from run.checkpoint_io import AtomicCheckpointIO
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def test_an_interrupted_write_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch):
@@ -51,10 +52,7 @@ class NaNAfter(MeanField):
 def guarded_trainer(folder: Path) -> L.Trainer:
     """Checkpoints every step, behind the finite guard."""
     ckpt = L.pytorch.callbacks.ModelCheckpoint(dirpath=folder, every_n_train_steps=1, save_last=True)
-    return L.Trainer(
-        max_steps=10, logger=False, enable_progress_bar=False, enable_model_summary=False,
-        callbacks=[FiniteLossGuard(), ckpt], plugins=[AtomicCheckpointIO()], accelerator="cpu",
-    )
+    return quiet_trainer(10, enable_checkpointing=True, callbacks=[FiniteLossGuard(), ckpt], plugins=[AtomicCheckpointIO()])
 
 
 def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
@@ -94,12 +92,10 @@ def test_stopped_run_resumes_from_its_last_checkpoint(tmp_path, sig, code):
     if sig != signal.SIGKILL:
         assert "interrupted at step" in err and "Traceback" not in err
     step = torch.load(last, weights_only=False)["global_step"]  # complete and readable after the stop
-    resumed = subprocess.run(
-        [sys.executable, str(REPO / "train.py"), "--ising", "2x3", "--model", "meanfield", "--restarts", "4",
-         "--max-steps", str(step + 3), "--log-every", "1000", "--root-dir", str(tmp_path), "--resume", "last"],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
-    )
-    assert resumed.returncode == 0, resumed.stderr
+    # the stop needs a process of its own; the resume is the library's, in this one
+    resumed = run.train(RunConfig(ising="2x3", model="meanfield", restarts=4, max_steps=step + 3, log_every=1000,
+                                  root_dir=tmp_path, resume="last"))
+    assert resumed.exit_code == 0 and resumed.folder == last.parents[1]
     assert torch.load(last, weights_only=False)["global_step"] == step + 3
 
 
@@ -119,10 +115,7 @@ def _fit_flow(root: Path, max_steps: int, stop_at: int | None = None, resume: Pa
     L.seed_everything(3, verbose=False)
     model = RandomizedFlow(6, 2, grid=(2, 3), samples_per_step=8, seed=3)
     callbacks = [LastCheckpoint(root)] + ([StopAt(stop_at)] if stop_at else [])
-    trainer = L.Trainer(
-        max_steps=max_steps, accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
-        enable_model_summary=False, callbacks=callbacks, plugins=[AtomicCheckpointIO()],
-    )
+    trainer = quiet_trainer(max_steps, callbacks=callbacks, plugins=[AtomicCheckpointIO()])
     trainer.fit(model, IsingDataModule(2, 3, steps_per_epoch=4), ckpt_path=None if resume is None else str(resume))
     return model
 

@@ -15,32 +15,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
-REPO = Path(__file__).resolve().parents[1]
+import train
+from conftest import REPO
+
 DDP = ["--devices", "2", "--strategy", "ddp", "--accelerator", "cpu"]
 FILES = ("summary.json", "samples.npy", "marginals.npy", "joint_samples.png", "pixelwise_samples.png",
          "marginals.png", "uncertainty.png", "legend.png", "fig1.png")
 
 
-@pytest.fixture
-def image(tmp_path) -> Path:
-    arr = np.zeros((4, 5, 3), np.uint8)
-    arr[1:3, 1:4] = 128
-    path = tmp_path / "tiny.png"
-    Image.fromarray(arr, "RGB").save(path)
-    return path
-
-
-def _argv(image: Path, root: Path, *extra: str) -> list[str]:
-    return [sys.executable, str(REPO / "train.py"), "--image", str(image), "--labels",
-            "background=#000000,cat=#808080,lion=#ffffff", "--samples", "4", "--summary-samples", "64",
-            "--log-every", "2", "--root-dir", str(root), *extra]
-
-
 def _start(argv: list[str]) -> subprocess.Popen:
-    return subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    """train.py with ``argv`` in a subprocess, in its own session (see :func:`_finish`)."""
+    return subprocess.Popen([sys.executable, str(REPO / "train.py"), *argv], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
 def _finish(proc: subprocess.Popen, timeout: float) -> tuple[int, str, str]:
@@ -68,9 +55,9 @@ def _step(path: Path) -> int:
     return torch.load(path, weights_only=False)["global_step"]
 
 
-def test_a_ddp_run_finishes_with_every_file_and_resumes_under_ddp_and_one_process(tmp_path, image):
+def test_a_ddp_run_finishes_with_every_file_and_resumes_under_ddp_and_one_process(tmp_path, argv):
     run = tmp_path / "runs" / "lightning_logs" / "version_0"
-    code, out, err = _finish(_start(_argv(image, tmp_path / "runs", *DDP, "--max-steps", "3", "--checkpoint-every", "2")), 120)
+    code, out, err = _finish(_start(argv(*DDP, "--checkpoint-every", "2", steps=3)), 120)
     assert code == 0, err[-3000:]
     assert "run folder:" in out and "Traceback" not in err
     assert out.count("train.py: RandomizedFlow on") == 1  # the pre-run block from rank zero only
@@ -88,21 +75,19 @@ def test_a_ddp_run_finishes_with_every_file_and_resumes_under_ddp_and_one_proces
     assert np.load(run / "samples.npy").shape == (64, 4, 5)
     assert json.loads((run / "summary.json").read_text())["samples"]["m"] == 64
 
-    code, out, err = _finish(_start(_argv(image, tmp_path / "runs", *DDP, "--max-steps", "5", "--resume", "last")), 120)
+    code, out, err = _finish(_start(argv(*DDP, "--resume", "last", steps=5)), 120)
     assert code == 0, err[-3000:]
     assert _step(ckpts / "last.ckpt") == 5
     assert json.loads((run / "summary.json").read_text())["steps"] == 5
     assert not (run.parent / "version_1").exists()  # continued in its own folder
 
-    code, _, err = _finish(_start(_argv(image, tmp_path / "runs", "--max-steps", "6", "--resume", "last")), 120)
-    assert code == 0, err[-3000:]
+    assert train.main(argv("--resume", "last", steps=6)) == 0  # one process, this one: no launcher needed
     assert _step(ckpts / "last.ckpt") == 6
 
 
-def test_sigterm_stops_a_ddp_run_between_steps_and_saves_last(tmp_path, image):
+def test_sigterm_stops_a_ddp_run_between_steps_and_saves_last(tmp_path, argv):
     run = tmp_path / "runs" / "lightning_logs" / "version_0"
-    proc = _start(_argv(image, tmp_path / "runs", *DDP, "--max-steps", "1000000", "--checkpoint-every", "2",
-                        "--log-every", "1000"))
+    proc = _start(argv(*DDP, "--checkpoint-every", "2", "--log-every", "1000", steps=1_000_000))
     deadline = time.time() + 120
     while not (run / "checkpoints" / "step000004.ckpt").exists():
         if proc.poll() is not None or time.time() > deadline:

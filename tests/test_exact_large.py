@@ -25,11 +25,6 @@ BETAS = [0.1, 0.3, 0.4407, BETA_C, 0.6, 1.0, 2.0]
 F64 = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(one_thread):
-    """All tensors here are small or memory-bound: one thread avoids contention on a shared machine."""
-
-
 @functools.lru_cache(maxsize=4)
 def all_states(n: int, c: int) -> torch.Tensor:
     return torch.tensor(list(itertools.product(range(c), repeat=n)))

@@ -200,7 +200,7 @@ def empirical_check(kernel, brute: Brute, controls: list[Brute], name: str, seed
 
 @pytest.mark.parametrize("c", [2, 3])
 @pytest.mark.parametrize("name", KERNELS)
-def test_torch_kernel_matches_exact_rows(name, c, one_thread):
+def test_torch_kernel_matches_exact_rows(name, c):
     unary = random_unary(c, seed=c)
     brute = Brute(unary, BETA)
     controls = [Brute(unary, 1.5 * BETA), Brute(np.zeros_like(unary), BETA)]
@@ -216,7 +216,7 @@ def test_torch_kernel_on_the_gpu_matches_exact_rows(name):
     empirical_check(torch_kernel(name, unary, device="cuda"), brute, controls, name, device="cuda")
 
 
-def test_torch_swendsen_wang_on_the_torus_matches_exact_rows(one_thread):
+def test_torch_swendsen_wang_on_the_torus_matches_exact_rows():
     unary = random_unary(2, seed=5)
     brute = Brute(unary, BETA, periodic=True)
     controls = [Brute(unary, BETA)]  # the open grid: the wrap-around bonds must be there, each with its weight

@@ -7,6 +7,7 @@ import lightning as L
 import pytest
 import torch
 
+from conftest import gen, quiet_trainer
 from data.ising_datamodule import IsingDataModule
 from energies.exact import exact_inference
 from energies.ising import ising_energy
@@ -18,13 +19,6 @@ from models.flow_start import FreeStart
 from models.omega_conv import ConvOmega, grouped_conv
 from models.omega_dense import DenseOmega
 from models.recipes import RECIPES
-
-
-pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def gen(seed=0):
-    return torch.Generator().manual_seed(seed)
 
 
 # -- integrator -------------------------------------------------------------------------------------
@@ -198,36 +192,29 @@ def test_public_api_shapes_and_eq24_25():
     assert torch.equal(model.sample(50, gen(9)), model.sample(50, gen(9)))
 
 
-def quiet_trainer(tmp_path, steps, **kw):
-    return L.Trainer(
-        max_steps=steps, default_root_dir=tmp_path, logger=False, enable_progress_bar=False,
-        enable_model_summary=False, accelerator="cpu", **kw,
-    )
-
-
-def test_tiny_instance_beats_mean_field(tmp_path):
+def test_tiny_instance_beats_mean_field():
     L.seed_everything(0, verbose=False)
     dm = IsingDataModule(2, 3)
     energy = dm.energy
     exact = exact_inference(energy)
     flow = RandomizedFlow(6, 2, samples_per_step=128, lr=0.05, s0_noise=1.0)
-    quiet_trainer(tmp_path, 300, enable_checkpointing=False).fit(flow, datamodule=dm)
+    quiet_trainer(300).fit(flow, datamodule=dm)
     flow_kl = sample_figures(flow.sample(100_000, gen(1)), energy, exact)["kl"]
     mf = MeanField(6, 2, restarts=50, lr=0.1)
-    quiet_trainer(tmp_path, 200, enable_checkpointing=False).fit(mf, datamodule=dm)
+    quiet_trainer(200).fit(mf, datamodule=dm)
     mf_kl = float(mf.free_energies().detach().min()) + exact.log_z  # exact KL of the kept product distribution
     assert flow_kl < mf_kl
 
 
 @pytest.mark.slow
-def test_the_ising_recipe_reaches_table1(tmp_path):
+def test_the_ising_recipe_reaches_table1():
     # Table 1 (3×8 Ising): the paper's flow KL 0.599, mean field 1.969; ours 0.081 ± 0.002 over 3 seeds
     # (benchmarks/results/table1.json). Scored against exact enumeration from 200k integer samples.
     L.seed_everything(0, verbose=False)
     dm = IsingDataModule()
     recipe = RECIPES["ising"]
     model = RandomizedFlow.from_recipe(recipe, dm.energy)
-    quiet_trainer(tmp_path, recipe.max_steps, enable_checkpointing=False).fit(model, datamodule=dm)
+    quiet_trainer(recipe.max_steps).fit(model, datamodule=dm)
     figures = sample_figures(model.sample(200_000, gen(1)), dm.energy, exact_inference(dm.energy))
     assert figures["kl"] < 0.15 and figures["marginal_diff"] < 0.05, figures
 
@@ -235,7 +222,7 @@ def test_the_ising_recipe_reaches_table1(tmp_path):
 def test_load_from_checkpoint_round_trip(tmp_path):
     L.seed_everything(0, verbose=False)
     model = RandomizedFlow(6, 2, grid=(2, 3), omega="conv", recipe="paper", samples_per_step=8, s0_noise=0.2)
-    trainer = quiet_trainer(tmp_path, 3, enable_checkpointing=False)
+    trainer = quiet_trainer(3)
     trainer.fit(model, datamodule=IsingDataModule(2, 3))
     path = tmp_path / "flow.ckpt"
     trainer.save_checkpoint(path)

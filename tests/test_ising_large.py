@@ -12,8 +12,6 @@ from benchmarks import ising_large
 from energies.kaufman import ising_torus_energy, kaufman_energy_per_site, kaufman_log_z
 from models.swendsen_wang import SwendsenWang, ising_observables, mean_and_stderr
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
 
 @pytest.fixture(scope="module")
 def torus4():

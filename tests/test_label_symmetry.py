@@ -12,15 +12,13 @@ import itertools
 import pytest
 import torch
 
+from conftest import quiet_trainer
 from energies.grid_potts import GridPottsEnergy
 from models import RandomizedFlow
 from models.assignment_flow import integrate_flow
 from models.omega_conv import ConvOmega, grouped_conv
 from models.flow_start import TiedStart, flow_start
 from models.recipes import RECIPES
-
-
-pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def randomise(module: torch.nn.Module, seed: int = 0) -> None:
@@ -126,9 +124,7 @@ def test_trained_tied_model_weighs_symmetric_modes_equally():
         step_size=0.5, omega_variance=1.0, rounding="argmax", score_function=False, s0_noise=0.0, tie_labels=True,
     )
     model.initialise_start(-energy.unary.view(energy.n, energy.c))
-    trainer = L.Trainer(max_steps=40, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, accelerator="cpu")
-    trainer.fit(model, datamodule=Fixed())
+    quiet_trainer(40).fit(model, datamodule=Fixed())
     share = mode_share(model, 8000, seed=3)
     assert abs(share - 0.5) < 0.03  # binomial std at 8000 samples: 0.0056
 

@@ -12,8 +12,6 @@ from models.assignment_flow import integrate_flow
 from models.flow_start import uncertain_regions
 from models.omega_conv import ConvOmega, grouped_conv_channels_first, symmetrize_kernel
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
 
 def randomised_role_omega(c: int = 3, grid=(4, 5)) -> ConvOmega:
     omega = ConvOmega(c, grid, kernel_size=3, tie_labels=True, noise="role")

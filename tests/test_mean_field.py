@@ -4,6 +4,7 @@ import lightning as L
 import pytest
 import torch
 
+from conftest import quiet_trainer
 from data import EnergyDataModule, IsingDataModule
 from energies import PairwiseEnergy
 from energies.exact import exact_inference
@@ -18,11 +19,7 @@ class FixedEnergy(EnergyDataModule):
 
 
 def fit(model, datamodule, steps):
-    trainer = L.Trainer(
-        max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-        enable_model_summary=False, accelerator="cpu",
-    )
-    trainer.fit(model, datamodule)
+    quiet_trainer(steps).fit(model, datamodule)
     return model
 
 

@@ -12,13 +12,12 @@ import lightning as L
 import pytest
 import torch
 
+from conftest import gen, quiet_trainer
 from data import IsingDataModule
 from models import MeanField
 from models.randomized_flow import RandomizedFlow
 from models.recipes import RECIPES
 from models.van import VAN
-
-pytestmark = pytest.mark.usefixtures("one_thread")
 
 H, W, C = 2, 3, 2
 # every baseline and every recipe of the flow, as the command line builds them (the recipe's own start, here
@@ -33,17 +32,12 @@ MODELS = {
 }
 
 
-def gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
 @pytest.mark.parametrize("name", list(MODELS))
 def test_every_model_keeps_the_contract(name, tmp_path):
     L.seed_everything(0, verbose=False)
     datamodule = IsingDataModule(H, W)
     model = MODELS[name](datamodule.energy)
-    trainer = L.Trainer(max_steps=2, accelerator="cpu", logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False)
+    trainer = quiet_trainer(2)
     trainer.fit(model, datamodule=datamodule)
     model.eval()
     with torch.no_grad():

@@ -9,20 +9,17 @@ import inspect
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 import train
+from conftest import REPO
 from energies.grid_potts import GridPottsEnergy
 from models.flow_settings import FlowSettings
 from models.flow_start import FreeStart, RegionStart, TiedStart
 from models.randomized_flow import RandomizedFlow
 from models.recipes import RECIPES, Recipe, recipe
-
-REPO = Path(__file__).resolve().parents[1]
-
 
 def energy_2x3() -> GridPottsEnergy:
     unary = torch.zeros(2, 3, 3)
@@ -158,11 +155,11 @@ def test_the_model_imports_first_without_a_cycle():
     _fresh_python("import models.randomized_flow as m; assert m.RandomizedFlow.from_recipe")
 
 
-@pytest.mark.parametrize("argv, name", [([], "image"), (["--ising", "2x3"], "ising"), (["--recipe", "paper", "--ising", "2x3"], "paper")])
-def test_the_command_line_trains_the_recipe_as_it_is(argv, name, tmp_path):
+@pytest.mark.parametrize("flags, name", [([], "image"), (["--ising", "2x3"], "ising"), (["--recipe", "paper", "--ising", "2x3"], "paper")])
+def test_the_command_line_trains_the_recipe_as_it_is(flags, name):
     from run.build import build_datamodule, build_model
 
-    config = train.parse(argv)
+    config = train.parse(flags)
     energy = build_datamodule(config).energy
     model = build_model(config, energy)
     settings = RECIPES[name].settings.asdict()

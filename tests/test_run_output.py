@@ -21,11 +21,8 @@ import torch
 from PIL import Image
 
 import train
+from conftest import REPO, write_tiny_image
 
-pytestmark = pytest.mark.usefixtures("one_thread")  # tiny runs: a second thread only adds contention on 2 cores
-
-REPO = Path(__file__).resolve().parents[1]
-LABELS = "background=#000000,cat=#808080,lion=#ffffff"
 # the library lines a run must not show (regexes, searched anywhere in the output)
 NOISE = (
     r"💡 Tip", r"LeafSpec", r"`weights_only` was not set", r"exists and is not empty", r"resuming from a checkpoint that ended",
@@ -33,25 +30,8 @@ NOISE = (
 )
 
 
-def _tiny(path, h=8, w=10, colours=((0, 0, 0), (128, 128, 128))):
-    """A background with a block of the second colour (and a strip of the third, if given)."""
-    arr = np.zeros((h, w, 3), np.uint8) + np.array(colours[0], np.uint8)
-    arr[2:6, 2:7] = colours[1]
-    if len(colours) > 2:
-        arr[:, -2:] = colours[2]
-    Image.fromarray(arr, "RGB").save(path)
-    return path
-
-
-def _argv(tmp_path, *extra, image=None, steps=3, root="runs"):
-    image = image or _tiny(tmp_path / "tiny.png")
-    samples = [] if "meanfield" in extra else ["--samples", "4"]  # mean field has no samples per step
-    return ["--image", str(image), "--max-steps", str(steps), *samples, "--log-every", "2",
-            "--summary-samples", "64", "--root-dir", str(tmp_path / root), *extra]
-
-
-def _summary(tmp_path, root="runs", version=0) -> dict:
-    return json.loads((tmp_path / root / "lightning_logs" / f"version_{version}" / "summary.json").read_text())
+def _summary(folder: Path) -> dict:
+    return json.loads((folder / "summary.json").read_text())
 
 
 # -- --help and import are light -----------------------------------------------------------------------
@@ -73,16 +53,12 @@ def test_import_and_help_load_no_heavy_module():
 
 
 # -- before and after the run ---------------------------------------------------------------------------
-def test_the_run_says_what_it_does_and_where_the_results_are(tmp_path, capsys):
-    image = _tiny(tmp_path / "tiny.png", 8, 10)
-    assert train.main(_argv(tmp_path, "--max-size", "5", "--labels", LABELS, image=image)) == 0
-    out = capsys.readouterr().out
-    lines = out.splitlines()
-    root = tmp_path / "runs" / "lightning_logs"
+def test_the_run_says_what_it_does_and_where_the_results_are(tiny_run, tiny_run_stdout):
+    out, lines, root = tiny_run_stdout, tiny_run_stdout.splitlines(), tiny_run.folder.parent
     block = lines[: lines.index(f"  run folder  {root / 'version_0'} (new)") + 1]
     assert block[0] == "train.py: RandomizedFlow on 20 nodes × 3 labels"
-    assert f"  image       {image}" in block
-    assert "  size        10×8 → 5×4 pixels (--max-size 5; 0 keeps the size)" in block
+    assert f"  image       {tiny_run.summary['args']['image']}" in block
+    assert "  size        5×4 pixels, as is (within --max-size 64)" in block
     assert "  labels      background #000000, cat #808080, lion #ffffff" in block
     assert any(line.startswith("  model       randomized flow (recipe image), conv Ω, label-tied, local randomness, m = 4 samples per step") for line in block)
     assert "  steps       3" in block
@@ -93,19 +69,16 @@ def test_the_run_says_what_it_does_and_where_the_results_are(tmp_path, capsys):
         assert any(line.startswith(f"  {name} ") for line in lines), name
     assert "label changes between two samples:" in out
     assert "training:" not in out and "\r" not in out  # stdout is not a terminal: no bar
+    # what a resume says: tests/test_train_cli.py, test_a_resume_continues_its_own_folder_and_a_new_run_gets_the_next
 
-    # a resume names the checkpoint and the folder it continues
-    assert train.main(_argv(tmp_path, "--max-size", "5", "--labels", LABELS, "--resume", "last", image=image, steps=5)) == 0
+
+def test_a_larger_image_is_downscaled_to_max_size(tmp_path, capsys, argv):
+    image = write_tiny_image(tmp_path / "8x10.png", 8, 10)
+    assert train.main(argv("--max-size", "5", "--model", "meanfield", "--restarts", "2", image=image, steps=1)) == 0
     out = capsys.readouterr().out
-    assert f"  steps       5, continuing from step 3 of {root / 'version_0' / 'checkpoints' / 'last.ckpt'}" in out
-    assert f"  run folder  {root / 'version_0'} (continued)" in out
-
-
-def test_an_image_that_fits_is_used_as_is(tmp_path, capsys):
-    assert train.main(_argv(tmp_path, "--labels", LABELS, "--model", "meanfield", "--restarts", "2", steps=1)) == 0
-    out = capsys.readouterr().out
-    assert "  size        10×8 pixels, as is (within --max-size 64)" in out
+    assert "  size        10×8 → 5×4 pixels (--max-size 5; 0 keeps the size)" in out
     assert "  model       mean field, 2 restarts" in out
+    assert np.load(tmp_path / "runs" / "lightning_logs" / "version_0" / "samples.npy").shape == (64, 4, 5)
 
 
 def test_the_original_size_follows_the_exif_orientation(tmp_path):
@@ -149,43 +122,43 @@ def test_progress_bar_counts_the_whole_run_from_the_resumed_step():
     assert quiet.bar is None and not quiet.is_enabled
 
 
-def test_progress_bar_in_a_terminal_and_quiet(tmp_path, capsys, monkeypatch):
+def test_progress_bar_in_a_terminal_and_quiet(capsys, monkeypatch, argv):
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
-    assert train.main(_argv(tmp_path, "--labels", LABELS)) == 0
+    assert train.main(argv()) == 0
     out = capsys.readouterr().out
     assert re.search(r"training: +100%\|.*\| 3/3 \[", out) and "free energy" in out
     assert "\x1b[48;2;0;0;0m" in out  # the label colours as swatches in a terminal
-    assert train.main(_argv(tmp_path, "--labels", LABELS, "--resume", "last", steps=5)) == 0
+    assert train.main(argv("--resume", "last", steps=5)) == 0
     out = capsys.readouterr().out
     assert "3/5 [" in out and "5/5 [" in out and "0/5 [" not in out  # starts at the checkpoint's step
-    assert train.main(_argv(tmp_path, "--labels", LABELS, "--quiet", root="quiet")) == 0
+    assert train.main(argv("--quiet", root="quiet")) == 0
     out = capsys.readouterr().out
     assert "training:" not in out and "run folder:" in out
-    assert train.main(_argv(tmp_path, "--labels", LABELS, "--progress", root="old")) == 0  # the old switch is still accepted
+    assert train.main(argv("--progress", root="old")) == 0  # the old switch is still accepted
 
 
 # -- no library noise ----------------------------------------------------------------------------------
-def _noise(tmp_path, capfd, caplog, root, resume=True) -> list[str]:
+def _noise(argv, capfd, caplog, root, resume=True) -> list[str]:
     """The :data:`NOISE` patterns found in what a run (and its resume) printed, logged or warned."""
     caplog.set_level(logging.INFO)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        assert train.main(_argv(tmp_path, "--labels", LABELS, root=root)) == 0
+        assert train.main(argv(root=root)) == 0
         if resume:
-            assert train.main(_argv(tmp_path, "--labels", LABELS, "--resume", "last", root=root, steps=5)) == 0
+            assert train.main(argv("--resume", "last", root=root, steps=5)) == 0
     out, err = capfd.readouterr()
     text = "\n".join([out, err, caplog.text, *(str(w.message) for w in caught)])
     caplog.clear()
     return [p for p in NOISE if re.search(p, text)]
 
 
-def test_a_run_shows_no_library_noise(tmp_path, capfd, caplog, monkeypatch):
-    assert _noise(tmp_path, capfd, caplog, "runs") == []
+def test_a_run_shows_no_library_noise(argv, capfd, caplog, monkeypatch):
+    assert _noise(argv, capfd, caplog, "runs") == []
     # the check sees log lines and warnings when the filter is off (so it cannot pass by not looking)
     import run.console
 
     monkeypatch.setattr(run.console, "library_noise_filtered", nullcontext)
-    assert {r"💡 Tip", r"GPU available", r"LeafSpec"} <= set(_noise(tmp_path, capfd, caplog, "noisy", resume=False))
+    assert {r"💡 Tip", r"GPU available", r"LeafSpec"} <= set(_noise(argv, capfd, caplog, "noisy", resume=False))
 
 
 def test_other_warnings_still_show():
@@ -211,28 +184,28 @@ def test_fig1_rule():
         assert fig1_labels(names, c) is None, names
 
 
-def test_fig1_figures_absent_for_kmeans_classes_present_for_the_default(tmp_path, capsys):
-    photo = _tiny(tmp_path / "photo.png", colours=((20, 40, 200), (200, 40, 20), (40, 200, 20)))
-    assert train.main(_argv(tmp_path, image=photo, root="classes")) == 0  # no labels given: a photo's own colours
+def test_fig1_figures_absent_for_kmeans_classes_present_for_the_default(tmp_path, capsys, argv, tiny_run, tiny_run_stdout):
+    photo = write_tiny_image(tmp_path / "photo.png", 8, 10, colours=((20, 40, 200), (200, 40, 20), (40, 200, 20)))
+    assert train.main(argv(image=photo, labels=None)) == 0  # no labels given: a photo's own colours
     out = capsys.readouterr().out
     assert "(k-means colours; --labels names them)" in out
-    summary = _summary(tmp_path, "classes")
+    folder = tmp_path / "runs" / "lightning_logs" / "version_0"
+    summary = _summary(folder)
     assert summary["labels"] == ["class0", "class1", "class2"]
-    assert "fig1" not in summary and "Fig. 1" not in out and "hp/cat_share" not in _scalar_tags(tmp_path, "classes")
-    assert "eval/cat_share" not in _scalar_tags(tmp_path, "classes") and "eval/label_changes" in _scalar_tags(tmp_path, "classes")
-    # the same image with the default-style labels has them
-    assert train.main(_argv(tmp_path, "--labels", "background=#1428c8,cat=#c82814,lion=#28c814", image=photo, root="default")) == 0
-    assert "Fig. 1: subject coherence" in capsys.readouterr().out
-    assert {"subject_coherence", "cat_share"} <= set(_summary(tmp_path, "default")["fig1"])
-    assert "eval/cat_share" in _scalar_tags(tmp_path, "default")
+    assert "fig1" not in summary and "Fig. 1" not in out and "hp/cat_share" not in _scalar_tags(folder)
+    assert "eval/cat_share" not in _scalar_tags(folder) and "eval/label_changes" in _scalar_tags(folder)
+    # a run with background/cat/lion labels has them
+    assert "Fig. 1: subject coherence" in tiny_run_stdout
+    assert {"subject_coherence", "cat_share", "pixelwise_coherence"} <= set(tiny_run.summary["fig1"])
+    assert "eval/cat_share" in _scalar_tags(tiny_run.folder)
 
 
-def test_uncertainty_and_label_changes_in_the_run_folder(tmp_path):
+def test_uncertainty_and_label_changes_in_the_run_folder(tmp_path, argv):
     # mean field: its samples are drawn from exactly its marginals, so the two label-change figures agree
-    argv = _argv(tmp_path, "--labels", LABELS, "--model", "meanfield", "--restarts", "4", "--summary-samples", "1024", steps=3)
-    assert train.main(argv) == 0
+    image = write_tiny_image(tmp_path / "8x10.png", 8, 10)
+    assert train.main(argv("--model", "meanfield", "--restarts", "4", "--summary-samples", "1024", image=image)) == 0
     run = tmp_path / "runs" / "lightning_logs" / "version_0"
-    summary = _summary(tmp_path)
+    summary = _summary(run)
     assert (run / "uncertainty.png").is_file() and "uncertainty.png" in summary["files"]
     measured, formula = summary["samples"]["label_changes"], summary["marginals"]["label_changes"]
     marginals = torch.from_numpy(np.load(run / "marginals.npy")).reshape(-1, 3).double()
@@ -244,23 +217,22 @@ def test_uncertainty_and_label_changes_in_the_run_folder(tmp_path):
 
 
 # -- TensorBoard -----------------------------------------------------------------------------------------
-def _events(tmp_path, root="runs"):
+def _events(folder: Path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    acc = EventAccumulator(str(tmp_path / root / "lightning_logs" / "version_0"), size_guidance={"scalars": 0})
+    acc = EventAccumulator(str(folder), size_guidance={"scalars": 0})
     acc.Reload()
     return acc
 
 
-def _scalar_tags(tmp_path, root="runs") -> set[str]:
-    return set(_events(tmp_path, root).Tags()["scalars"])
+def _scalar_tags(folder: Path) -> set[str]:
+    return set(_events(folder).Tags()["scalars"])
 
 
-def test_tensorboard_has_hparams_learning_rate_uncertainty_and_no_epoch(tmp_path):
+def test_tensorboard_has_hparams_learning_rate_uncertainty_and_no_epoch(tiny_run):
     from tensorboard.plugins.hparams import plugin_data_pb2
 
-    assert train.main(_argv(tmp_path, "--labels", LABELS)) == 0
-    acc = _events(tmp_path)
+    acc = _events(tiny_run.folder)
     scalars = set(acc.Tags()["scalars"])
     assert "epoch" not in scalars
     assert "lr-Adam" in scalars and acc.Scalars("lr-Adam")[0].value == pytest.approx(0.01, rel=0.5)
@@ -273,6 +245,6 @@ def test_tensorboard_has_hparams_learning_rate_uncertainty_and_no_epoch(tmp_path
     experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
     assert {"hp/free_energy", "hp/label_changes"} <= {m.name.tag for m in experiment.metric_infos}
     # the hp/ figures sit at the final step and equal the summary's
-    summary = _summary(tmp_path)
+    summary = tiny_run.summary
     (point,) = acc.Scalars("hp/label_changes")
     assert point.step == 3 and point.value == pytest.approx(summary["samples"]["label_changes"], rel=1e-5)

@@ -13,13 +13,11 @@ enumeration, must equal ∇G exactly (up to float rounding): the estimator is un
 
 import itertools
 
-import pytest
 import torch
 
 from energies.grid_potts import GridPottsEnergy
 from models.randomized_flow import RandomizedFlow
 
-pytestmark = pytest.mark.usefixtures("one_thread")
 M = 2
 
 

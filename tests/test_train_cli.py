@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -12,24 +13,7 @@ import torch
 from PIL import Image
 
 import train
-
-LABELS = "background=#000000,cat=#808080,lion=#ffffff"
-
-
-def _tiny(path, h=4, w=5):
-    """A dark background with a grey-ish subject block."""
-    arr = np.zeros((h, w, 3), np.uint8)
-    arr[1:3, 1:4] = 128
-    Image.fromarray(arr, "RGB").save(path)
-    return path
-
-
-def _run(tmp_path, *extra, image=None, steps=3):
-    image = image or _tiny(tmp_path / "tiny.png")
-    samples = [] if "meanfield" in extra else ["--samples", "4"]  # mean field has no samples per step
-    argv = ["--image", str(image), "--labels", LABELS, "--max-steps", str(steps), *samples,
-            "--log-every", "2", "--summary-samples", "64", "--root-dir", str(tmp_path / "runs"), *extra]
-    return train.main(argv)
+from conftest import tiny_config, write_tiny_image
 
 
 def _error_line(capsys) -> str:
@@ -52,11 +36,9 @@ def test_nothing_happens_at_import():
     importlib.reload(train)  # no parsing, seeding or training at import time
 
 
-def test_whole_run_leaves_its_files_and_resumes(tmp_path, capsys):
-    assert _run(tmp_path, "--checkpoint-every", "1") == 0
-    out = capsys.readouterr().out
-    assert "Fig. 1: subject coherence" in out
-    run = tmp_path / "runs" / "lightning_logs" / "version_0"
+def test_a_run_leaves_its_files(tiny_run):
+    run = tiny_run.folder
+    assert tiny_run.exit_code == 0 and (run.parent.name, run.name) == ("lightning_logs", "version_0")
     for name in ("summary.json", "samples.npy", "marginals.npy", "joint_samples.png", "pixelwise_samples.png", "marginals.png",
                  "uncertainty.png", "legend.png"):
         assert (run / name).is_file(), name
@@ -64,56 +46,62 @@ def test_whole_run_leaves_its_files_and_resumes(tmp_path, capsys):
     assert np.load(run / "samples.npy").shape == (64, 4, 5)
     assert np.load(run / "marginals.npy").shape == (4, 5, 3)
     summary = json.loads((run / "summary.json").read_text())
+    assert tiny_run.summary == summary  # the result holds what summary.json holds
     assert summary["steps"] == 3 and summary["labels"] == ["background", "cat", "lion"] and summary["image_size"] == [4, 5]
-    assert {"subject_coherence", "cat_share", "pixelwise_coherence"} <= set(summary["fig1"])
+    assert summary["args"]["image"] == str(run.parents[2] / "tiny.png")
     assert {"free_energy", "energy", "entropy", "integrality"} <= set(summary["final"])
     ckpts = run / "checkpoints"
     assert torch.load(ckpts / "last.ckpt", weights_only=False)["global_step"] == 3
-    before = {p.name: p.stat().st_mtime_ns for p in ckpts.glob("step*.ckpt")}
-    assert set(before) == {"step000001.ckpt", "step000002.ckpt", "step000003.ckpt"}
-    assert {p.name for p in ckpts.iterdir()} == set(before) | {"last.ckpt"}  # no last-v1.ckpt beside it
+    # a checkpoint every step (checkpoint_every=1), and no last-v1.ckpt beside last.ckpt
+    assert {p.name for p in ckpts.iterdir()} == {"step000001.ckpt", "step000002.ckpt", "step000003.ckpt", "last.ckpt"}
 
-    # resume: continues from step 3 in the same run folder, up to the new --max-steps
-    assert _run(tmp_path, "--checkpoint-every", "1", "--resume", "last", image=tmp_path / "tiny.png", steps=5) == 0
+
+@pytest.mark.filterwarnings("ignore:The dirpath has changed")  # Lightning: the copy's checkpoints lie elsewhere
+def test_a_resume_continues_its_own_folder_and_a_new_run_gets_the_next(tmp_path, capsys, argv, tiny_run):
+    import run
+
+    shutil.copytree(tiny_run.folder.parents[1], tmp_path / "runs")  # the shared run stays as it is
+    folder = tmp_path / "runs" / "lightning_logs" / "version_0"
+    ckpts = folder / "checkpoints"
+    before = {p.name: p.stat().st_mtime_ns for p in ckpts.glob("step*.ckpt")}
+    config = tiny_config(tiny_run.summary["args"]["image"], tmp_path / "runs")
+
+    # resume: continues from step 3 in the same run folder, up to the new max_steps
+    capsys.readouterr()
+    resumed = run.train(dataclasses.replace(config, resume="last", max_steps=5))
+    assert resumed.exit_code == 0 and resumed.folder == folder  # the result names the folder it continued
+    out = capsys.readouterr().out  # the pre-run block names the checkpoint and the folder it continues
+    assert f"  steps       5, continuing from step 3 of {ckpts / 'last.ckpt'}" in out
+    assert f"  run folder  {folder} (continued)" in out
     after = {p.name: p.stat().st_mtime_ns for p in ckpts.glob("step*.ckpt")}
     assert set(after) == set(before) | {"step000004.ckpt", "step000005.ckpt"}
     assert all(after[k] == v for k, v in before.items())  # steps 1–3 were not trained again
     assert torch.load(ckpts / "last.ckpt", weights_only=False)["global_step"] == 5
     assert {p.name for p in ckpts.iterdir()} == set(after) | {"last.ckpt"}
-    assert json.loads((run / "summary.json").read_text())["steps"] == 5
-    assert not (tmp_path / "runs" / "lightning_logs" / "version_1").exists()
+    assert resumed.summary["steps"] == 5 == json.loads((folder / "summary.json").read_text())["steps"]
+    assert not (folder.parent / "version_1").exists()
+
+    # a new run beside it: the result says which folder (no globbing)
+    fresh = run.train(config)
+    assert fresh.folder == folder.parent / "version_1" and fresh.summary["steps"] == 3
 
     # a checkpoint of another image size is refused
-    _tiny(tmp_path / "other.png", 5, 5)
+    write_tiny_image(tmp_path / "other.png", 5, 5)
     capsys.readouterr()
-    assert _run(tmp_path, "--resume", str(ckpts / "last.ckpt"), image=tmp_path / "other.png", steps=9) == 2
+    assert train.main(argv("--resume", str(ckpts / "last.ckpt"), image=tmp_path / "other.png", steps=9)) == 2
     assert "another model" in _error_line(capsys)
 
 
-@pytest.mark.parametrize("mode", ["RGBA", "L", "P", "I;16", "1x1"])
-def test_odd_image_modes(tmp_path, mode):
-    arr = np.zeros((4, 4, 3), np.uint8)
-    arr[1:3, 1:3] = 200
-    if mode == "RGBA":
-        img = Image.fromarray(np.concatenate([arr, np.full((4, 4, 1), 255, np.uint8)], -1), "RGBA")
-    elif mode == "L":
-        img = Image.fromarray(arr[..., 0], "L")
-    elif mode == "P":
-        img = Image.fromarray(arr, "RGB").convert("P")
-    elif mode == "I;16":
-        img = Image.fromarray(arr[..., 0].astype(np.uint16) * 257)
-    else:
-        img = Image.fromarray(arr[:1, :1], "RGB")
-    img.save(tmp_path / "odd.png")
-    assert _run(tmp_path, "--model", "meanfield", "--restarts", "2", image=tmp_path / "odd.png", steps=1) == 0
+def test_a_one_pixel_image_trains(tmp_path, argv):
+    # the file modes (RGBA, greyscale, palette, 16 bit) are load_image's: tests/test_image_data.py; here a grid
+    # with no neighbours goes through the whole run
+    Image.fromarray(np.full((1, 1, 3), 200, np.uint8), "RGB").save(tmp_path / "one.png")
+    assert train.main(argv("--model", "meanfield", "--restarts", "2", image=tmp_path / "one.png", steps=1)) == 0
 
 
-def test_classes_mode(tmp_path):
-    image = _tiny(tmp_path / "tiny.png")
-    argv = ["--image", str(image), "--classes", "2", "--max-steps", "2", "--summary-samples", "64",
-            "--root-dir", str(tmp_path), "--model", "meanfield", "--restarts", "2"]
-    assert train.main(argv) == 0
-    summary = json.loads((tmp_path / "lightning_logs" / "version_0" / "summary.json").read_text())
+def test_classes_mode(tmp_path, argv):
+    assert train.main(argv("--classes", "2", "--model", "meanfield", "--restarts", "2", labels=None, steps=2)) == 0
+    summary = json.loads((tmp_path / "runs" / "lightning_logs" / "version_0" / "summary.json").read_text())
     assert summary["labels"] == ["class0", "class1"] and summary["label_colours"] == ["#000000", "#808080"]
 
 
@@ -133,21 +121,6 @@ def test_bare_image_name_resolves_in_data(monkeypatch):
 
 
 # -- the library: run.train(RunConfig(...)), what train.py and the benchmarks call ------------------------
-def test_the_library_run_returns_its_folder_and_summary(tmp_path, capsys):
-    import run
-    from run import RunConfig
-
-    image = _tiny(tmp_path / "tiny.png")
-    config = RunConfig(image=image, labels=LABELS, max_steps=2, samples=4, summary_samples=64, root_dir=tmp_path / "runs")
-    first, second = run.train(config), run.train(config)
-    assert first.exit_code == 0 and first.folder == tmp_path / "runs" / "lightning_logs" / "version_0"
-    assert second.folder == tmp_path / "runs" / "lightning_logs" / "version_1"  # no globbing: the result says which
-    assert first.summary == json.loads((first.folder / "summary.json").read_text())
-    assert first.summary["steps"] == 2 and first.summary["args"]["image"] == str(image)
-    resumed = run.train(dataclasses.replace(config, max_steps=3, resume=first.folder / "checkpoints" / "last.ckpt"))
-    assert resumed.folder == first.folder and resumed.summary["steps"] == 3  # a resume continues its own folder
-
-
 LIBRARY_BAD = [
     (dict(sigma=0), "sigma must be a positive finite number, got 0"),  # an owner's check: its argument's name
     (dict(max_steps=0), "max_steps must be ≥ 1, got 0"),  # the run's own checks: the config's field names
@@ -182,43 +155,40 @@ def _bad_files(tmp_path):
     (tmp_path / "fake.ckpt").write_text("not a checkpoint")
 
 
-def test_images_train_the_label_tied_flow_unless_asked_not_to(tmp_path, capsys):
-    assert _run(tmp_path) == 0
-    ckpt = tmp_path / "runs" / "lightning_logs" / "version_0" / "checkpoints" / "last.ckpt"
+def test_images_train_the_label_tied_flow_unless_asked_not_to(tmp_path, capsys, argv, tiny_run):
+    ckpt = tiny_run.folder / "checkpoints" / "last.ckpt"  # a run of the default recipe
     state = torch.load(ckpt, weights_only=False)["state_dict"]
     assert state["omega.mean"].shape == (2, 3, 3) and "start.scale" in state  # tied: same-label / other-label
     capsys.readouterr()
     # the untied model is another model: its checkpoint cannot continue the tied run, and vice versa
-    assert _run(tmp_path, "--recipe", "image-untied", "--resume", str(ckpt), steps=5) == 2
+    assert train.main(argv("--recipe", "image-untied", "--resume", str(ckpt), steps=5)) == 2  # refused before anything is written
     assert "--recipe image;" in _error_line(capsys)
-    assert _run(tmp_path, "--recipe", "image-untied", "--root-dir", str(tmp_path / "untied")) == 0
-    untied = torch.load(next((tmp_path / "untied").rglob("last.ckpt")), weights_only=False)["state_dict"]
+    assert train.main(argv("--recipe", "image-untied")) == 0
+    untied = torch.load(next((tmp_path / "runs").rglob("last.ckpt")), weights_only=False)["state_dict"]
     assert untied["omega.mean"].shape == (3, 3, 3, 3) and untied["start.logits"].shape == (20, 3)
 
 
-def test_local_randomness_is_the_image_default_and_global_stays_reachable(tmp_path, capsys):
-    arr = np.zeros((4, 5, 3), np.uint8)
-    arr[1:3, 1:4] = 0xA0  # exactly midway between cat #808080 and lion #c0c0c0: an ambiguous subject
-    Image.fromarray(arr, "RGB").save(tmp_path / "ambiguous.png")
-    labels = ["--labels", "background=#000000,cat=#808080,lion=#c0c0c0"]
-    assert _run(tmp_path, *labels, image=tmp_path / "ambiguous.png") == 0
+def test_local_randomness_is_the_image_default_and_global_stays_reachable(tmp_path, capsys, argv):
+    # a subject exactly midway between cat #808080 and lion #c0c0c0: ambiguous
+    ambiguous = write_tiny_image(tmp_path / "ambiguous.png", colours=((0, 0, 0), (0xA0, 0xA0, 0xA0)))
+    assert train.main(argv(image=ambiguous, labels="background=#000000,cat=#808080,lion=#c0c0c0")) == 0
     local = next((tmp_path / "runs").rglob("last.ckpt"))
     hp = torch.load(local, weights_only=False)["hyper_parameters"]
     assert hp["omega_noise"] == "role" and hp["offset"] == "region"
     state = torch.load(local, weights_only=False)["state_dict"]
     # the subject (a 2×3 block) is one uncertain region, named by its first pixel (row 1, col 1: node 6)
     assert sorted(set(state["start.representative"].tolist())) == [-1, 6]
-    assert _run(tmp_path, "--recipe", "image-global", "--root-dir", str(tmp_path / "global")) == 0
+    assert train.main(argv("--recipe", "image-global", root="global")) == 0
     old = next((tmp_path / "global").rglob("last.ckpt"))
     hp = torch.load(old, weights_only=False)["hyper_parameters"]
     assert hp["omega_noise"] == "entry" and hp["offset"] == "global"
     capsys.readouterr()
-    assert _run(tmp_path, "--resume", str(old), steps=5) == 2  # another model: say which flag continues it
+    assert train.main(argv("--resume", str(old), steps=5)) == 2  # another model: say which flag continues it
     assert "--recipe image-global" in _error_line(capsys)
 
 
-def test_learn_offset_trains_the_offset_mean_at_a_tenth_of_the_lr(tmp_path):
-    assert _run(tmp_path, "--learn-offset", "--recipe", "image-global", steps=4) == 0
+def test_learn_offset_trains_the_offset_mean_at_a_tenth_of_the_lr(tmp_path, argv):
+    assert train.main(argv("--learn-offset", "--recipe", "image-global", steps=4)) == 0
     ckpt = torch.load(next((tmp_path / "runs").rglob("last.ckpt")), weights_only=False)
     assert ckpt["state_dict"]["start.offset_mean"].shape == (1, 3)
     groups = ckpt["optimizer_states"][0]["param_groups"]
@@ -282,22 +252,22 @@ WHOLE = [
 ]
 
 
-@pytest.mark.parametrize("argv, line", WHOLE, ids=[" ".join(a) for a, _ in WHOLE])
-def test_bad_input_messages_name_the_flags(tmp_path, capsys, argv, line):
-    assert train.main([*argv, "--root-dir", str(tmp_path / "runs")]) == 2
+@pytest.mark.parametrize("flags, line", WHOLE, ids=[" ".join(a) for a, _ in WHOLE])
+def test_bad_input_messages_name_the_flags(tmp_path, capsys, flags, line):
+    assert train.main([*flags, "--root-dir", str(tmp_path / "runs")]) == 2
     assert _error_line(capsys) == f"train.py: error: {line}"
 
 
-@pytest.mark.parametrize("argv, match", BAD, ids=[" ".join(a) for a, _ in BAD])
-def test_bad_input_exits_2_with_one_line(tmp_path, capsys, argv, match):
+@pytest.mark.parametrize("flags, match", BAD, ids=[" ".join(a) for a, _ in BAD])
+def test_bad_input_exits_2_with_one_line(tmp_path, capsys, flags, match):
     _bad_files(tmp_path)
-    argv = [a.format(tmp=tmp_path) for a in argv]
-    assert train.main([*argv, "--root-dir", str(tmp_path / "runs")] if "--root-dir" not in argv else argv) == 2
+    flags = [a.format(tmp=tmp_path) for a in flags]
+    assert train.main([*flags, "--root-dir", str(tmp_path / "runs")] if "--root-dir" not in flags else flags) == 2
     assert match in _error_line(capsys)
     assert not (tmp_path / "runs").exists()  # nothing written
 
 
-def test_a_failure_during_training_is_a_bug_with_its_traceback_not_bad_input(tmp_path, monkeypatch):
+def test_a_failure_during_training_is_a_bug_with_its_traceback_not_bad_input(argv, monkeypatch):
     from models.randomized_flow import RandomizedFlow
 
     def broken(self, batch, batch_idx):
@@ -305,11 +275,11 @@ def test_a_failure_during_training_is_a_bug_with_its_traceback_not_bad_input(tmp
 
     monkeypatch.setattr(RandomizedFlow, "training_step", broken)
     with pytest.raises(ValueError, match="a bug inside training"):  # not "exit 2, one line"
-        _run(tmp_path)
+        train.main(argv())
 
 
-def test_van_trains_through_the_command_line(tmp_path, capsys):
-    assert _run(tmp_path, "--model", "van", steps=2) == 0
+def test_van_trains_through_the_command_line(tmp_path, capsys, argv):
+    assert train.main(argv("--model", "van", steps=2)) == 0
     out = capsys.readouterr().out
     assert "VAN (PixelCNN" in out
     run = tmp_path / "runs" / "lightning_logs" / "version_0"

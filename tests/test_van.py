@@ -7,17 +7,12 @@ import lightning as L
 import pytest
 import torch
 
+from conftest import gen, quiet_trainer
 from data import IsingDataModule
 from energies import GridPottsEnergy
 from energies.exact import exact_inference
 from models import MeanField
 from models.van import VAN, MaskedConv2d, raster_mask
-
-pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def all_states(n: int, c: int) -> torch.Tensor:
@@ -30,13 +25,6 @@ def sharpen(model: VAN, factor: float = 4.0) -> VAN:
         for p in model.parameters():
             p.mul_(factor)
     return model
-
-
-def quiet_trainer(tmp_path, steps, **kw):
-    return L.Trainer(
-        max_steps=steps, default_root_dir=tmp_path, logger=False, enable_progress_bar=False,
-        enable_model_summary=False, accelerator="cpu", enable_checkpointing=False, **kw,
-    )
 
 
 @pytest.mark.parametrize("H, W, c", [(2, 3, 2), (2, 2, 3), (3, 2, 2)])
@@ -124,7 +112,7 @@ def test_kl_by_enumeration_and_by_samples_agree():
     assert kl > 0.1
 
 
-def test_training_brings_the_kl_below_mean_field(tmp_path):
+def test_training_brings_the_kl_below_mean_field():
     """3×4 Table-1-like instance (4,096 states, two domain-wall modes): exact KLs from log q."""
     L.seed_everything(0, verbose=False)
     dm = IsingDataModule(3, 4)
@@ -132,13 +120,13 @@ def test_training_brings_the_kl_below_mean_field(tmp_path):
     log_z = exact_inference(energy).log_z
     model = VAN(12, 2, grid=(3, 4), channels=16, blocks=2, batch_size=128, lr=3e-3, anneal_fraction=0.3)
     untrained = exact_kl(model, energy, log_z)
-    trainer = quiet_trainer(tmp_path, 300)
+    trainer = quiet_trainer(300)
     trainer.fit(model, datamodule=dm)
     for key in ("train/free_energy", "train/energy", "train/entropy"):
         assert key in trainer.callback_metrics
     trained = exact_kl(model, energy, log_z)
     mf = MeanField(12, 2, restarts=50, lr=0.1)
-    quiet_trainer(tmp_path, 300).fit(mf, datamodule=dm)
+    quiet_trainer(300).fit(mf, datamodule=dm)
     mf_kl = float(mf.free_energies().detach().min()) + log_z
     assert trained < 0.3 * untrained, (trained, untrained)
     assert trained < mf_kl, (trained, mf_kl)
@@ -166,7 +154,7 @@ def test_energy_weight_ramps_from_the_floor():
 def test_contract_marginals_and_checkpoint(tmp_path):
     L.seed_everything(0, verbose=False)
     model = VAN(6, 2, grid=(2, 3), channels=8, blocks=1, batch_size=16)
-    trainer = quiet_trainer(tmp_path, 3)
+    trainer = quiet_trainer(3)
     trainer.fit(model, datamodule=IsingDataModule(2, 3))
     marg = model.marginals(2000, gen(0))
     assert marg.shape == (6, 2) and torch.allclose(marg.sum(1), torch.ones(6))
