@@ -77,6 +77,10 @@ class FlowSettings:
     """Conv Ω noise ``"entry"`` (i.i.d. per entry) or ``"role"`` (one draw per tied kernel: every draw label-symmetric)."""
     offset: Literal["global", "region"]
     """The tied label offset drawn once per sample (``"global"``) or once per uncertain region of the start logits (``"region"``)."""
+    sw_sweeps: int
+    """Swendsen–Wang sweeps with the data term after each sample's flow and rounding (``models/finish.py``; 0: none)."""
+    heat_bath_sweeps: int
+    """Heat-bath checkerboard sweeps after them (0: none). Both leave P* invariant: they can only bring samples closer to it."""
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):  # the Literal fields: their choices
@@ -96,6 +100,10 @@ class FlowSettings:
             raise ValueError(f"schedule_steps must be ≥ 1, got {self.schedule_steps}")
         if not 0 <= self.anneal_fraction <= 1:
             raise ValueError(f"anneal_fraction must be in [0, 1], got {self.anneal_fraction}")
+        for name in ("sw_sweeps", "heat_bath_sweeps"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be an integer ≥ 0, got {value!r}")
         for name in ("init_std", "s0_noise", "noise_rank", "noise_rank_init", "omega_eps", "lr_final", "offset_lr_factor"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be ≥ 0, got {getattr(self, name)}")

@@ -24,8 +24,10 @@ import math
 import torch
 from torch import Tensor
 
+from energies.grid_potts import GridPottsEnergy
 from models.assignment_flow import AssignmentFlow
 from models.energy_model import EnergyModel
+from models.finish import Finish
 from models.flow_entropy import log_component_probs, log_mixture_prob
 from models.flow_start import flow_start
 from models.omega_conv import ConvOmega
@@ -111,6 +113,7 @@ class RandomizedFlow(EnergyModel):
         overrides.setdefault("periodic", bool(getattr(energy, "periodic", False)))  # Ω follows the energy's topology
         settings = chosen.settings.replace(**overrides)
         model = cls(energy.n, energy.c, grid=energy.grid, recipe=chosen.name, seed=seed, **settings.asdict())
+        model.attach_energy(energy)  # the finish's sweeps checked against it before anything is trained
         if start == "data":
             model.initialise_start(-energy.factors()[0])  # S0 = softmax(−unary): on the cat/lion subject 1/2 each
         return model
@@ -124,6 +127,33 @@ class RandomizedFlow(EnergyModel):
         if self.hparams.offset == "region":
             self.start.set_regions(self.hparams.grid)
         return self
+
+    def check_finish(self, energy) -> None:
+        """One-line ``ValueError`` when the finish's sweeps cannot run on ``energy``."""
+        hp = self.hparams
+        if not (hp.sw_sweeps or hp.heat_bath_sweeps):
+            return
+        if not isinstance(energy, GridPottsEnergy):
+            raise ValueError(f"sw_sweeps={hp.sw_sweeps} and heat_bath_sweeps={hp.heat_bath_sweeps} need a grid Potts energy, "
+                             f"got {type(energy).__name__}; set both to 0")
+        Finish(energy, hp.sw_sweeps, hp.heat_bath_sweeps)  # its own checks: edge weights ≥ 0, heat bath on an open grid
+
+    def attach_energy(self, energy) -> "RandomizedFlow":
+        self.check_finish(energy)
+        return super().attach_energy(energy)
+
+    def finisher(self) -> Finish | None:
+        """The P*-invariant finish of the attached energy on its device (``None`` without sweeps)."""
+        hp = self.hparams
+        if not (hp.sw_sweeps or hp.heat_bath_sweeps):
+            return None
+        energy = self.energy
+        key = (id(energy), energy.unary.device, energy.unary.dtype)
+        cached = self.__dict__.get("_finisher")
+        if cached is None or cached[0] != key:
+            cached = (key, Finish(energy, hp.sw_sweeps, hp.heat_bath_sweeps))
+            self.__dict__["_finisher"] = cached  # not a submodule: the energy is data, not part of the checkpoint
+        return cached[1]
 
     # -- the model ---------------------------------------------------------------------------------
     def log_soft_samples(self, m: int, generator: torch.Generator | None = None) -> Tensor:
@@ -147,23 +177,33 @@ class RandomizedFlow(EnergyModel):
             return S.argmax(-1)
         return draw_labels(S, generator)
 
-    def sample(self, m: int, generator: torch.Generator | None = None, chunk: int = 2**15) -> Tensor:
+    def sample(self, m: int, generator: torch.Generator | None = None, chunk: int = 2**15, finish: bool = True) -> Tensor:
         """``m`` integer labelings ``(m, n)``: a flow run to ``T`` per sample, then ``rounding``
-        (``"draw"``: an independent label per node from ``S(T)``; ``"argmax"``: the argmax per node)."""
+        (``"draw"``: an independent label per node from ``S(T)``; ``"argmax"``: the argmax per node), then the
+        finish's sweeps (``sw_sweeps``, ``heat_bath_sweeps``; ``finish=False``: the flow alone)."""
+        finisher = self.finisher() if finish else None
         out = []
         for i in range(0, m, chunk):
-            S = self.soft_samples(min(chunk, m - i), generator)
-            out.append(self.round(S, generator))
+            with torch.no_grad():
+                labels = self.round(self.soft_samples(min(chunk, m - i), generator), generator)
+                out.append(labels if finisher is None else finisher(labels, generator))
         return torch.cat(out).long()
 
     def marginals(self, m: int | None = 4096, generator: torch.Generator | None = None) -> Tensor:
-        """``(n, c)`` marginals ``E_Ω[S(Ω)]`` by eq. (24), averaged over ``m`` flow samples (default 4096)."""
-        return self.soft_samples(m or 4096, generator).mean(0)
+        """``(n, c)`` marginals over ``m`` samples (default 4096): ``E_Ω[S(Ω)]`` by eq. (24) for the flow alone,
+        the label frequencies of the finished samples when the model has a finish."""
+        m = m or 4096
+        if self.finisher() is None:
+            return self.soft_samples(m, generator).mean(0)
+        return torch.nn.functional.one_hot(self.sample(m, generator), self.c).to(self.start.logits.dtype).mean(0)
 
     def expectation(self, phi: Tensor, m: int = 4096, generator: torch.Generator | None = None) -> float:
-        """``E_P[Qφ] = E_Ω[⟨S(Ω), φ⟩]`` (eq. (25)) for ``φ (n, c)``, over ``m`` flow samples."""
+        """``E_P[Qφ]`` for ``φ (n, c)`` over ``m`` samples: ``E_Ω[⟨S(Ω), φ⟩]`` (eq. (25)) for the flow alone,
+        ``⟨marginals, φ⟩`` of the finished samples when the model has a finish."""
         if phi.shape != (self.n, self.c):
             raise ValueError(f"phi must have shape ({self.n}, {self.c}), got {tuple(phi.shape)}")
+        if self.finisher() is not None:
+            return float((self.marginals(m, generator) * phi.to(self.start.logits)).sum())
         S = self.soft_samples(m, generator)
         return float((S * phi.to(S)).sum((1, 2)).mean())
 
