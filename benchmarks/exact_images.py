@@ -19,7 +19,7 @@ Exact figures: pixel marginals; per subject ``P(subject all a) = exp(log Z_a −
 partition sum with every other label forbidden inside the subject (its unary raised by 10⁴). "Uncertain"
 pixels: P*'s largest marginal < 0.9.
 
-Rows: the ``image`` recipe's flow trained for its steps (``RECIPES["image"].build`` + a Lightning Trainer),
+Rows: the ``image`` recipe's flow trained for its steps (``RandomizedFlow.from_recipe("image", …)`` + a Lightning Trainer),
 its samples finished with ``sw`` Swendsen–Wang and ``hb`` heat-bath sweeps (``models/finish.py``) for every
 ``sw`` in ``--sw`` and ``hb`` in ``--hb``; both orders of the finish where they differ; mean field
 (``BASELINE_MAX_STEPS``), and the same finishes from mean field's samples and from uniform random labelings.
@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from a clone without installing
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.output import write_json  # noqa: E402
+from benchmarks.output import command_line, write_json  # noqa: E402
 from data import ImageDataModule  # noqa: E402
 from data.data_term import gaussian_unary, parse_labels  # noqa: E402
 from data.defaults import DEFAULT_BETA, DEFAULT_LABELS, DEFAULT_SIGMA  # noqa: E402
@@ -57,6 +57,7 @@ from energies.grid_potts import GridPottsEnergy  # noqa: E402
 from energies.transfer_matrix import transfer_matrix_inference, transfer_matrix_log_z  # noqa: E402
 from models.finish import Finish  # noqa: E402
 from models.mean_field import MeanField  # noqa: E402
+from models.randomized_flow import RandomizedFlow  # noqa: E402
 from models.recipes import BASELINE_MAX_STEPS, RECIPES  # noqa: E402
 
 ROWS = 6
@@ -190,7 +191,7 @@ def trainer(max_steps: int) -> L.Trainer:
 def train_flow(energy: GridPottsEnergy, seed: int, max_steps: int | None) -> tuple[L.LightningModule, float]:
     L.seed_everything(seed, verbose=False)
     recipe = RECIPES["image"]
-    model = recipe.build(energy, seed=seed)
+    model = RandomizedFlow.from_recipe(recipe, energy, seed=seed)
     start = time.perf_counter()
     trainer(max_steps or recipe.max_steps).fit(model, EnergySource(energy))
     return model.attach_energy(energy), time.perf_counter() - start
@@ -225,13 +226,13 @@ def run_image(name: str, energy: GridPottsEnergy, subjects: list[dict], labels: 
     mf, mf_train = train_mean_field(energy, args.seed, args.mf_steps)
     g = torch.Generator().manual_seed(args.seed)
     starts = {}
-    starts["flow"] = timed_samples(lambda: flow.sample(m, generator=g))
+    starts["flow"] = timed_samples(lambda: flow.sample(m, generator=g, finish=False))
     starts["meanfield"] = timed_samples(lambda: mf.sample(m, generator=g))
     starts["random"] = timed_samples(lambda: torch.randint(0, energy.c, (m, energy.n), generator=g))
     samples = starts["flow"][0]
     one_sw, one_hb = Finish(energy, 1, 0), Finish(energy, 0, 1)
     timing = {  # seconds per sample, best of 3: the flow's sampling, one SW sweep, one heat-bath sweep
-        "flow_sample": best_seconds(lambda: flow.sample(m, generator=g)) / m,
+        "flow_sample": best_seconds(lambda: flow.sample(m, generator=g, finish=False)) / m,
         "sw_sweep": best_seconds(lambda: one_sw(samples, g)) / m,
         "hb_sweep": best_seconds(lambda: one_hb(samples, g)) / m,
     }
@@ -337,7 +338,7 @@ def main(argv=None) -> int:
         "images": images,
         "fewest_sweeps": fewest_sweeps(images),
     }
-    write_json(args.json, result)
+    write_json(args.json, result, command_line(__file__, argv))
     return 0
 
 

@@ -193,3 +193,20 @@ def test_photos_reference_is_keyed_by_the_energy_not_the_name(tmp_path, monkeypa
     longer, key_longer = photos.reference_marginals(GridPottsEnergy(unary, beta=1.0), tmp_path, **{**settings, "sweeps": 3})
     assert len(computed) == 4 and len({key, key_beta, key_unary, key_longer}) == 4
     assert len(list(tmp_path.glob("gibbs-*.pt"))) == 4
+
+
+def test_exact_images_writes_rows_against_the_transfer_matrix(tmp_path):
+    from benchmarks import exact_images
+
+    out = tmp_path / "exact_images.json"
+    assert exact_images.main(["--quick", "--samples", "64", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    check_provenance(result, "exact_images")
+    assert set(result["images"]) == set(exact_images.IMAGES)
+    for image in result["images"].values():
+        starts = {row["start"] for row in image["rows"]}
+        assert {"flow", "meanfield", "random"} <= starts
+        for row in image["rows"]:
+            for key in ("sw", "hb", "odds_error", "tv_all", "tv_uncertain", "entropy_sum", "seconds_per_sample", "meets_targets"):
+                assert key in row, key
+    assert "fewest" in result["fewest_sweeps"]
