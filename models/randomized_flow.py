@@ -136,7 +136,11 @@ class RandomizedFlow(EnergyModel):
         if not isinstance(energy, GridPottsEnergy):
             raise ValueError(f"sw_sweeps={hp.sw_sweeps} and heat_bath_sweeps={hp.heat_bath_sweeps} need a grid Potts energy, "
                              f"got {type(energy).__name__}; set both to 0")
-        Finish(energy, hp.sw_sweeps, hp.heat_bath_sweeps)  # its own checks: edge weights ≥ 0, heat bath on an open grid
+        try:
+            Finish(energy, hp.sw_sweeps, hp.heat_bath_sweeps)  # its own checks: edge weights ≥ 0, heat bath on an open grid
+        except ValueError as err:
+            name = "sw_sweeps" if "Swendsen" in str(err) else "heat_bath_sweeps"
+            raise ValueError(f"{name}={hp[name]}: {err}; set {name}=0") from None
 
     def attach_energy(self, energy) -> "RandomizedFlow":
         self.check_finish(energy)

@@ -249,6 +249,9 @@ WHOLE = [
     (["--ising", "3x8", "--coupling", "nan"], "--coupling must be finite, got nan"),
     (["--end-time", "0"], "--end-time must be positive, got 0.0"),
     (["--omega-variance", "-1"], "--omega-variance must be positive, got -1.0"),
+    (["--sw-sweeps", "-1"], "--sw-sweeps must be an integer ≥ 0, got -1"),
+    (["--ising", "3x8", "--recipe", "image", "--coupling", "-1"],
+     "--sw-sweeps 2: Swendsen–Wang needs edge weights ≥ 0 (a ferromagnetic Potts model); set --sw-sweeps 0"),
 ]
 
 
