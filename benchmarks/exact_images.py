@@ -319,8 +319,21 @@ def main(argv=None) -> int:
         args.samples, args.flow_steps, args.mf_steps, args.sw, args.hb, args.photo = 256, 5, 5, [0, 1], [0, 1], "none"
     if args.json is None:
         args.json = ROOT / "benchmarks" / "results" / f"exact_images{'_quick' if args.quick else ''}.json"
+    threads, lightning_log = torch.get_num_threads(), logging.getLogger("lightning.pytorch")
+    level = lightning_log.level
     torch.set_num_threads(args.threads)
-    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # no per-fit banner
+    lightning_log.setLevel(logging.WARNING)  # no per-fit banner
+    try:  # a caller in the same process (the smoke test) gets its threads and Lightning's log level back
+        result = measure(args)
+    finally:
+        torch.set_num_threads(threads)
+        lightning_log.setLevel(level)
+    write_json(args.json, result, command_line(__file__, argv))
+    return 0
+
+
+def measure(args) -> dict:
+    """Every image's exact figures and rows, and the fewest sweeps that meet the targets."""
     labels = parse_labels(DEFAULT_LABELS)
     index = {name: i for i, name in enumerate(labels.names)}
     images = {}
@@ -329,7 +342,7 @@ def main(argv=None) -> int:
         images[name] = run_image(name, image_energy(image, labels.colours), subjects, index, args)
     if args.photo != "none":
         images["photo"] = run_image(f"photo {args.photo}", photo_strip(args.photo), [], {}, args)
-    result = {
+    return {
         "settings": {"samples": args.samples, "sw": args.sw, "hb": args.hb, "photo": args.photo, "seed": args.seed,
                      "threads": args.threads, "flow_steps": args.flow_steps or RECIPES["image"].max_steps,
                      "mf_steps": args.mf_steps or BASELINE_MAX_STEPS["meanfield"], "sigma": DEFAULT_SIGMA,
@@ -338,8 +351,6 @@ def main(argv=None) -> int:
         "images": images,
         "fewest_sweeps": fewest_sweeps(images),
     }
-    write_json(args.json, result, command_line(__file__, argv))
-    return 0
 
 
 if __name__ == "__main__":

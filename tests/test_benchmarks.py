@@ -4,6 +4,7 @@ not the figures."""
 
 import datetime
 import json
+import logging
 import re
 import subprocess
 import sys
@@ -199,7 +200,10 @@ def test_exact_images_writes_rows_against_the_transfer_matrix(tmp_path):
     from benchmarks import exact_images
 
     out = tmp_path / "exact_images.json"
-    assert exact_images.main(["--quick", "--samples", "64", "--json", str(out)]) == 0
+    threads, level = torch.get_num_threads(), logging.getLogger("lightning.pytorch").level
+    assert exact_images.main(["--quick", "--samples", "64", "--threads", "2", "--json", str(out)]) == 0
+    # it quiets Lightning and sets its threads for itself only: later runs in this process still show their lines
+    assert (torch.get_num_threads(), logging.getLogger("lightning.pytorch").level) == (threads, level)
     result = json.loads(out.read_text())
     check_provenance(result, "exact_images")
     assert set(result["images"]) == set(exact_images.IMAGES)
