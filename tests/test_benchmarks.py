@@ -87,7 +87,7 @@ def test_perf_writes_the_speed_figures_and_the_ess_comparison(tmp_path):
     assert perf.main(argv) == 0
     result = json.loads(out.read_text())
     check_provenance(result, "perf")
-    for key in ("exact_seconds_2p24", "samples_per_second_8", "seconds_per_step_8", "machine", "seconds_to_kl_0599",
+    for key in ("exact_seconds_2p24", "samples_per_second_8", "samples_per_second_flow_alone_8", "seconds_per_step_8", "machine", "seconds_to_kl_0599",
                 "kl_history", "mode_ess_ratio_af_over_gibbs", "mode_ess"):
         assert key in result
     assert result["samples_per_second_8"] > 0
