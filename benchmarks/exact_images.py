@@ -51,7 +51,7 @@ from benchmarks.output import command_line, write_json  # noqa: E402
 from data import ImageDataModule  # noqa: E402
 from data.data_term import gaussian_unary, parse_labels  # noqa: E402
 from data.defaults import DEFAULT_BETA, DEFAULT_LABELS, DEFAULT_SIGMA  # noqa: E402
-from data.energy_datamodule import EnergyDataModule  # noqa: E402
+from data.energy_datamodule import GivenEnergy  # noqa: E402
 from data.make_cat_lion import BACKGROUND, CAT, LION, NOISE, NOISE_BASIS, SUBJECT  # noqa: E402
 from energies.grid_potts import GridPottsEnergy  # noqa: E402
 from energies.transfer_matrix import transfer_matrix_inference, transfer_matrix_log_z  # noqa: E402
@@ -68,14 +68,6 @@ SUBJECTS = [(2, 3), (3, 4), (4, 6), (4, 8)]  # (rows, columns)
 # name: (each subject's cat:lion log odds of the data term in nats, the halo's margin: see synthetic_image)
 IMAGES = {"even": ([0.0] * 4, None), "lean": ([1.0, -0.5, 2.0, -1.0], None), "soft": ([0.0, 1.0, -1.0, 0.5], 0.0)}
 GAP = 3  # background columns around each subject (a halo takes one on each side)
-
-
-class EnergySource(EnergyDataModule):
-    """Serves a given energy."""
-
-    def __init__(self, energy: GridPottsEnergy) -> None:
-        super().__init__()
-        self._energy = energy
 
 
 # -- images and exact figures ---------------------------------------------------------------------------
@@ -193,7 +185,7 @@ def train_flow(energy: GridPottsEnergy, seed: int, max_steps: int | None) -> tup
     recipe = RECIPES["image"]
     model = RandomizedFlow.from_recipe(recipe, energy, seed=seed)
     start = time.perf_counter()
-    trainer(max_steps or recipe.max_steps).fit(model, EnergySource(energy))
+    trainer(max_steps or recipe.max_steps).fit(model, GivenEnergy(energy))
     return model.attach_energy(energy), time.perf_counter() - start
 
 
@@ -201,7 +193,7 @@ def train_mean_field(energy: GridPottsEnergy, seed: int, max_steps: int | None) 
     L.seed_everything(seed, verbose=False)
     model = MeanField(energy.n, energy.c)
     start = time.perf_counter()
-    trainer(max_steps or BASELINE_MAX_STEPS["meanfield"]).fit(model, EnergySource(energy))
+    trainer(max_steps or BASELINE_MAX_STEPS["meanfield"]).fit(model, GivenEnergy(energy))
     return model.attach_energy(energy), time.perf_counter() - start
 
 

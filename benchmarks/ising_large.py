@@ -64,7 +64,7 @@ if str(ROOT) not in sys.path:  # run as a script from a clone without installing
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.output import command_line, write_json  # noqa: E402
-from data.energy_datamodule import EnergyDataModule  # noqa: E402
+from data.energy_datamodule import GivenEnergy  # noqa: E402
 from energies.grid_potts import GridPottsEnergy  # noqa: E402
 from energies.kaufman import ising_torus_energy, kaufman_energy_per_site, kaufman_log_z, potts_log_z  # noqa: E402
 from energies.sample_stats import marginal_difference, sample_marginals  # noqa: E402
@@ -126,14 +126,6 @@ def potts_instance(H: int = 4, W: int = 12, c: int = 3, coupling: float = 1.0, f
     )
 
 
-class EnergySource(EnergyDataModule):
-    """Serves a given energy (the benchmark's instances are built here, not by a named DataModule)."""
-
-    def __init__(self, energy: GridPottsEnergy, steps_per_epoch: int = 100) -> None:
-        super().__init__(steps_per_epoch)
-        self._energy = energy
-
-
 # -- training within a wall-clock budget ---------------------------------------------------------------
 class StepClock(Callback):
     """Records the time at the end of every training step."""
@@ -157,7 +149,7 @@ def seconds_per_step(model: L.LightningModule, energy: GridPottsEnergy, steps: i
     """Seconds per training step of ``model`` on ``energy``, from ``steps`` steps of a copy (first not timed)."""
     probe = copy.deepcopy(model)
     clock = StepClock()
-    _trainer(steps, None, [clock]).fit(probe, EnergySource(energy))
+    _trainer(steps, None, [clock]).fit(probe, GivenEnergy(energy))
     return (clock.times[-1] - clock.times[0]) / max(1, len(clock.times) - 1)
 
 
@@ -165,7 +157,7 @@ def fit(model: L.LightningModule, energy: GridPottsEnergy, budget: float, max_st
     """Train for ``max_steps`` steps or ``budget`` seconds, whichever ends first: ``(seconds, steps)``."""
     trainer = _trainer(max_steps, budget)
     start = time.perf_counter()
-    trainer.fit(model, EnergySource(energy))
+    trainer.fit(model, GivenEnergy(energy))
     return time.perf_counter() - start, int(trainer.global_step)
 
 

@@ -47,3 +47,11 @@ class EnergyDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         return DataLoader(StepIndices(self.steps_per_epoch), batch_size=None, shuffle=False)
+
+
+class GivenEnergy(EnergyDataModule):
+    """Serves an energy built elsewhere (a benchmark's instance, not a named data source)."""
+
+    def __init__(self, energy: Energy, steps_per_epoch: int = 100) -> None:
+        super().__init__(steps_per_epoch)
+        self._energy = energy

@@ -166,10 +166,14 @@ class Finish:
         if order not in ORDERS:
             raise ValueError(f"order must be one of {', '.join(ORDERS)}, got {order!r}")
         if heat_bath_sweeps and energy.periodic:
-            raise ValueError("heat-bath sweeps need an open grid (the checkerboard kernel has no wrap-around edges)")
+            raise ValueError(f"heat_bath_sweeps={heat_bath_sweeps}: heat-bath sweeps need an open grid (the checkerboard "
+                             "kernel has no wrap-around edges); set heat_bath_sweeps=0")
         self.energy, self.order = energy, order
         self.sw_sweeps, self.heat_bath_sweeps = int(sw_sweeps), int(heat_bath_sweeps)
-        self.sw = PottsSwendsenWang(energy) if sw_sweeps else None
+        try:
+            self.sw = PottsSwendsenWang(energy) if sw_sweeps else None
+        except ValueError as err:  # named by this argument, so a caller knows which setting to change
+            raise ValueError(f"sw_sweeps={sw_sweeps}: {err}; set sw_sweeps=0") from None
         self.heat_bath = CheckerboardGibbs(energy) if heat_bath_sweeps else None
 
     def schedule(self) -> list[str]:

@@ -36,6 +36,11 @@ from models.recipes import Recipe, check_start
 from models.recipes import recipe as find_recipe
 
 
+def _where(energy) -> tuple:
+    """Device and dtype of an energy's tensors: what a finish built for it depends on."""
+    return energy.unary.device, energy.unary.dtype
+
+
 def draw_labels(S: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """One label per node from the rows of ``S (m, n, c)`` by inverse-CDF sampling: ``(m, n)`` long."""
     u = torch.rand(S.shape[:-1] + (1,), generator=generator, device=S.device, dtype=S.dtype)
@@ -128,36 +133,30 @@ class RandomizedFlow(EnergyModel):
             self.start.set_regions(self.hparams.grid)
         return self
 
-    def check_finish(self, energy) -> None:
-        """One-line ``ValueError`` when the finish's sweeps cannot run on ``energy``."""
-        hp = self.hparams
-        if not (hp.sw_sweeps or hp.heat_bath_sweeps):
-            return
-        if not isinstance(energy, GridPottsEnergy):
-            raise ValueError(f"sw_sweeps={hp.sw_sweeps} and heat_bath_sweeps={hp.heat_bath_sweeps} need a grid Potts energy, "
-                             f"got {type(energy).__name__}; set both to 0")
-        try:
-            Finish(energy, hp.sw_sweeps, hp.heat_bath_sweeps)  # its own checks: edge weights ≥ 0, heat bath on an open grid
-        except ValueError as err:
-            name = "sw_sweeps" if "Swendsen" in str(err) else "heat_bath_sweeps"
-            raise ValueError(f"{name}={hp[name]}: {err}; set {name}=0") from None
-
     def attach_energy(self, energy) -> "RandomizedFlow":
-        self.check_finish(energy)
+        """Attach ``energy`` and build the finish's sweeps for it (one-line ``ValueError`` where they cannot run)."""
+        finish = self._build_finish(energy)  # checked before the energy is taken
+        self.__dict__["_finisher"] = (_where(energy), finish)
         return super().attach_energy(energy)
 
-    def finisher(self) -> Finish | None:
-        """The P*-invariant finish of the attached energy on its device (``None`` without sweeps)."""
+    def _build_finish(self, energy) -> Finish | None:
         hp = self.hparams
         if not (hp.sw_sweeps or hp.heat_bath_sweeps):
             return None
+        if not isinstance(energy, GridPottsEnergy):
+            raise ValueError(f"sw_sweeps={hp.sw_sweeps} and heat_bath_sweeps={hp.heat_bath_sweeps} need a grid Potts energy, "
+                             f"got {type(energy).__name__}; set both to 0")
+        return Finish(energy, hp.sw_sweeps, hp.heat_bath_sweeps)  # its own checks: edge weights ≥ 0, heat bath on an open grid
+
+    def finisher(self) -> Finish | None:
+        """The P*-invariant finish of the attached energy on its device (``None`` without sweeps); rebuilt only
+        when the energy has moved (``model.to(device)`` carries the energy, not the finish's tensors)."""
         energy = self.energy
-        key = (id(energy), energy.unary.device, energy.unary.dtype)
-        cached = self.__dict__.get("_finisher")
-        if cached is None or cached[0] != key:
-            cached = (key, Finish(energy, hp.sw_sweeps, hp.heat_bath_sweeps))
-            self.__dict__["_finisher"] = cached  # not a submodule: the energy is data, not part of the checkpoint
-        return cached[1]
+        built_for, finish = self.__dict__.get("_finisher", (None, None))
+        if built_for != _where(energy):
+            finish = self._build_finish(energy)
+            self.__dict__["_finisher"] = (_where(energy), finish)
+        return finish
 
     # -- the model ---------------------------------------------------------------------------------
     def log_soft_samples(self, m: int, generator: torch.Generator | None = None) -> Tensor:
