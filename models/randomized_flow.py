@@ -151,6 +151,8 @@ class RandomizedFlow(EnergyModel):
     def finisher(self) -> Finish | None:
         """The P*-invariant finish of the attached energy on its device (``None`` without sweeps); rebuilt only
         when the energy has moved (``model.to(device)`` carries the energy, not the finish's tensors)."""
+        if not (self.hparams.sw_sweeps or self.hparams.heat_bath_sweeps):
+            return None  # the flow alone samples without an energy (a model loaded from its checkpoint)
         energy = self.energy
         built_for, finish = self.__dict__.get("_finisher", (None, None))
         if built_for != _where(energy):
