@@ -1,4 +1,4 @@
-"""Helpers the callbacks share: argument checks, label info, fixed noise, the model's marginals, exact inference."""
+"""Helpers the callbacks share: argument checks, label info, fixed noise, the model's marginals, exact references."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ import torch
 from torch import Tensor
 
 from energies.exact import MAX_STATES, ExactResult, exact_inference, is_enumerable
+from energies.log_partition import LogPartition
+from energies.transfer_matrix import transfer_matrix_inference
+from figures.kl_lower import DonskerVaradhan
 
 
 def check_every(name: str, value: int) -> int:
@@ -48,13 +51,37 @@ def model_marginals(model, m: int, generator: torch.Generator | None = None) -> 
 
 # exact results per energy (held while the energy lives): the metrics at fit start and the summary at the end
 # ask for the same one, and it can be slow (a 5×6 image with 3 labels: 40 s of enumeration)
-_EXACT: "weakref.WeakKeyDictionary[object, dict[int, ExactResult | None]]" = weakref.WeakKeyDictionary()
+_EXACT: "weakref.WeakKeyDictionary[object, dict]" = weakref.WeakKeyDictionary()
+
+
+def _once(energy, key, compute):
+    known = _EXACT.setdefault(energy, {})
+    if key not in known:
+        known[key] = compute()
+    return known[key]
 
 
 def try_exact(energy, max_states: int = MAX_STATES) -> ExactResult | None:
-    """Exact inference when the energy is enumerable (:func:`energies.exact.check_enumerable`), else ``None``;
+    """Exact inference when the energy is enumerable (:func:`energies.exact.check_enumerable`) or solved by the
+    column transfer matrix (an open grid of a few rows, :mod:`energies.transfer_matrix`), else ``None``;
     computed once per energy."""
-    known = _EXACT.setdefault(energy, {})
-    if max_states not in known:
-        known[max_states] = exact_inference(energy, max_states=max_states) if is_enumerable(energy, max_states) else None
-    return known[max_states]
+
+    def compute() -> ExactResult | None:
+        if is_enumerable(energy, max_states):
+            return exact_inference(energy, max_states=max_states)
+        if LogPartition(energy).method == "transfer matrix":
+            return transfer_matrix_inference(energy)
+        return None
+
+    return _once(energy, max_states, compute)
+
+
+def try_kl_lower(energy) -> DonskerVaradhan | None:
+    """The Donsker–Varadhan lower bound of the energy when its ``log Z`` is exact at other weights, else ``None``;
+    built once per energy (it computes a grid of ``log Z``)."""
+
+    def compute() -> DonskerVaradhan | None:
+        log_partition = LogPartition(energy)
+        return DonskerVaradhan(log_partition) if log_partition.method is not None else None
+
+    return _once(energy, "kl_lower", compute)

@@ -16,7 +16,7 @@ from energies.exact import ExactResult
 from figures.metric import SampleFigures
 
 # each use of noise has its own seed offset, so e.g. the marginals never reuse the samples' draws
-NOISE = {"samples": 0, "marginals": 1, "pixelwise": 2, "integrality": 3}
+NOISE = {"samples": 0, "marginals": 1, "pixelwise": 2, "integrality": 3, "bound": 4}
 RANK_STRIDE = 1_000_003  # process r draws from seed + r·stride: distinct samples on every process
 
 

@@ -7,39 +7,52 @@ import math
 import lightning as L
 from typing_extensions import override
 
-from callbacks.common import check_every, label_info, try_exact
-from callbacks.evaluation import evaluate, noise
+from callbacks.common import check_every, label_info, try_exact, try_kl_lower
+from callbacks.evaluation import evaluate, evaluating, noise
 from callbacks.periodic import Periodic
 from energies.exact import MAX_STATES, check_enumerable
+from energies.sample_stats import plugin_withheld
+from figures.bounds import bound_figures
 from figures.fig1 import fig1_figures, fig1_labels
 
 
 class SampleMetrics(Periodic):
     """Logs ``eval/*`` scalars from ``samples`` integer samples every ``every_n_steps`` steps and at the end.
 
-    Always: ``eval/energy`` (mean exact energy), ``eval/entropy`` (plug-in with Miller–Madow
-    correction, eqs. (19)–(20)), ``eval/free_energy`` (= energy − entropy), ``eval/support``,
-    ``eval/label_changes`` (mean number of nodes whose label differs between two of the samples, over
-    all pairs: :mod:`figures.uncertainty`) and, for models with soft samples, ``eval/integrality``.
-    When the energy has at most ``exact_max_states`` states (computed once, at fit start): ``eval/kl``
-    and ``eval/marginal_diff`` (Table 1's figures, via :class:`figures.metric.SampleFigures`) and
-    the constant ``eval/exact_free_energy`` (−log Z*). On grids whose labels are a background and two
-    subjects (:func:`figures.fig1.fig1_labels`) also Fig. 1's ``eval/subject_coherence``,
-    ``eval/cat_share`` and ``eval/pixelwise_coherence`` (subject and pixelwise samples from the samples'
-    own marginals).
+    Every figure is exact, a bound, or absent (README, "Reading the figures"):
+
+    * always: ``eval/energy`` (mean exact energy), ``eval/support`` (distinct samples), ``eval/label_changes``
+      (mean number of nodes whose label differs between two of the samples: :mod:`figures.uncertainty`),
+      ``eval/pixel_entropy`` (mean entropy of the per-node marginals) and, for models with soft samples,
+      ``eval/integrality``;
+    * the semi-implicit bounds ``eval/free_energy_upper``, ``eval/entropy_lower`` and ``eval/bound_gap`` for
+      models that give the law of their last draw (:mod:`figures.bounds`), and ``eval/kl_upper`` with them
+      where ``log Z*`` is exact;
+    * ``eval/kl_lower`` (Donsker–Varadhan) where ``log Z*`` is exact at other weights of the energy;
+    * the plug-in ``eval/entropy`` (Miller–Madow, eqs. (19)–(20)) and ``eval/free_energy`` only while the
+      samples cover the model's mass (:func:`energies.sample_stats.plugin_withheld`), and with them
+      ``eval/kl`` where P* is exact;
+    * where P* is exact (enumeration, or the transfer matrix on a grid of a few rows; computed once, at fit
+      start): ``eval/marginal_diff`` (mean TV to P*'s marginals) and the constant ``eval/exact_free_energy``
+      (−log Z*);
+    * on grids whose labels are a background and two subjects (:func:`figures.fig1.fig1_labels`) Fig. 1's
+      ``eval/subject_coherence``, ``eval/cat_share`` and ``eval/pixelwise_coherence``.
+
     The training step's own ``train/*`` scalars are logged by the model. Under DDP every process draws
     its share of the samples and the figures are of all of them (:func:`callbacks.evaluation.evaluate`);
-    rank zero logs them.
+    rank zero computes the bounds and logs.
 
     Args:
         every_n_steps: logging period in optimizer steps.
         samples: number of samples per measurement.
-        exact: ``"auto"`` (exact figures when enumerable), ``True`` (require them: error otherwise), ``False``.
+        exact: ``"auto"`` (exact figures where P* is exact), ``True`` (require enumeration: error otherwise), ``False``.
         exact_max_states: enumeration limit for ``"auto"``/``True``.
         seed: seed of the fixed sampling noise.
+        bounds: compute the bounds (``False``: the cheaper figures alone).
 
     Attributes:
         logged: one dict per measurement, ``{"step": int, "eval/...": float, ...}`` (rank zero).
+        withheld: why the plug-in entropy was not logged at the last measurement (``None`` when it was).
     """
 
     def __init__(
@@ -49,14 +62,17 @@ class SampleMetrics(Periodic):
         exact: bool | str = "auto",
         exact_max_states: int = MAX_STATES,
         seed: int = 0,
+        bounds: bool = True,
     ) -> None:
         super().__init__(every_n_steps)
         self.samples = check_every("samples", samples)
         if exact not in ("auto", True, False):
             raise ValueError(f"exact must be 'auto', True or False, got {exact!r}")
         self.exact, self.exact_max_states, self.seed = exact, check_every("exact_max_states", exact_max_states), int(seed)
+        self.bounds = bool(bounds)
         self.logged: list[dict] = []
-        self._exact = None
+        self.withheld: str | None = None
+        self._exact = self._kl_lower = None
 
     def check_energy(self, energy) -> None:
         """With ``exact=True``: raise a one-line ``ValueError`` when ``energy`` is too large to enumerate."""
@@ -70,15 +86,24 @@ class SampleMetrics(Periodic):
         self.check_energy(pl_module.energy)  # on every rank: an error on rank zero alone would leave the others waiting
         if trainer.is_global_zero:  # the exact figures are rank zero's to log
             self._exact = try_exact(pl_module.energy, self.exact_max_states)
+            self._kl_lower = try_kl_lower(pl_module.energy) if self.bounds else None
 
-    def compute(self, pl_module: L.LightningModule, names: list[str] | None = None) -> dict:
-        """The ``eval/*`` figures of ``samples`` fresh samples drawn with the fixed noise (a collective under DDP)."""
+    def compute(self, pl_module: L.LightningModule, names: list[str] | None = None, bounds: bool = True) -> dict:
+        """The ``eval/*`` figures of ``samples`` fresh samples drawn with the fixed noise (a collective under DDP).
+        ``bounds``: this process computes the bounds (rank zero's job: it holds the exact references)."""
         energy = pl_module.energy
         ev = evaluate(pl_module, self.samples, self.seed, self._exact)
-        keys = ("energy", "entropy", "free_energy", "support", "label_changes", "kl", "marginal_diff", "integrality")
+        self.withheld = plugin_withheld(ev.figures)
+        keys = ("energy", "support", "label_changes", "marginal_diff", "integrality")
+        keys += ("entropy", "free_energy", "kl") if self.withheld is None else ()
         out = {f"eval/{k}": ev.figures[k] for k in keys if k in ev.figures}
         if self._exact is not None:
             out["eval/exact_free_energy"] = -self._exact.log_z
+        if self.bounds and bounds:
+            with evaluating(pl_module):
+                figures = bound_figures(pl_module, ev.samples, None if self._exact is None else self._exact.log_z, self._kl_lower,
+                                        noise(self.seed, "bound", pl_module.device))
+            out.update({f"eval/{k}": v for k, v in figures.items() if not isinstance(v, str)})
         if energy.grid is not None and fig1_labels(names, energy.c) is not None:
             fig = fig1_figures(ev.samples, ev.marginals, names, generator=noise(self.seed, "pixelwise", "cpu"))
             out.update({f"eval/{k}": fig[k] for k in ("subject_coherence", "cat_share", "pixelwise_coherence")})
@@ -86,7 +111,7 @@ class SampleMetrics(Periodic):
 
     def measure(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """Compute on every process (a collective), log on rank zero."""
-        metrics = self.compute(pl_module, label_info(trainer, pl_module)[0])
+        metrics = self.compute(pl_module, label_info(trainer, pl_module)[0], bounds=trainer.is_global_zero)
         if not trainer.is_global_zero:
             return
         for logger in trainer.loggers:

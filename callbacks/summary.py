@@ -17,9 +17,11 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from torch import Tensor
 from typing_extensions import override
 
-from callbacks.common import check_every, label_info, model_marginals, try_exact
+from callbacks.common import check_every, label_info, model_marginals, try_exact, try_kl_lower
 from callbacks.evaluation import evaluate, evaluating, noise
 from energies.exact import MAX_STATES
+from energies.sample_stats import plugin_withheld
+from figures.bounds import bound_figures
 from figures.fig1 import fig1_figures, fig1_labels, pixelwise_samples
 from figures.rendering import auto_scale, colourise, hex_colour, legend, marginals_figure, palette, save_png, tile, uncertainty_figure
 from figures.uncertainty import label_changes_from_marginals, pixel_entropy
@@ -38,10 +40,11 @@ class RunSummary(Callback):
     TensorBoard logger, ``default_root_dir`` without a logger):
 
     * ``summary.json``: labels, image size, steps, seconds (summed over resumed runs), the final
-      ``train/*`` scalars, figures of the integer samples (``samples``: energy, entropy, free energy,
-      ``label_changes`` measured over all pairs of the samples), figures of the model's marginals
+      ``train/*`` scalars, figures of the integer samples (``samples``: energy, ``label_changes`` measured over
+      all pairs of the samples, the bounds of :mod:`figures.bounds`, and the plug-in entropy and free energy
+      while the samples cover the model's mass, else ``plugin_withheld`` says why), figures of the model's marginals
       (``marginals``: the same ``label_changes`` by the marginal formula, mean and largest pixel entropy
-      in nats; see :mod:`figures.uncertainty`), exact metrics when enumerable, and the Fig. 1 figures
+      in nats; see :mod:`figures.uncertainty`), exact metrics where P* is exact, and the Fig. 1 figures
       (subject coherence, cat share, pixelwise coherence) where the labels are a background and two
       subjects (:func:`figures.fig1.fig1_labels`);
     * ``samples.npy`` (int32, ``m × H × W``), ``marginals.npy`` (float32, ``H × W × c``);
@@ -51,7 +54,7 @@ class RunSummary(Callback):
       Fig. 1); and ``legend.png``.
 
     With a TensorBoard logger it also logs ``hparams`` (default: the model's) with the run's results
-    (``hp/free_energy``, ``hp/energy``, ``hp/entropy``, ``hp/label_changes``, and ``hp/kl`` or the
+    (``hp/energy``, ``hp/label_changes``, the bounds, and ``hp/free_energy``, ``hp/entropy``, ``hp/kl`` and the
     Fig. 1 figures where they exist) at the final step, for TensorBoard's HPARAMS tab.
 
     Args:
@@ -135,8 +138,15 @@ class RunSummary(Callback):
         colours = palette(pl_module.c, colours)
         grid = energy.grid
         samples = ev.samples
-        keys = ("kl", "energy", "entropy", "marginal_diff", "support", "free_energy", "integrality", "label_changes")
+        withheld = plugin_withheld(ev.figures)
+        keys = ("energy", "marginal_diff", "support", "coverage", "integrality", "label_changes")
+        keys += ("kl", "entropy", "free_energy") if withheld is None else ()
         evals = {k: ev.figures[k] for k in keys if k in ev.figures}
+        if withheld is not None:
+            evals["plugin_withheld"] = withheld
+        with evaluating(pl_module):
+            evals.update(bound_figures(pl_module, samples, None if exact is None else exact.log_z, try_kl_lower(energy),
+                                       noise(self.seed, "bound", pl_module.device)))
         if exact is not None:
             evals["exact"] = {"log_z": exact.log_z, "free_energy": -exact.log_z, "entropy": exact.entropy, "mean_energy": exact.mean_energy}
         with evaluating(pl_module):
@@ -197,7 +207,8 @@ class RunSummary(Callback):
         if not loggers:
             return
         s = summary["samples"]
-        metrics = {f"hp/{k}": s[k] for k in ("free_energy", "energy", "entropy", "label_changes", "kl") if k in s}
+        keys = ("free_energy", "energy", "entropy", "label_changes", "kl", "kl_upper", "kl_lower", "free_energy_upper", "entropy_lower")
+        metrics = {f"hp/{k}": s[k] for k in keys if k in s}
         for k in ("subject_coherence", "cat_share"):
             if k in summary.get("fig1", {}):
                 metrics[f"hp/{k}"] = summary["fig1"][k]

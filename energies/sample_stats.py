@@ -26,6 +26,25 @@ def sample_counts(samples: Tensor, c: int) -> Tensor:
     return counts
 
 
+MIN_COVERAGE = 0.9  # below it the plug-in entropy says little more than "H ≥ log m"
+
+
+def coverage(samples: Tensor, c: int) -> float:
+    """Good–Turing estimate of the probability mass the distinct labelings of ``samples`` cover:
+    ``1 − (labelings seen once) / m``. 0 when all ``m`` samples differ."""
+    counts = sample_counts(samples, c)
+    return 1.0 - float((counts == 1).sum()) / samples.shape[0]
+
+
+def plugin_withheld(figures: dict) -> str | None:
+    """Why the plug-in figures (``entropy``, ``free_energy``, ``kl``) of :func:`figures_with_energy` mean little
+    for these samples, or ``None`` when they are meaningful (coverage ≥ :data:`MIN_COVERAGE`)."""
+    if figures["coverage"] >= MIN_COVERAGE:
+        return None
+    return (f"{figures['support']} distinct labelings, Good–Turing coverage {figures['coverage']:.2f} < {MIN_COVERAGE}: "
+            "the plug-in entropy would only say H ≥ log m (read entropy_lower instead)")
+
+
 def plugin_entropy(samples: Tensor, c: int) -> tuple[float, int]:
     """Plug-in entropy (eq. (19)) of the empirical distribution and its support size."""
     if samples.dim() != 2 or samples.shape[0] < 1:
@@ -80,6 +99,7 @@ def figures_with_energy(samples: Tensor, mean_energy: float, c: int, exact: Exac
         "entropy_plugin": plugin,
         "free_energy": mean_energy - entropy,
         "support": support,
+        "coverage": coverage(samples, c),
         "samples": m,
     }
     if exact is not None:

@@ -81,3 +81,12 @@ class EnergyModel(L.LightningModule):
     def marginals(self, m: int | None = None, generator: torch.Generator | None = None) -> Tensor:
         """The model's marginals ``(n, c)``; sampling models estimate them from ``m`` draws."""
         raise NotImplementedError
+
+    def last_draw_missing(self) -> str | None:
+        """Why :meth:`last_draw` gives nothing for this model (``None`` where it does)."""
+        return f"{type(self).__name__} does not give the law of its last draw"
+
+    def last_draw(self, m: int, generator: torch.Generator | None = None):
+        """``m`` samples with the law of their last random step (:class:`models.last_draw.LastDraw`): the
+        components of the semi-implicit bound (:mod:`models.kl_bound`)."""
+        raise ValueError(self.last_draw_missing())

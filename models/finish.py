@@ -27,6 +27,7 @@ from torch import Tensor
 
 from energies.grid_potts import GridPottsEnergy
 from models.gibbs import CheckerboardGibbs
+from models.last_draw import LastDraw
 
 Order = Literal["interleaved", "sw_first"]
 ORDERS = ("interleaved", "sw_first")
@@ -186,15 +187,37 @@ class Finish:
 
     def __call__(self, labels: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Finished labelings ``(m, n)`` long from labelings ``(m, n)``."""
+        return self._run(self._grid(labels), self.schedule(), generator).reshape(labels.shape)
+
+    def ends_with_heat_bath(self) -> bool:
+        """Whether the last sweep is a heat-bath one (a finish with a law :meth:`as_draw` can give)."""
+        return self.schedule()[-1:] == ["hb"]
+
+    def as_draw(self, labels: Tensor, generator: torch.Generator | None = None) -> LastDraw:
+        """The finished labelings with the law their last sweep drew them from
+        (:meth:`models.gibbs.CheckerboardGibbs.sweep_as_draw`): the components of the semi-implicit bound.
+
+        Raises:
+            ValueError: when the last sweep is not a heat-bath one.
+        """
+        if not self.ends_with_heat_bath():
+            raise ValueError("the finish's last sweep is not a heat-bath one, so its law given the state before it is unknown")
+        z = self._run(self._grid(labels), self.schedule()[:-1], generator)
+        x, table, rest = self.heat_bath.sweep_as_draw(z, generator)
+        return LastDraw(x.reshape(labels.shape), table, rest)
+
+    def _grid(self, labels: Tensor) -> Tensor:
         e = self.energy
         if labels.dim() != 2 or labels.shape[1] != e.n:
             raise ValueError(f"labels must have shape (m, {e.n}), got {tuple(labels.shape)}")
         if labels.device != e.unary.device:
             raise ValueError(f"labels are on {labels.device} but the energy on {e.unary.device}; move one of them")
-        x = labels.long().view(-1, *e.grid)
-        for kind in self.schedule():
+        return labels.long().view(-1, *e.grid)
+
+    def _run(self, x: Tensor, kinds: list[str], generator: torch.Generator | None) -> Tensor:
+        for kind in kinds:
             x = self.sw.sweep(x, generator) if kind == "sw" else self.heat_bath.sweep(x, generator)
-        return x.reshape(labels.shape)
+        return x
 
 
 def finish(

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from models.energy_model import EnergyModel, check_lr
+from models.last_draw import LastDraw
 
 
 class MeanField(EnergyModel):
@@ -70,3 +71,11 @@ class MeanField(EnergyModel):
     def sample(self, m: int, generator: torch.Generator | None = None) -> Tensor:
         M = self.best_marginals()
         return torch.multinomial(M, m, replacement=True, generator=generator).T.contiguous()
+
+    def last_draw_missing(self) -> str | None:
+        return None
+
+    def last_draw(self, m: int, generator: torch.Generator | None = None) -> LastDraw:
+        """``m`` samples with their law: one component, the product distribution itself."""
+        M = self.best_marginals()
+        return LastDraw(self.sample(m, generator), M.clamp_min(1e-30).log().expand(m, *M.shape), M.new_zeros(m))

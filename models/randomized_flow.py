@@ -28,6 +28,7 @@ from energies.grid_potts import GridPottsEnergy
 from models.assignment_flow import AssignmentFlow
 from models.energy_model import EnergyModel
 from models.finish import Finish
+from models.last_draw import LastDraw
 from models.flow_entropy import log_component_probs, log_mixture_prob
 from models.flow_start import flow_start
 from models.omega_conv import ConvOmega
@@ -193,6 +194,32 @@ class RandomizedFlow(EnergyModel):
                 labels = self.round(self.soft_samples(min(chunk, m - i), generator), generator)
                 out.append(labels if finisher is None else finisher(labels, generator))
         return torch.cat(out).long()
+
+    def last_draw_missing(self) -> str | None:
+        """Why the model's samples have no :class:`~models.last_draw.LastDraw` (``None`` when they have one)."""
+        finisher = self.finisher()
+        if finisher is not None:
+            return None if finisher.ends_with_heat_bath() else "the finish ends with a Swendsen–Wang sweep, whose law is not a product"
+        if self.hparams.rounding == "argmax":
+            return "argmax rounding with no heat-bath sweep after it: each component is one labeling, so a bound credits at most log M nats"
+        return None
+
+    def last_draw(self, m: int, generator: torch.Generator | None = None) -> LastDraw:
+        """``m`` samples, as :meth:`sample` draws them, with the law of their last random step: the label draw
+        from ``S(T)`` for the flow alone, the last heat-bath sweep when the finish ends with one.
+
+        Raises:
+            ValueError: for a model without one (:meth:`last_draw_missing` says why).
+        """
+        missing = self.last_draw_missing()
+        if missing is not None:
+            raise ValueError(missing)
+        finisher = self.finisher()
+        with torch.no_grad():
+            log_S = self.log_soft_samples(m, generator)
+            if finisher is None:  # draw rounding: component k is T(S_k) itself
+                return LastDraw(draw_labels(log_S.exp(), generator), log_S, log_S.new_zeros(m))
+            return finisher.as_draw(self.round(log_S.exp(), generator), generator)
 
     def marginals(self, m: int | None = 4096, generator: torch.Generator | None = None) -> Tensor:
         """``(n, c)`` marginals over ``m`` samples (default 4096): ``E_Ω[S(Ω)]`` by eq. (24) for the flow alone,

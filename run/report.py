@@ -61,6 +61,10 @@ def _describe_model(model) -> str:
             + (f", finish {hp.sw_sweeps} Swendsen–Wang + {hp.heat_bath_sweeps} heat-bath sweeps" if hp.sw_sweeps or hp.heat_bath_sweeps else ""))
 
 
+def _fmt(value) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
 def _swatch(colour) -> str:
     """A coloured block in a terminal (24-bit colour), nothing otherwise."""
     if not sys.stdout.isatty():
@@ -76,10 +80,19 @@ def report(summary: dict, folder: Path, root: Path | None = None) -> None:
     if summary["seconds"] - summary["seconds_this_run"] >= 1:  # a resumed run: the total, then this session's part
         seconds += f" ({summary['seconds_this_run']:.0f} s this session)"
     print(f"done: {summary['steps']} steps, {seconds}")
-    line = f"samples (m={s['m']}): energy {s['energy']:.3f}, entropy {s['entropy']:.3f}, free energy {s['free_energy']:.3f}"
+    line = f"samples (m={s['m']}): energy {s['energy']:.3f}"
+    if "entropy" in s:
+        line += f", entropy {s['entropy']:.3f}, free energy {s['free_energy']:.3f}"
     if "kl" in s:
-        line += f", KL {s['kl']:.3f}, marginal difference {s['marginal_diff']:.3f}"
+        line += f", KL {s['kl']:.3f}"
+    if "marginal_diff" in s:
+        line += f", marginal difference {s['marginal_diff']:.3f}"
     print(line)
+    bounds = [" ≤ ".join(part for part in (_fmt(s.get(low)), what, _fmt(s.get(high))) if part)
+              for low, what, high in (("kl_lower", "KL", "kl_upper"), ("entropy_lower", "entropy", None), (None, "free energy", "free_energy_upper"))
+              if low in s or high in s]
+    if bounds:
+        print("bounds (2 standard errors): " + "; ".join(bounds))
     if "label_changes" in s:
         unit = "pixels" if summary.get("image") else "nodes"
         line = f"label changes between two samples: {s['label_changes']:.1f} of {summary['n']} {unit}"

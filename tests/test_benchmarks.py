@@ -214,3 +214,20 @@ def test_exact_images_writes_rows_against_the_transfer_matrix(tmp_path):
             for key in ("sw", "hb", "odds_error", "tv_all", "tv_uncertain", "entropy_sum", "seconds_per_sample", "meets_targets"):
                 assert key in row, key
     assert "fewest" in result["fewest_sweeps"]
+
+
+def test_bounds_writes_the_three_instances(tmp_path):
+    from benchmarks import bounds
+
+    out = tmp_path / "bounds.json"
+    argv = ["--max-steps", "2", "--every", "1", "--kl-samples", "4096", "--photo-size", "8", "--references", str(tmp_path / "ref"),
+            "--json", str(out)]
+    assert bounds.main(argv) == 0
+    result = json.loads(out.read_text())
+    check_provenance(result, "bounds")
+    assert [r["sampler"] for r in result["tiny"]] == list(bounds.TINY_SAMPLERS)
+    for instance, kind in (("strip", "kl_upper"), ("photo", "free_energy_upper")):
+        rows = result[instance]["rows"]
+        assert [r["model"] for r in rows] == list(bounds.MODELS)
+        assert all(kind in logged for r in rows for logged in r["logged"])
+        assert sorted(result[instance]["order_by_tv"]) == sorted(bounds.MODELS)
