@@ -6,8 +6,10 @@
 For each bundled photo (``data/PHOTOS.md``: two CC0 photos) at ``--max-size 64`` with 3 k-means classes,
 ``python train.py --image <photo> --classes 3`` trains the flow as a user would; its marginals are those of
 its integer samples (``samples.npy``, 2,048 samples). The reference is P*'s pixel marginals from
-checkerboard Gibbs on the same energy (256 chains from random starts, 300 burn-in sweeps, then every state of
-400 sweeps: 102,400 states; these photos' posteriors have no symmetric modes, so the chains mix). References
+checkerboard Gibbs on the same energy (256 chains, 300 burn-in sweeps, then every state of 400 sweeps: 102,400
+states), run twice, independently: seed 0 from uniformly random labelings and seed 1 from the data term's argmax.
+The reference is their mean; their TV to each other (``references_tv_*``) shows that the chains converged and is
+the noise floor below which no model's TV can be told apart. References
 take minutes; they are kept in ``--references DIR`` under the hash of what they depend on (the energy's
 unary potentials and edge weights β, and the Gibbs settings: :func:`reference_key`), so a changed image,
 label fit, σ, β or size gets a new reference, never a stale one. Reported: the mean total-variation distance
@@ -44,15 +46,25 @@ from models.gibbs import CheckerboardGibbs  # noqa: E402
 UNCERTAIN = 0.9  # a pixel is uncertain where P*'s largest marginal is below this
 
 
+# the two independent Gibbs references of each photo
+REFERENCES = ({"seed": 0, "start": "random"}, {"seed": 1, "start": "data"})
+
 # --randomness of this benchmark → the image recipe trained
 RANDOMNESS = {"local": "image", "global": "image-global"}
 
 
-def gibbs_marginals(energy, chains: int = 256, burn_in: int = 300, sweeps: int = 400, thin: int = 1, seed: int = 0) -> torch.Tensor:
-    """``(n, c)`` pixel marginals of P* from ``chains`` checkerboard Gibbs chains (burn-in, then every ``thin``-th sweep)."""
+def gibbs_marginals(energy, chains: int = 256, burn_in: int = 300, sweeps: int = 400, thin: int = 1, seed: int = 0,
+                    start: str = "random") -> torch.Tensor:
+    """``(n, c)`` pixel marginals of P* from ``chains`` checkerboard Gibbs chains (burn-in, then every ``thin``-th sweep),
+    started from uniformly random labelings (``start="random"``) or all from the data term's argmax (``"data"``)."""
     generator = torch.Generator().manual_seed(seed)
     gibbs = CheckerboardGibbs(energy)
-    x = gibbs.random_start(chains, generator)
+    if start == "random":
+        x = gibbs.random_start(chains, generator)
+    elif start == "data":
+        x = energy.unary.argmin(-1).expand(chains, *energy.grid).clone()
+    else:
+        raise ValueError(f"start must be 'random' or 'data', got {start!r}")
     for _ in range(burn_in):
         x = gibbs.sweep(x, generator)
     counts = torch.zeros(*energy.grid, energy.c, dtype=torch.float64)
@@ -119,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gibbs-burn-in", type=int, default=300, help="(default: %(default)s)")
     parser.add_argument("--gibbs-sweeps", type=int, default=400, help="recorded sweeps (default: %(default)s)")
     args = parser.parse_args(argv)
-    settings = {"chains": args.gibbs_chains, "burn_in": args.gibbs_burn_in, "sweeps": args.gibbs_sweeps, "thin": 1, "seed": 0}
+    settings = {"chains": args.gibbs_chains, "burn_in": args.gibbs_burn_in, "sweeps": args.gibbs_sweeps, "thin": 1}
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         root = args.root or Path(tmp)
@@ -128,7 +140,12 @@ def main(argv: list[str] | None = None) -> int:
                       *([] if args.max_steps is None else ["--max-steps", str(args.max_steps)])]
             datamodule = ImageDataModule(image=str(ROOT / "data" / f"{photo}.png"), classes=3, max_size=args.max_size)  # as `common`
             energy = datamodule.energy
-            reference, key = reference_marginals(energy, args.references, **settings)
+            # two independent references (different seeds and starts): their mean is the reference, their TV to
+            # each other the noise floor no model can be shown to beat
+            (first, key), (second, key_second) = (reference_marginals(energy, args.references, **settings, **other)
+                                                  for other in REFERENCES)
+            reference = (first + second) / 2
+            floor = compare(first, second)
             for randomness in args.randomness:
                 run_root = root / f"{photo}_{randomness}"
                 result = run.train(train.parse([*common, "--recipe", RANDOMNESS[randomness], "--summary-samples", str(args.samples),
@@ -139,11 +156,13 @@ def main(argv: list[str] | None = None) -> int:
                 flow = torch.nn.functional.one_hot(samples, energy.c).double().mean(0)
                 summary = result.summary
                 row = {"photo": photo, "grid": list(energy.grid), "randomness": randomness, **compare(flow, reference),
-                       "train_seconds": summary["seconds"], "reference_sha256": key}
+                       "references_tv_all": floor["tv_all"], "references_tv_uncertain": floor["tv_uncertain"],
+                       "train_seconds": summary["seconds"], "reference_sha256": [key, key_second]}
                 rows.append(row)
                 uncertain = "none" if row["tv_uncertain"] is None else f"{row['tv_uncertain']:.4f}"
                 print(f"{photo} ({randomness}): TV all {row['tv_all']:.4f}, uncertain {uncertain} "
-                      f"({row['uncertain_pixels']} px); entropy sum {row['entropy_sum_flow']:.1f} vs {row['entropy_sum_reference']:.1f}; "
+                      f"({row['uncertain_pixels']} px; the two references differ by {floor['tv_all']:.4f} / "
+                      f"{floor['tv_uncertain'] or 0:.4f}); entropy sum {row['entropy_sum_flow']:.1f} vs {row['entropy_sum_reference']:.1f}; "
                       f"{row['train_seconds']:.0f} s training", flush=True)
                 entropies = torch.stack([pixel_entropy(flow), pixel_entropy(reference)]).float()
                 top = float(np.log(energy.c))
@@ -152,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.figures.mkdir(parents=True, exist_ok=True)
                 save_png(picture, args.figures / f"uncertainty_{photo}_{randomness}.png")
     if args.json:
-        reference = {k: v for k, v in settings.items() if k != "seed"}
+        reference = {**settings, "runs": list(REFERENCES)}
         write_json(args.json, {"uncertain_below": UNCERTAIN, "samples": args.samples, "reference": reference, "rows": rows},
                    command_line(__file__, argv))
     return 0

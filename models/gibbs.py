@@ -18,10 +18,22 @@ class CheckerboardGibbs:
     def __init__(self, energy: GridPottsEnergy) -> None:
         if not isinstance(energy, GridPottsEnergy):
             raise TypeError(f"checkerboard Gibbs needs a GridPottsEnergy, got {type(energy).__name__}")
+        if energy.periodic:
+            raise ValueError("checkerboard Gibbs here has no wrap-around edges: it needs an open grid")
         self.energy = energy
         H, W = energy.grid
-        rows, cols = torch.meshgrid(torch.arange(H), torch.arange(W), indexing="ij")
-        self.colours = [((rows + cols) % 2 == parity).to(energy.unary.device) for parity in (0, 1)]
+        dev = energy.unary.device
+        rows, cols = torch.meshgrid(torch.arange(H, device=dev), torch.arange(W, device=dev), indexing="ij")
+        self.colours = [(rows + cols) % 2 == parity for parity in (0, 1)]
+        # each pixel's 4 neighbours (up, down, left, right; a wrapped-around index where there is none) and the
+        # weights of those edges (0 where there is none), gathered per colour: a half-sweep touches its own half only
+        node = torch.arange(H * W, device=dev).view(H, W)
+        neighbours = torch.stack([node.roll(1, 0), node.roll(-1, 0), node.roll(1, 1), node.roll(-1, 1)], -1)
+        weights = torch.zeros(H, W, 4, dtype=energy.unary.dtype, device=dev)
+        weights[1:, :, 0] = weights[:-1, :, 1] = energy.weights_v
+        weights[:, 1:, 2] = weights[:, :-1, 3] = energy.weights_h
+        unary = energy.unary.view(H * W, energy.c)
+        self.halves = [(node[colour], neighbours[colour], weights[colour], unary[node[colour]]) for colour in self.colours]
 
     def random_start(self, chains: int, generator: torch.Generator | None = None) -> Tensor:
         H, W = self.energy.grid
@@ -40,20 +52,28 @@ class CheckerboardGibbs:
         cost[:, :-1, :] += wv * (1 - agree[:, 1:, :])
         return cost
 
-    def half_sweep(self, x: Tensor, colour: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-        """Resample the pixels of one checkerboard ``colour`` (``(H, W)`` bool) of ``x (chains, H, W)``, each from
-        its conditional given its neighbours (all of the other colour): the new ``x`` and the logits
-        ``(chains, H, W, c)`` it was drawn from, ``−`` the conditional energies (those of the other colour unused)."""
-        logits = -self.conditional_energies(x)
-        u = torch.rand(logits.shape, generator=generator, device=logits.device).clamp_min(1e-20)
-        proposal = (logits - (-u.log()).log()).argmax(-1)  # Gumbel-max draw from softmax(logits)
-        return torch.where(colour, proposal, x), logits
+    def half_sweep(self, x: Tensor, parity: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """Resample the pixels of checkerboard colour ``parity`` of ``x (chains, n)``, each from its conditional given
+        its neighbours (all of the other colour): the new ``x`` and the logits ``(chains, n/2, c)`` of the
+        conditionals it drew from (``−`` the conditional energies up to a constant per pixel), in the order of
+        ``halves[parity][0]``."""
+        pixels, neighbours, weights, unary = self.halves[parity]
+        B, c = x.shape[0], self.energy.c
+        around = x[:, neighbours]  # (chains, n/2, 4) the neighbours' labels
+        # Potts: a label costs w for every neighbour that differs, i.e. −w for every one that agrees, plus a constant
+        agree = torch.zeros(B, len(pixels), c, dtype=weights.dtype, device=x.device)
+        logits = agree.scatter_add_(2, around, weights.expand(B, -1, -1)) - unary
+        cumulative = (logits - logits.amax(-1, keepdim=True)).exp_().cumsum(-1)  # unnormalised
+        u = torch.rand(cumulative.shape[:-1] + (1,), generator=generator, device=x.device, dtype=cumulative.dtype)
+        draw = (cumulative < u * cumulative[..., -1:]).sum(-1).clamp_max(c - 1)  # inverse CDF: one uniform per pixel
+        return x.index_copy(1, pixels, draw), logits
 
     def sweep(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """One full sweep: resample the even, then the odd checkerboard colour."""
-        for colour in self.colours:
-            x = self.half_sweep(x, colour, generator)[0]
-        return x
+        """One full sweep of ``x (chains, H, W)``: resample the even, then the odd checkerboard colour."""
+        flat = x.reshape(x.shape[0], -1)
+        for parity in (0, 1):
+            flat = self.half_sweep(flat, parity, generator)[0]
+        return flat.view(x.shape)
 
     def sweep_as_draw(self, z: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """One full sweep from ``z (chains, H, W)``, with the law it draws from.
@@ -63,14 +83,13 @@ class CheckerboardGibbs:
         second only on ``x``. Returns ``x``, the first factor as a table ``(chains, n, c)`` of log
         probabilities (zero on odd pixels), and the second factor's log at ``x``, ``(chains,)``.
         """
-        even, odd = self.colours
-        x, logits_even = self.half_sweep(z, even, generator)
-        x, logits_odd = self.half_sweep(x, odd, generator)
-        log_even, log_odd = logits_even.log_softmax(-1), logits_odd.log_softmax(-1)
-        B, H, W = x.shape
-        table = torch.where(even[..., None], log_even, 0.0).reshape(B, H * W, -1)
-        rest = torch.where(odd, log_odd.gather(-1, x[..., None]).squeeze(-1), 0.0).sum((1, 2))
-        return x, table, rest
+        B, n, c = z.shape[0], self.energy.n, self.energy.c
+        x, logits_even = self.half_sweep(z.reshape(B, n), 0, generator)
+        x, logits_odd = self.half_sweep(x, 1, generator)
+        even, odd = self.halves[0][0], self.halves[1][0]
+        table = torch.zeros(B, n, c, dtype=logits_even.dtype, device=z.device).index_copy(1, even, logits_even.log_softmax(-1))
+        rest = logits_odd.log_softmax(-1).gather(-1, x[:, odd, None]).sum((1, 2))
+        return x.view(z.shape), table, rest
 
     def run(self, chains: int, sweeps: int, burn_in: int = 0, generator: torch.Generator | None = None) -> Tensor:
         """States after each of ``sweeps`` recorded sweeps (after ``burn_in``): ``(sweeps, chains, n)``."""

@@ -163,14 +163,15 @@ def test_photos_writes_rows_figures_and_keeps_its_reference(tmp_path):
     assert photos.main(argv) == 0
     result = json.loads(out.read_text())
     check_provenance(result, "photos")
-    assert result["reference"] == {"chains": 4, "burn_in": 2, "sweeps": 4, "thin": 1}
+    assert result["reference"] == {"chains": 4, "burn_in": 2, "sweeps": 4, "thin": 1,
+                                   "runs": [{"seed": 0, "start": "random"}, {"seed": 1, "start": "data"}]}
     (row,) = result["rows"]
     for key in ("photo", "grid", "randomness", "tv_all", "tv_uncertain", "uncertain_pixels", "entropy_sum_flow",
-                "entropy_sum_reference", "train_seconds", "reference_sha256"):
+                "entropy_sum_reference", "references_tv_all", "references_tv_uncertain", "train_seconds", "reference_sha256"):
         assert key in row, key
-    assert max(row["grid"]) == 12
+    assert max(row["grid"]) == 12 and row["references_tv_all"] > 0  # 4 chains of 4 sweeps: two references that differ
     assert (tmp_path / "fig" / "uncertainty_coffee_local.png").is_file()
-    assert [p.name for p in (tmp_path / "refs").iterdir()] == [f"gibbs-{row['reference_sha256'][:24]}.pt"]
+    assert sorted(p.name for p in (tmp_path / "refs").iterdir()) == sorted(f"gibbs-{key[:24]}.pt" for key in row["reference_sha256"])
 
 
 def test_photos_reference_is_keyed_by_the_energy_not_the_name(tmp_path, monkeypatch):
