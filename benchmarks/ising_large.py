@@ -14,7 +14,11 @@ Rows per instance (every figure exact or an unbiased estimate with its standard 
   first); ``kl`` exact: the kept restart's free energy (eq. (16)) ``+ log Z*``.
 * ``flow``: ``models.RandomizedFlow`` with the Ising recipe (``models.recipes``, ``ising``:
   ``rounding="draw"``, dense Ω); ``kl`` null, ``kl_bound`` the certified upper bound of
-  ``models.kl_bound.kl_upper_bound`` (``--bound-samples`` samples, ``M = --bound-components``).
+  ``models.kl_bound.kl_upper_bound`` (``--bound-samples`` samples, ``M = --bound-components``), and
+  ``bound_gap`` = B_1 − B_M (at most log M; near it, M rather than the model limits the bound).
+* every learned model also gets ``kl_lower``: the Donsker–Varadhan lower bound of ``figures.kl_lower`` from its
+  evaluation samples and the exact log Z at other couplings (Kaufman's formula, the transfer matrix), minus two
+  standard errors.
 * ``van``: ``models.van.VAN``; ``kl`` = mean of ``E(x) + log q(x) + log Z*`` over ``--eval-samples`` exact
   samples (unbiased: ``log q`` is exact), ``kl_stderr`` its standard error.
 * ``reference`` (Ising): Swendsen–Wang chains (``models.swendsen_wang``); its ``train_seconds`` is
@@ -64,6 +68,7 @@ if str(ROOT) not in sys.path:  # run as a script from a clone without installing
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.output import command_line, write_json  # noqa: E402
+from callbacks.common import try_kl_lower  # noqa: E402
 from data.energy_datamodule import GivenEnergy  # noqa: E402
 from energies.grid_potts import GridPottsEnergy  # noqa: E402
 from energies.kaufman import ising_torus_energy, kaufman_energy_per_site, kaufman_log_z, potts_log_z  # noqa: E402
@@ -218,7 +223,8 @@ def evaluate(kind: str, model, inst: Instance, seed: int, args) -> dict:
                                components=args.bound_components, groups=args.bound_groups,
                                chunk=min(1024, args.bound_components), generator=torch.Generator().manual_seed(20_000 + seed))
         out.update(kl_bound=bound.bound, kl_bound_stderr=bound.stderr, bound_components=bound.components,
-                   bound_samples=bound.samples, bound_groups=bound.groups)
+                   bound_samples=bound.samples, bound_groups=bound.groups,
+                   bound_gap=bound.own_log_p - bound.mean_log_p)  # B_1 − B_M ≤ log M: near it, M limits the bound
         samples = draw(model, args.eval_samples, 10_000 + seed)
     else:
         generator = torch.Generator().manual_seed(10_000 + seed)
@@ -228,6 +234,9 @@ def evaluate(kind: str, model, inst: Instance, seed: int, args) -> dict:
         out["kl"] = float(terms.mean())
         out["kl_stderr"] = float(terms.std() / math.sqrt(len(terms)))
         out["entropy_per_site"] = float(-log_q.double().mean()) / inst.energy.n
+    lower = try_kl_lower(inst.energy)  # Donsker–Varadhan from exact log Z at other couplings (Kaufman, transfer matrix)
+    if lower is not None:
+        out["kl_lower"] = lower.of_samples(samples).certified
     out.update(observables(samples, inst))
     out["eval_seconds"] = time.perf_counter() - start
     out["eval_samples"] = args.eval_samples
@@ -262,7 +271,7 @@ def learned_row(kind: str, inst: Instance, args, step_cache: dict) -> dict:
         values = [s[key] for s in seeds]
         row[key] = None if values[0] is None else statistics.mean(values)
         row[f"{key}_seeds"] = values
-    for key in ("kl_stderr", "kl_bound_stderr", "marginal_diff", "steps", "bound_components", "bound_samples"):
+    for key in ("kl_stderr", "kl_bound_stderr", "kl_lower", "bound_gap", "marginal_diff", "steps", "bound_components", "bound_samples"):
         if key in seeds[0]:
             row[f"{key}_seeds"] = [s[key] for s in seeds]
     combine_seeds(row)

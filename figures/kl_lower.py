@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from energies.log_partition import LogPartition
+from energies.log_partition import LogPartition, data_term
 
 SCALES = (0.4, 0.7, 0.9, 1.0, 1.1, 1.3, 1.6, 2.5)  # values of s and of t (1 ± 0.1 near P*, up to ×2.5 far from it)
 GRID_SECONDS = 20.0  # the 2-D grid when its log Z's take at most this long, else t alone
@@ -40,6 +40,11 @@ class KLLower:
     unary_scale: float  # s
     pair_scale: float  # t
     samples: int  # in the held-out half
+
+    @property
+    def certified(self) -> float:
+        """``bound − 2·stderr``, and never below 0 (a KL is not): the figure that is logged as ``kl_lower``."""
+        return max(0.0, self.bound - 2 * self.stderr)
 
 
 class DonskerVaradhan:
@@ -60,6 +65,13 @@ class DonskerVaradhan:
             pairs = [(1.0, t) for t in SCALES]
         self.scales = torch.tensor(pairs, dtype=torch.float64)  # (k, 2)
         self.offsets = torch.tensor([log_partition(s, t) for s, t in pairs], dtype=torch.float64) - self.log_z_star
+
+    def of_samples(self, labelings: Tensor) -> KLLower:
+        """The bound from integer samples ``(m, n)`` of Q (on the energy this bound was built for)."""
+        energy = self.log_z.energy
+        x = labelings.to(next(iter(energy.buffers())).device)
+        unary = data_term(energy, x)
+        return self(unary, energy.energy(x).double() - unary)
 
     def __call__(self, data_terms: Tensor, pair_terms: Tensor) -> KLLower:
         """The bound from the samples' data terms ``U (m,)`` and pairwise energies ``V (m,)`` (``m ≥ 4``)."""

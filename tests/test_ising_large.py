@@ -3,6 +3,7 @@ Swendsen–Wang reference (models/swendsen_wang.py) against exact figures of the
 
 import itertools
 import json
+import math
 import re
 
 import numpy as np
@@ -105,6 +106,11 @@ def test_tiny_benchmark_writes_the_schema(tmp_path):
         assert isinstance(rows["flow"]["kl_bound"], float) and rows["flow"]["kl_bound"] > -0.1
         assert isinstance(rows["meanfield"]["kl"], float) and rows["meanfield"]["kl"] > -1e-6
         assert isinstance(rows["van"]["kl"], float) and rows["van"]["kl"] > -0.2
+        # both sides: the Donsker–Varadhan lower bound lies below mean field's exact KL, and below the flow's bound
+        (mf_lower,), (flow_lower,) = rows["meanfield"]["kl_lower_seeds"], rows["flow"]["kl_lower_seeds"]
+        assert 0 <= mf_lower <= rows["meanfield"]["kl"] + 1e-9
+        assert 0 <= flow_lower <= rows["flow"]["kl_bound"] + 2 * rows["flow"]["kl_bound_stderr"]
+        assert 0 <= rows["flow"]["bound_gap_seeds"][0] <= math.log(16) + 1e-9
         for model in ("meanfield", "flow", "van"):
             assert len(rows[model]["train_seconds_seeds"]) == 1
             assert rows[model]["train_seconds"] < 2.0 + 5.0  # the budget (plus one step's overrun)
