@@ -3,6 +3,7 @@ provenance (commit, command, date, machine). Tiny settings prove that the code r
 not the figures."""
 
 import datetime
+import importlib
 import json
 import logging
 import re
@@ -135,15 +136,19 @@ def test_fig1_writes_default_reference_and_small_exact_rows(tmp_path):
     assert summaries and all(json.loads(p.read_text())["labels"] == ["background", "cat", "lion"] for p in summaries)
 
 
-def test_independence_writes_one_row_per_model(tmp_path):
-    from benchmarks import independence
-
-    out = tmp_path / "independence.json"
-    argv = ["--k", "2", "--samples", "64", "--models", "default", "--max-steps", "2", "--root", str(tmp_path / "runs"),
-            "--json", str(out)]
-    assert independence.main(argv) == 0
+def run_benchmark(name: str, tmp_path, *argv: str) -> dict:
+    """``python benchmarks/<name>.py *argv --json …`` in process; its JSON, provenance checked."""
+    module = importlib.import_module(f"benchmarks.{name}")
+    out = tmp_path / f"{name}.json"
+    assert module.main([*argv, "--json", str(out)]) == 0
     result = json.loads(out.read_text())
-    check_provenance(result, "independence")
+    check_provenance(result, name)
+    return result
+
+
+def test_independence_writes_one_row_per_model(tmp_path):
+    result = run_benchmark("independence", tmp_path, "--k", "2", "--samples", "64", "--models", "default", "--max-steps", "2",
+                           "--root", str(tmp_path / "runs"))
     assert result["k"] == 2 and result["samples"] == 64
     (row,) = result["rows"]
     assert row["model"] == "default"
@@ -220,12 +225,8 @@ def test_exact_images_writes_rows_against_the_transfer_matrix(tmp_path):
 def test_bounds_writes_the_three_instances(tmp_path):
     from benchmarks import bounds
 
-    out = tmp_path / "bounds.json"
-    argv = ["--max-steps", "2", "--every", "1", "--kl-samples", "4096", "--photo-size", "8", "--references", str(tmp_path / "ref"),
-            "--json", str(out)]
-    assert bounds.main(argv) == 0
-    result = json.loads(out.read_text())
-    check_provenance(result, "bounds")
+    result = run_benchmark("bounds", tmp_path, "--max-steps", "2", "--every", "1", "--kl-samples", "4096", "--photo-size", "8",
+                           "--references", str(tmp_path / "ref"))
     assert [r["sampler"] for r in result["tiny"]] == list(bounds.TINY_SAMPLERS)
     for instance, kind in (("strip", "kl_upper"), ("photo", "free_energy_upper")):
         rows = result[instance]["rows"]
