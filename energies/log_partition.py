@@ -63,16 +63,29 @@ class LogPartition:
         except NotImplementedError:
             self.why_not = f"{type(energy).__name__} has no pairwise form"
             return None
-        if is_enumerable(energy):
-            return "enumeration"
+        try:  # the fastest where it applies: O(L·w·c^(w+1)) against enumeration's O(c^(n/2))
+            check_transfer(energy)
+            return "transfer matrix"
+        except (TypeError, ValueError) as err:
+            why_not = err
         if _uniform_ising_torus(energy) is not None:
             return "Kaufman"
-        try:
-            check_transfer(energy)
-        except (TypeError, ValueError) as err:
-            self.why_not = f"too large to enumerate, and {err}"
-            return None
-        return "transfer matrix"
+        if is_enumerable(energy):
+            return "enumeration"
+        self.why_not = f"too large to enumerate, and {why_not}"
+        return None
+
+    def work(self) -> float:
+        """Operations of one ``log Z`` (up to a constant): ``L·w·c^(w+1)`` for the transfer matrix, ``n·c^(n/2)`` for
+        split enumeration, 1 for Kaufman's formula; ``inf`` without a method."""
+        e = self.energy
+        if self.method == "transfer matrix":
+            H, W = e.grid
+            w = min(H, W)
+            return max(H, W) * w * e.c ** (w + 1)
+        if self.method == "enumeration":
+            return e.n * e.c ** math.ceil(e.n / 2)
+        return 1.0 if self.method == "Kaufman" else math.inf
 
     def scaled(self, s: float, t: float) -> Energy:
         """The energy ``s·U + t·V`` (float64)."""
