@@ -13,6 +13,8 @@ from torchmetrics.aggregation import MeanMetric
 
 from callbacks.common import fixed_generator
 from energies.exact import ExactResult
+from energies.sample_stats import plugin_withheld
+from figures.bounds import bound_figures
 from figures.metric import SampleFigures
 
 # each use of noise has its own seed offset, so e.g. the marginals never reuse the samples' draws
@@ -82,3 +84,21 @@ def evaluate(pl_module, samples: int, seed: int, exact: ExactResult | None = Non
     labelings, marginals = figures.pop("labelings").cpu(), figures.pop("marginals").cpu()
     figures.pop("samples")
     return Evaluation({k: float(v) if isinstance(v, Tensor) else v for k, v in figures.items()}, labelings, marginals)
+
+
+PLUGIN = ("entropy", "free_energy", "kl")  # the plug-in figures, meaningful only while the samples repeat
+
+
+def reported_figures(pl_module, ev: Evaluation, exact: ExactResult | None, kl_lower, seed: int, bounds: bool = True) -> dict:
+    """What the metrics and the summary report of an evaluation: its figures without the plug-in ones where
+    :func:`energies.sample_stats.plugin_withheld` gives a reason (then under ``"plugin_withheld"``), and with
+    ``bounds`` the bounds of :func:`figures.bounds.bound_figures` (``"bound_missing"`` says why a model has none)."""
+    withheld = plugin_withheld(ev.figures)
+    out = {k: v for k, v in ev.figures.items() if withheld is None or k not in PLUGIN}
+    if withheld is not None:
+        out["plugin_withheld"] = withheld
+    if bounds:
+        with evaluating(pl_module):
+            out.update(bound_figures(pl_module, ev.samples, None if exact is None else exact.log_z, kl_lower,
+                                     noise(seed, "bound", pl_module.device)))
+    return out

@@ -8,11 +8,9 @@ import lightning as L
 from typing_extensions import override
 
 from callbacks.common import check_every, label_info, try_exact, try_kl_lower
-from callbacks.evaluation import evaluate, evaluating, noise
+from callbacks.evaluation import evaluate, noise, reported_figures
 from callbacks.periodic import Periodic
 from energies.exact import MAX_STATES, check_enumerable
-from energies.sample_stats import plugin_withheld
-from figures.bounds import bound_figures
 from figures.fig1 import fig1_figures, fig1_labels
 
 
@@ -93,17 +91,12 @@ class SampleMetrics(Periodic):
         ``bounds``: this process computes the bounds (rank zero's job: it holds the exact references)."""
         energy = pl_module.energy
         ev = evaluate(pl_module, self.samples, self.seed, self._exact)
-        self.withheld = plugin_withheld(ev.figures)
-        keys = ("energy", "support", "label_changes", "marginal_diff", "integrality")
-        keys += ("entropy", "free_energy", "kl") if self.withheld is None else ()
-        out = {f"eval/{k}": ev.figures[k] for k in keys if k in ev.figures}
+        figures = reported_figures(pl_module, ev, self._exact, self._kl_lower, self.seed, self.bounds and bounds)
+        self.withheld = figures.get("plugin_withheld")
+        skip = ("entropy_plugin", "coverage")  # an intermediate and a count, not curves
+        out = {f"eval/{k}": v for k, v in figures.items() if k not in skip and not isinstance(v, str)}
         if self._exact is not None:
             out["eval/exact_free_energy"] = -self._exact.log_z
-        if self.bounds and bounds:
-            with evaluating(pl_module):
-                figures = bound_figures(pl_module, ev.samples, None if self._exact is None else self._exact.log_z, self._kl_lower,
-                                        noise(self.seed, "bound", pl_module.device))
-            out.update({f"eval/{k}": v for k, v in figures.items() if not isinstance(v, str)})
         if energy.grid is not None and fig1_labels(names, energy.c) is not None:
             fig = fig1_figures(ev.samples, ev.marginals, names, generator=noise(self.seed, "pixelwise", "cpu"))
             out.update({f"eval/{k}": fig[k] for k in ("subject_coherence", "cat_share", "pixelwise_coherence")})

@@ -18,10 +18,8 @@ from torch import Tensor
 from typing_extensions import override
 
 from callbacks.common import check_every, label_info, model_marginals, try_exact, try_kl_lower
-from callbacks.evaluation import evaluate, evaluating, noise
+from callbacks.evaluation import evaluate, evaluating, noise, reported_figures
 from energies.exact import MAX_STATES
-from energies.sample_stats import plugin_withheld
-from figures.bounds import bound_figures
 from figures.fig1 import fig1_figures, fig1_labels, pixelwise_samples
 from figures.rendering import auto_scale, colourise, hex_colour, legend, marginals_figure, palette, save_png, tile, uncertainty_figure
 from figures.uncertainty import label_changes_from_marginals, pixel_entropy
@@ -138,15 +136,8 @@ class RunSummary(Callback):
         colours = palette(pl_module.c, colours)
         grid = energy.grid
         samples = ev.samples
-        withheld = plugin_withheld(ev.figures)
-        keys = ("energy", "marginal_diff", "support", "coverage", "integrality", "label_changes")
-        keys += ("kl", "entropy", "free_energy") if withheld is None else ()
-        evals = {k: ev.figures[k] for k in keys if k in ev.figures}
-        if withheld is not None:
-            evals["plugin_withheld"] = withheld
-        with evaluating(pl_module):
-            evals.update(bound_figures(pl_module, samples, None if exact is None else exact.log_z, try_kl_lower(energy),
-                                       noise(self.seed, "bound", pl_module.device)))
+        evals = reported_figures(pl_module, ev, exact, try_kl_lower(energy), self.seed)
+        evals.pop("entropy_plugin")  # the uncorrected entropy behind ``entropy``: an intermediate
         if exact is not None:
             evals["exact"] = {"log_z": exact.log_z, "free_energy": -exact.log_z, "entropy": exact.entropy, "mean_energy": exact.mean_energy}
         with evaluating(pl_module):

@@ -107,7 +107,8 @@ def kl_upper_bound(
         for _ in range(groups):
             parts = [model.last_draw(min(chunk, per_group - start), generator) for start in range(0, per_group, chunk)]
             x = torch.cat([d.labels for d in parts])
-            own = torch.cat([log_component_probs(d.tables.double(), d.labels).diagonal() for d in parts])  # log q(x_j | z_j) − rest
+            # log q(x_j | z_j) − rest: each sample against its own table only (not the k × k matrix's diagonal)
+            own = torch.cat([d.tables.double().gather(2, d.labels[..., None]).squeeze(2).sum(1) for d in parts])
             drawn.append((x, own, torch.cat([d.rest.double() for d in parts])))
         for x, own, rest in drawn:
             log_sum = own
