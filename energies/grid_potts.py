@@ -109,5 +109,18 @@ class GridPottsEnergy(Energy):
         weights = torch.cat([self.weights_h.reshape(-1), self.weights_v.reshape(-1)])
         return self.unary.view(self.n, self.c), edges, weights[:, None, None] * potts
 
+    def crop(self, top: int, left: int, height: int, width: int) -> "GridPottsEnergy":
+        """The energy of the window ``[top, top+height) × [left, left+width)``: its unaries and the edges inside it
+        (an open grid: the edges that leave the window are dropped), on this energy's device and dtype."""
+        H, W = self.grid
+        if self.periodic:
+            raise ValueError("a torus has no crops: every window of it would have edges that wrap around")
+        if not (0 <= top and 0 <= left and 1 <= height <= H - top and 1 <= width <= W - left):
+            raise ValueError(f"window {height}×{width} at ({top}, {left}) is not inside the {H}×{W} grid")
+        rows, cols = slice(top, top + height), slice(left, left + width)
+        return GridPottsEnergy(self.unary[rows, cols].contiguous(),
+                               self.beta, self.weights_h[rows, left : left + width - 1], self.weights_v[top : top + height - 1, cols],
+                               dtype=self.unary.dtype)
+
     def extra_repr(self) -> str:
         return super().extra_repr() + (", periodic=True" if self.periodic else "")

@@ -77,6 +77,12 @@ class FlowSettings:
     """Conv Ω noise ``"entry"`` (i.i.d. per entry) or ``"role"`` (one draw per tied kernel: every draw label-symmetric)."""
     offset: Literal["global", "region"]
     """The tied label offset drawn once per sample (``"global"``) or once per uncertain region of the start logits (``"region"``)."""
+    stationary: bool
+    """The label-tied start's scale and offset factor are shared by every node (``models/flow_start.py``): nothing learned
+    belongs to a pixel, so the model trains on crops and samples other images (``sample.py``)."""
+    crop: int
+    """Train on a random ``crop × crop`` window of the image per step (its own energy: the data term and edges inside it);
+    0, or a crop at least the image's size: the whole image. Memory and time per step then do not grow with the image."""
     sw_sweeps: int
     """Swendsen–Wang sweeps with the data term after each sample's flow and rounding (``models/finish.py``; 0: none)."""
     heat_bath_sweeps: int
@@ -100,7 +106,7 @@ class FlowSettings:
             raise ValueError(f"schedule_steps must be ≥ 1, got {self.schedule_steps}")
         if not 0 <= self.anneal_fraction <= 1:
             raise ValueError(f"anneal_fraction must be in [0, 1], got {self.anneal_fraction}")
-        for name in ("sw_sweeps", "heat_bath_sweeps"):
+        for name in ("sw_sweeps", "heat_bath_sweeps", "crop"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be an integer ≥ 0, got {value!r}")
@@ -118,6 +124,11 @@ class FlowSettings:
             raise ValueError(f"omega_noise={self.omega_noise!r} needs omega='conv' (the dense Ω draws its noise per entry)")
         if self.omega_noise == "role" and not self.tie_labels:
             raise ValueError("omega_noise='role' needs tie_labels (the roles are the tied kernels)")
+        if self.stationary and not self.tie_labels:
+            raise ValueError("stationary needs tie_labels (it shares the label-tied start's scale and factor), e.g. recipe='image'")
+        if self.crop and not (self.omega == "conv" and self.tie_labels):
+            raise ValueError(f"crop={self.crop} needs a label-tied conv recipe, e.g. recipe='image' (a crop is a window of an "
+                             "image grid, and only the label-tied start draws a window's nodes alone)")
         region = self.offset == "region"
         if region and not (self.tie_labels and self.noise_rank == 1):
             raise ValueError("offset='region' needs tie_labels and noise_rank=1 (it is the tied label offset, drawn per region)")

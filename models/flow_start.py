@@ -8,12 +8,19 @@
 * :class:`RegionStart`: label-tied with one label offset per uncertain region, so separate regions decide
   independently (the ``image`` recipe).
 
+The label-tied starts can be **stationary**: their scale (and noise std) are learned functions of a node's start
+entropy (piecewise linear, :data:`KNOTS` knots), not numbers per node, and the label offset's factor is a constant,
+so nothing learned belongs to a pixel. Such a model trains on random crops of an image and
+samples any image of any size (``sample.py``); with per-node parameters a crop uses its nodes' rows.
+
 A uniform ``S0`` is a fixed point of the flow (``ΩS`` then has equal entries per row), so the logits start
 random unless set (``RandomizedFlow.initialise_start``). Every start has ``draw(m, generator) → (log S0,
 offset)``, ``offset`` being the drawn label offsets where a score-function term needs them, else ``None``.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -29,9 +36,10 @@ def flow_start(n: int, c: int, settings: FlowSettings, generator: torch.Generato
     s = settings
     common = dict(init_std=s.init_std, noise_std=s.s0_noise, generator=generator)
     if s.offset == "region":
-        return RegionStart(n, c, rank_init=s.noise_rank_init, **common)
+        return RegionStart(n, c, rank_init=s.noise_rank_init, stationary=s.stationary, **common)
     if s.tie_labels:
-        return TiedStart(n, c, noise_rank=s.noise_rank, rank_init=s.noise_rank_init, learn_offset_mean=s.learn_offset_mean, **common)
+        return TiedStart(n, c, noise_rank=s.noise_rank, rank_init=s.noise_rank_init, learn_offset_mean=s.learn_offset_mean,
+                         stationary=s.stationary, **common)
     return FreeStart(n, c, noise_rank=s.noise_rank, rank_init=s.noise_rank_init, **common)
 
 
@@ -94,38 +102,62 @@ class TiedStart(nn.Module):
         learn_offset_mean: ``η ~ N(μ, I)`` with a learned ``μ (r, c)``: which mode a sample takes is a
             discontinuous function of ``η`` that pathwise gradients miss, so ``μ`` learns from a
             score-function term (:meth:`offset_log_prob`, used by ``RandomizedFlow``).
+        stationary: ``τ`` and the noise std are piecewise-linear functions of a node's start entropy
+            (:func:`entropy_basis`; ``(KNOTS, 1)`` values at the knots) and ``F`` is the constant ``rank_init`` (a
+            buffer ``(1, r)``): nothing learned belongs to a node, so the start applies to any grid's logits.
     """
 
     def __init__(self, n: int, c: int, init_std: float = 1.0, noise_std: float = 0.0, noise_rank: int = 0,
-                 rank_init: float = 0.1, generator: torch.Generator | None = None, learn_offset_mean: bool = False) -> None:
+                 rank_init: float = 0.1, generator: torch.Generator | None = None, learn_offset_mean: bool = False,
+                 stationary: bool = False) -> None:
         super().__init__()
         self.n, self.c = int(n), int(c)
+        self.stationary = bool(stationary)
+        rows = KNOTS if self.stationary else self.n
         self.register_buffer("logits", torch.randn(n, c, generator=generator) * init_std)
-        self.scale = nn.Parameter(torch.ones(n, 1))
+        self.scale = nn.Parameter(torch.ones(rows, 1))
         self.noisy = noise_std > 0
         if self.noisy:
-            self.noise_rho = nn.Parameter(torch.full((n, 1), _inverse_softplus(noise_std)))
+            self.noise_rho = nn.Parameter(torch.full((rows, 1), _inverse_softplus(noise_std)))
         self.noise_rank = int(noise_rank)
         if self.noise_rank > 0:
-            self.factor = nn.Parameter(torch.full((n, self.noise_rank), float(rank_init)))
+            factor = torch.full((1 if self.stationary else self.n, self.noise_rank), float(rank_init))
+            if self.stationary:  # a constant of the construction: trained, one shared factor shrinks (README, "Stationary")
+                self.register_buffer("factor", factor)
+            else:
+                self.factor = nn.Parameter(factor)
         self.learn_offset_mean = bool(learn_offset_mean)
         if self.learn_offset_mean:
             self.offset_mean = nn.Parameter(torch.zeros(self.noise_rank, c))
 
     noise_std = FreeStart.noise_std
 
-    def tied_logits(self, m: int, generator: torch.Generator | None) -> Tensor:
-        """``(m, n, c)``: the scaled logits with their per-node noise (the same std for every label)."""
-        return _with_noise(self, (self.scale * self.logits).expand(m, self.n, self.c), generator)
+    def rows(self, p: Tensor, nodes: Tensor | None) -> Tensor:
+        """The values of a learned per-node parameter ``p`` at ``nodes`` (all nodes: ``None``): its rows, or, when
+        stationary, its knots interpolated at each node's start entropy."""
+        if self.stationary:
+            return p if p.shape[0] == 1 else entropy_basis(self.logits if nodes is None else self.logits[nodes]) @ p
+        return p if nodes is None else p[nodes]
 
-    def draw(self, m: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor | None]:
-        logits = self.tied_logits(m, generator)
+    def tied_logits(self, m: int, generator: torch.Generator | None, nodes: Tensor | None = None) -> Tensor:
+        """``(m, k, c)``: the scaled logits of ``nodes`` (all ``n`` by default) with their per-node noise (the same
+        std for every label)."""
+        logits = self.logits if nodes is None else self.logits[nodes]
+        logits = (self.rows(self.scale, nodes) * logits).expand(m, *logits.shape)
+        if not self.noisy:
+            return logits
+        return logits + self.rows(self.noise_std, nodes) * _randn(logits, logits.shape, generator)
+
+    def draw(self, m: int, generator: torch.Generator | None = None, nodes: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+        """``(log S0, offset)`` of ``m`` samples on ``nodes`` (a crop's node indices; all nodes by default)."""
+        logits = self.tied_logits(m, generator, nodes)
         if self.noise_rank == 0:
             return torch.log_softmax(logits, -1), None
         eta = _randn(self.logits, (m, self.noise_rank, self.c), generator)
         if self.learn_offset_mean:
             eta = eta + self.offset_mean.detach()  # no pathwise gradient to μ: see offset_log_prob
-        logits = logits + torch.einsum("nr,mrc->mnc", self.factor, eta)
+        factor = self.rows(self.factor, nodes)
+        logits = logits + torch.einsum("nr,mrc->mnc", factor, eta)
         return torch.log_softmax(logits, -1), (eta if self.learn_offset_mean else None)
 
     def offset_log_prob(self, offset: Tensor) -> Tensor:
@@ -139,14 +171,14 @@ class TiedStart(nn.Module):
 class RegionStart(TiedStart):
     """Label-tied start with one ``N(0, I_c)`` label offset per uncertain region (rank 1), none on certain nodes.
 
-    Node ``i`` takes the offset drawn at node ``representative[i]`` (its region's first node), or none
-    (−1); :meth:`set_regions` computes the regions from the start logits. Separate regions then decide
-    independently (k = 3 subjects: TV to uniform 0.75 with one offset per image → 0.02).
+    Node ``i`` takes the offset drawn for its region, the one of node ``representative[i]`` (the region's
+    first node), or none (−1); :meth:`set_regions` computes the regions from the start logits. Separate
+    regions then decide independently (k = 3 subjects: TV to uniform 0.75 with one offset per image → 0.02).
     """
 
     def __init__(self, n: int, c: int, init_std: float = 1.0, noise_std: float = 0.0, rank_init: float = 1.0,
-                 generator: torch.Generator | None = None) -> None:
-        super().__init__(n, c, init_std, noise_std, noise_rank=1, rank_init=rank_init, generator=generator)
+                 generator: torch.Generator | None = None, stationary: bool = False) -> None:
+        super().__init__(n, c, init_std, noise_std, noise_rank=1, rank_init=rank_init, generator=generator, stationary=stationary)
         self.register_buffer("representative", torch.full((n,), -1, dtype=torch.long))
 
     def set_regions(self, grid: tuple[int, int], threshold: float = 0.9) -> None:
@@ -154,12 +186,30 @@ class RegionStart(TiedStart):
         uncertain (largest probability below ``threshold``)."""
         self.representative.copy_(uncertain_regions(torch.softmax(self.logits.detach(), -1), grid, threshold))
 
-    def draw(self, m: int, generator: torch.Generator | None = None) -> tuple[Tensor, None]:
-        logits = self.tied_logits(m, generator)
-        eta = _randn(self.logits, (m, self.n, self.c), generator)
-        rep = self.representative
-        eta = eta[:, rep.clamp_min(0)] * (rep >= 0).to(eta.dtype)[:, None]
-        return torch.log_softmax(logits + self.factor * eta, -1), None
+    def draw(self, m: int, generator: torch.Generator | None = None, nodes: Tensor | None = None) -> tuple[Tensor, None]:
+        logits = self.tied_logits(m, generator, nodes)
+        rep = self.representative if nodes is None else self.representative[nodes]
+        # one offset per region present (memory m·regions·c, not m·n·c); index 0 stands for "no region"
+        regions, index = torch.unique(rep, return_inverse=True)
+        eta = _randn(self.logits, (m, len(regions), self.c), generator)
+        eta = eta[:, index] * (rep >= 0).to(eta.dtype)[:, None]
+        return torch.log_softmax(logits + self.rows(self.factor, nodes) * eta, -1), None
+
+
+#: knots of a stationary start's functions of the start entropy, evenly spaced over [0, log c]
+KNOTS = 5
+
+
+def entropy_basis(logits: Tensor) -> Tensor:
+    """``(k, KNOTS)``: the hat-function weights of each node's start entropy ``H(softmax(logits)) / log c`` at
+    :data:`KNOTS` evenly spaced knots (rows sum to one): ``entropy_basis(logits) @ values`` interpolates linearly."""
+    log_p = torch.log_softmax(logits, -1)
+    h = -(log_p.exp() * log_p).sum(-1) / math.log(logits.shape[-1])
+    x = h.clamp(0, 1) * (KNOTS - 1)
+    low = x.floor().clamp_max(KNOTS - 2)
+    frac = (x - low)[:, None]
+    knots = torch.arange(KNOTS, device=logits.device, dtype=logits.dtype)
+    return (knots == low[:, None]) * (1 - frac) + (knots == low[:, None] + 1) * frac
 
 
 def _randn(like: Tensor, shape: tuple[int, ...], generator: torch.Generator | None) -> Tensor:

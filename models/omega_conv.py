@@ -175,8 +175,9 @@ class ConvOmega(nn.Module):
             weight = torch.relu(weight)
         return weight + self.eps * self.centre
 
-    def forward(self, m: int, generator: torch.Generator | None = None) -> ApplyOmega:
-        """Draw ``m`` kernels; return ``S (m, c, n) ↦ ΩS`` (one grouped conv per call).
+    def forward(self, m: int, generator: torch.Generator | None = None, grid: tuple[int, int] | None = None) -> ApplyOmega:
+        """Draw ``m`` kernels; return ``S (m, c, n) ↦ ΩS`` (one grouped conv per call) on ``grid`` (default: the
+        module's; the kernels are stationary, so the same law applies to a crop or another image).
 
         With ``noise="role"`` each draw is label-symmetric, and as the rows of ``S`` sum to one,
         ``(ΩS)_a = (K_same − K_other) * S_a + K_other * 1``: the second term is the same for every label and
@@ -187,9 +188,9 @@ class ConvOmega(nn.Module):
             roles = self.draw_roles(m, generator)
             difference = roles[:, 0] - roles[:, 1]
             difference[:, self.kernel_size // 2, self.kernel_size // 2] += self.eps
-            return lambda S: depthwise_conv_channels_first(S, difference, self.grid, self.periodic)
+            return lambda S: depthwise_conv_channels_first(S, difference, grid or self.grid, self.periodic)
         weight = self.draw(m, generator)
-        return lambda S: grouped_conv_channels_first(S, weight, self.grid, self.periodic)
+        return lambda S: grouped_conv_channels_first(S, weight, grid or self.grid, self.periodic)
 
     def extra_repr(self) -> str:
         return (

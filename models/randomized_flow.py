@@ -20,6 +20,7 @@ The settings (:class:`models.flow_settings.FlowSettings`) come from a named reci
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -37,9 +38,23 @@ from models.recipes import Recipe, check_start
 from models.recipes import recipe as find_recipe
 
 
+#: the largest ``(samples, n, c)`` tensor that sampling makes at once (32 MiB of float32): see ``RandomizedFlow.chunk``
+CHUNK_ELEMENTS = 2**23
+
+
 def _where(energy) -> tuple:
     """Device and dtype of an energy's tensors: what a finish built for it depends on."""
     return energy.unary.device, energy.unary.dtype
+
+
+@dataclass(frozen=True)
+class Window:
+    """A crop of the image grid that a training step runs on: its energy, its node indices in the whole grid
+    (row-major), its ``(height, width)``."""
+
+    energy: GridPottsEnergy
+    nodes: Tensor
+    grid: tuple[int, int]
 
 
 def draw_labels(S: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -166,11 +181,30 @@ class RandomizedFlow(EnergyModel):
         """``(m, n, c)`` log S(T), each from its own ``Ω`` draw (and ``S0`` noise); differentiable."""
         return self.run_flow(m, generator)[0]
 
-    def run_flow(self, m: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor | None]:
+    def run_flow(self, m: int, generator: torch.Generator | None = None, window: "Window | None" = None) -> tuple[Tensor, Tensor | None]:
         """``(log S(T), offset)``: :meth:`log_soft_samples` and the start's drawn label offsets (``None`` unless
-        the offset's mean is learned)."""
-        log_s0, offset = self.start.draw(m, generator)
-        return self.flow(log_s0, self.omega(m, generator), self.omega.channels_first), offset
+        the offset's mean is learned); on a ``window`` of the grid (:meth:`training_window`): the flow on its nodes alone."""
+        if window is None:
+            log_s0, offset = self.start.draw(m, generator)
+            return self.flow(log_s0, self.omega(m, generator), self.omega.channels_first), offset
+        log_s0, offset = self.start.draw(m, generator, window.nodes)
+        return self.flow(log_s0, self.omega(m, generator, window.grid), self.omega.channels_first), offset
+
+    def training_window(self) -> "Window | None":
+        """This step's random ``crop × crop`` window of the image (``None``: the whole image). Its place comes from the
+        global seed and the step, so every DDP process trains on the same window and a resumed run on the windows
+        the uninterrupted run would have used."""
+        H, W = self.hparams.grid or (0, 0)
+        size = self.hparams.crop
+        if not size or (size >= H and size >= W):
+            return None
+        h, w = min(size, H), min(size, W)
+        step = self.trainer.global_step if self._trainer is not None else 0
+        place = torch.Generator().manual_seed((torch.initial_seed() + 7_919 * step) % 2**63)
+        top, left = (int(torch.randint(0, span + 1, (), generator=place)) for span in (H - h, W - w))
+        rows = torch.arange(top, top + h, device=self.device)[:, None]
+        nodes = (rows * W + torch.arange(left, left + w, device=self.device)).reshape(-1)
+        return Window(self.energy.crop(top, left, h, w), nodes, (h, w))
 
     def soft_samples(self, m: int, generator: torch.Generator | None = None) -> Tensor:
         """``(m, n, c)`` soft samples ``S(T)``; ``generator`` must live on ``self.device``."""
@@ -183,17 +217,24 @@ class RandomizedFlow(EnergyModel):
             return S.argmax(-1)
         return draw_labels(S, generator)
 
-    def sample(self, m: int, generator: torch.Generator | None = None, chunk: int = 2**15, finish: bool = True) -> Tensor:
+    def chunk(self) -> int:
+        """Samples drawn together: as many as keep one ``(chunk, n, c)`` tensor within :data:`CHUNK_ELEMENTS`, so
+        sampling a large image needs bounded memory (512² × 3: 10 at a time)."""
+        return max(1, CHUNK_ELEMENTS // (self.n * self.c))
+
+    def sample_chunks(self, m: int, generator: torch.Generator | None = None, finish: bool = True):
+        """:meth:`sample`'s ``m`` labelings as ``(k, n)`` chunks of at most :meth:`chunk` samples, each drawn when asked for."""
+        finisher = self.finisher() if finish else None
+        for i in range(0, m, self.chunk()):
+            with torch.no_grad():
+                labels = self.round(self.soft_samples(min(self.chunk(), m - i), generator), generator)
+                yield (labels if finisher is None else finisher(labels, generator)).long()
+
+    def sample(self, m: int, generator: torch.Generator | None = None, finish: bool = True) -> Tensor:
         """``m`` integer labelings ``(m, n)``: a flow run to ``T`` per sample, then ``rounding``
         (``"draw"``: an independent label per node from ``S(T)``; ``"argmax"``: the argmax per node), then the
         finish's sweeps (``sw_sweeps``, ``heat_bath_sweeps``; ``finish=False``: the flow alone)."""
-        finisher = self.finisher() if finish else None
-        out = []
-        for i in range(0, m, chunk):
-            with torch.no_grad():
-                labels = self.round(self.soft_samples(min(chunk, m - i), generator), generator)
-                out.append(labels if finisher is None else finisher(labels, generator))
-        return torch.cat(out).long()
+        return torch.cat(list(self.sample_chunks(m, generator, finish)))
 
     def last_draw_missing(self) -> str | None:
         """Why the model's samples have no :class:`~models.last_draw.LastDraw` (``None`` when they have one)."""
@@ -225,9 +266,14 @@ class RandomizedFlow(EnergyModel):
         """``(n, c)`` marginals over ``m`` samples (default 4096): ``E_Ω[S(Ω)]`` by eq. (24) for the flow alone,
         the label frequencies of the finished samples when the model has a finish."""
         m = m or 4096
+        total = self.start.logits.new_zeros(self.n, self.c)
         if self.finisher() is None:
-            return self.soft_samples(m, generator).mean(0)
-        return torch.nn.functional.one_hot(self.sample(m, generator), self.c).to(self.start.logits.dtype).mean(0)
+            for i in range(0, m, self.chunk()):
+                total += self.soft_samples(min(self.chunk(), m - i), generator).sum(0)
+        else:
+            for labels in self.sample_chunks(m, generator):
+                total += torch.nn.functional.one_hot(labels, self.c).sum(0)
+        return total / m
 
     def expectation(self, phi: Tensor, m: int = 4096, generator: torch.Generator | None = None) -> float:
         """``E_P[Qφ]`` for ``φ (n, c)`` over ``m`` samples: ``E_Ω[⟨S(Ω), φ⟩]`` (eq. (25)) for the flow alone,
@@ -254,9 +300,11 @@ class RandomizedFlow(EnergyModel):
             raise ValueError(f"samples_per_step={m} must be divisible by the number of processes ({world})")
         local = m // world  # under DDP every process draws its share of the m samples
         generator = self.training_generator()
-        log_S, offset = self.run_flow(local, generator)
+        window = self.training_window()
+        log_S, offset = self.run_flow(local, generator, window)
         S = log_S.exp()
-        energy = self.energy.expected_energy(S)  # eq. (17): exact given S, reparameterized
+        # eq. (17): exact given S, reparameterized; on a crop its own energy
+        energy = (self.energy if window is None else window.energy).expected_energy(S)
         beta = self.energy_weight()
         with torch.no_grad():
             labels = self.round(S, generator)
