@@ -123,16 +123,26 @@ class RunSummary(Callback):
     def write(self, trainer: L.Trainer, pl_module: L.LightningModule, seconds_this_run: float = 0.0) -> dict | None:
         """Draw and score the samples (on every process: a collective under DDP), then write (rank zero,
         which returns the summary; the others return ``None``)."""
-        energy = pl_module.energy
-        exact = try_exact(energy, self.exact_max_states) if trainer.is_global_zero else None
-        ev = evaluate(pl_module, self.samples, self.seed, exact)
-        if not trainer.is_global_zero:
-            return None
-        if self.folder is None:  # write() called outside fit: one process
+        if self.folder is None and trainer.is_global_zero:  # write() called outside fit: one process
             self.folder = Path(self.dirpath or trainer.log_dir or trainer.default_root_dir)
-        out = self.folder
+        final = {k.split("/", 1)[1]: _num(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
+        run = {"steps": int(trainer.global_step), "seconds": round(self.seconds_before + seconds_this_run, 2),
+               "seconds_this_run": round(seconds_this_run, 2), "final": final}
+        summary = self.write_results(pl_module, *label_info(trainer, pl_module), run, rank_zero=trainer.is_global_zero)
+        if summary is not None:
+            self.log_hparams(trainer, pl_module, summary)
+        return summary
+
+    def write_results(self, pl_module, names: list[str] | None, colours: Tensor | None, run: dict, rank_zero: bool = True) -> dict | None:
+        """:meth:`write` without a trainer (``sample.py``): the model's samples and figures into :attr:`folder` (or
+        ``dirpath``), with ``run``'s entries (steps, seconds, …) and the label ``names`` and ``colours``."""
+        energy = pl_module.energy
+        exact = try_exact(energy, self.exact_max_states) if rank_zero else None
+        ev = evaluate(pl_module, self.samples, self.seed, exact)
+        if not rank_zero:
+            return None
+        out = self.folder = Path(self.folder or self.dirpath)
         out.mkdir(parents=True, exist_ok=True)
-        names, colours = label_info(trainer, pl_module)
         colours = palette(pl_module.c, colours)
         grid = energy.grid
         samples = ev.samples
@@ -150,7 +160,6 @@ class RunSummary(Callback):
             "pixel_entropy_limit": math.log(energy.c),
         }
 
-        final = {k.split("/", 1)[1]: _num(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
         summary = {
             "model": type(pl_module).__name__,
             "labels": names if names is not None else [str(a) for a in range(pl_module.c)],
@@ -158,10 +167,7 @@ class RunSummary(Callback):
             "image_size": list(grid) if grid is not None else None,
             "n": energy.n,
             "c": energy.c,
-            "steps": int(trainer.global_step),
-            "seconds": round(self.seconds_before + seconds_this_run, 2),
-            "seconds_this_run": round(seconds_this_run, 2),
-            "final": final,
+            **run,
             "samples": {"m": len(samples), **evals},
             "marginals": of_marginals,
             **self.extra,
@@ -189,7 +195,6 @@ class RunSummary(Callback):
         summary["files"] = sorted([p.name for p in self.written] + ["summary.json"])
         self._save(out / "summary.json", lambda p: p.write_text(json.dumps(_jsonable(summary), indent=2) + "\n"))
         self.summary = summary
-        self.log_hparams(trainer, pl_module, summary)
         return summary
 
     def log_hparams(self, trainer: L.Trainer, pl_module: L.LightningModule, summary: dict) -> None:

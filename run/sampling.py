@@ -1,0 +1,195 @@
+"""``sample(config) -> summary``: draw samples from a trained model, on its own image or a new one, or from a
+Markov chain that needs no training; what ``sample.py`` and the benchmarks call.
+
+A flow with a stationary start (the ``image`` recipe) holds nothing that belongs to a pixel: on a new image it
+is rebuilt for that image's grid, its start logits are the new data term, and its learned tensors (the Ω
+kernels' means and stds, the start's functions of the start entropy) are loaded from the checkpoint. The new
+image's labels follow the checkpoint: the same colours where it was trained with given labels, as many k-means
+colours of the new image where it was trained with k-means colours, and what ``train.py`` would give the new
+image where it was trained on the bundled image's labels (``labels``/``classes`` override).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning as L
+import torch
+
+from callbacks.summary import RunSummary
+from data import ImageDataModule, IsingDataModule
+from data.defaults import DEFAULT_LABELS
+from models.chains import RandomStartChains
+from models.mean_field import MeanField
+from models.randomized_flow import RandomizedFlow
+from models.van import VAN
+from run.build import owned_by, resolve_image
+from run.errors import UsageError
+
+SAMPLERS = ("flow", "swendsen-wang", "heat-bath")
+#: the model's parameters that belong to one image: rebuilt from the new image, never loaded
+PER_IMAGE = ("start.logits", "start.representative")
+#: flow settings newer than some checkpoints, with the value a checkpoint that lacks them was trained with
+INTRODUCED = {"stationary": False, "crop": 0}
+
+
+@dataclass(frozen=True)
+class SampleConfig:
+    """One ``sample.py`` call; each field is the option of that name (``None``: not given).
+
+    Attributes:
+        checkpoint: a ``train.py`` checkpoint (needed by ``sampler="flow"``).
+        image: sample this image instead of the checkpoint's (``sampler="flow"``: a stationary flow only).
+        labels, classes, sigma, beta, max_size: the new image's data term (default: the checkpoint's).
+        samples: samples drawn, saved and scored.
+        out: the folder for the results (default: ``samples/<image name>`` next to the checkpoint's run, or
+            under the current folder without a checkpoint).
+        sampler: ``"flow"`` (the trained model with its finish), or chains from uniform random labelings:
+            ``"swendsen-wang"`` (with the data term) or ``"heat-bath"``.
+        sweeps: the chains' sweeps (``sampler`` other than ``"flow"``).
+        seed: seeds the samples.
+        device: ``"cpu"``, ``"cuda"``, … (default: the CPU).
+    """
+
+    checkpoint: str | Path | None = None
+    image: str | Path | None = None
+    labels: str | None = None
+    classes: int | None = None
+    sigma: float | None = None
+    beta: float | None = None
+    max_size: int | None = None
+    samples: int = 256
+    out: str | Path | None = None
+    sampler: str = "flow"
+    sweeps: int = 100
+    seed: int = 0
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.sampler not in SAMPLERS:
+            raise UsageError(lambda n: f"{n('sampler')} must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
+        if self.sampler == "flow" and self.checkpoint is None:
+            raise UsageError(lambda n: f"{n('sampler')} flow needs a checkpoint (or choose {n('sampler')} swendsen-wang or heat-bath)")
+        if self.sampler != "flow" and self.checkpoint is None and self.image is None:
+            raise UsageError(lambda n: f"{n('sampler')} {self.sampler} needs {n('image')} or a checkpoint whose image it samples")
+        if isinstance(self.sweeps, bool) or int(self.sweeps) != self.sweeps or self.sweeps < 1:
+            raise UsageError(lambda n: f"{n('sweeps')} must be an integer ≥ 1, got {self.sweeps}")
+        if self.labels is not None and self.classes is not None:
+            raise UsageError(lambda n: f"give {n('labels')} or {n('classes')}, not both")
+
+
+def load_checkpoint(path: Path) -> dict:
+    """A ``train.py`` checkpoint as a dict (one-line errors for a missing or unreadable file)."""
+    if not path.is_file():
+        raise UsageError(lambda n: f"{n('checkpoint')}: {'not a file' if path.exists() else 'not found'}: {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # any unpickling failure means "not a checkpoint"
+        kind = type(err).__name__
+        raise UsageError(lambda n: f"{n('checkpoint')}: {path} is not a readable checkpoint ({kind})") from None
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "hyper_parameters" not in ckpt:
+        raise UsageError(lambda n: f"{n('checkpoint')}: {path} is not a train.py checkpoint")
+    return ckpt
+
+
+def datamodule_of(config: SampleConfig, saved: dict | None):
+    """The DataModule of the image to sample: ``config.image`` with the checkpoint's data term, else the checkpoint's own."""
+    saved = dict(saved or {})
+    saved.pop("steps_per_epoch", None)
+    with owned_by("data"):
+        if config.image is None:
+            if saved.get("width") is not None or saved.get("height") is not None:  # an Ising checkpoint
+                return IsingDataModule(**saved)
+            return ImageDataModule(**{**saved, **_given(config, "sigma", "beta", "max_size")})
+        given = _given(config, "labels", "classes", "sigma", "beta", "max_size")
+        bundled = saved.get("labels") == DEFAULT_LABELS  # the bundled image's own labels: a photo gets k-means colours
+        if "labels" not in given and "classes" not in given and not bundled:  # the checkpoint's kind of labels
+            key = "classes" if saved.get("classes") is not None else "labels"
+            if saved.get(key) is not None:
+                given[key] = saved[key]
+        keep = {k: saved[k] for k in ("sigma", "beta", "max_size", "max_pixels", "seed") if k in saved}
+        return ImageDataModule(image=resolve_image(config.image), **{**keep, **given})
+
+
+def flow_for(ckpt: dict, energy, new_image: bool) -> RandomizedFlow:
+    """The checkpoint's flow on ``energy``: as saved on its own image; rebuilt for the grid of a new one, its
+    per-image tensors (:data:`PER_IMAGE`) from the new data term and its learned ones from the checkpoint."""
+    hp = {**INTRODUCED, **ckpt["hyper_parameters"]}
+    if not new_image:
+        model = RandomizedFlow(**hp)
+        model.load_state_dict(ckpt["state_dict"])
+        return model.attach_energy(energy)
+    if not hp.get("stationary"):
+        raise UsageError(lambda n: f"{n('checkpoint')}: its flow (recipe {hp.get('recipe')!r}) has parameters per pixel, so it samples "
+                         "only its own image; train a stationary one (--recipe image) to sample other images")
+    settings = {k: v for k, v in hp.items() if k not in ("n", "c", "grid", "recipe", "seed")}
+    with owned_by("model"):
+        model = RandomizedFlow.from_recipe(hp["recipe"], energy, seed=hp["seed"], start="data", **settings)
+    learned = {k: v for k, v in ckpt["state_dict"].items() if k not in PER_IMAGE}
+    missing, unexpected = model.load_state_dict(learned, strict=False)
+    if unexpected or set(missing) != set(PER_IMAGE) & set(model.state_dict()):
+        raise UsageError(lambda n: f"{n('checkpoint')}: its flow does not fit this image's model (missing {missing}, unexpected {unexpected})")
+    return model
+
+
+def model_for(config: SampleConfig, ckpt: dict | None, energy):
+    """What draws the samples: the checkpoint's model, or chains from random labelings."""
+    if config.sampler != "flow":
+        sw = config.sweeps if config.sampler == "swendsen-wang" else 0
+        with owned_by("model"):
+            return RandomStartChains(energy, sw_sweeps=sw, heat_bath_sweeps=config.sweeps - sw)
+    hp = ckpt["hyper_parameters"]
+    if "recipe" in hp:
+        return flow_for(ckpt, energy, new_image=config.image is not None)
+    if config.image is not None:
+        raise UsageError(lambda n: f"{n('image')}: a {'mean-field' if 'restarts' in hp else 'VAN'} checkpoint learned one "
+                         "distribution per pixel of its own image; sample that image (leave out the option)")
+    model = (MeanField if "restarts" in hp else VAN)(**hp)
+    model.load_state_dict(ckpt["state_dict"])
+    return model.attach_energy(energy)
+
+
+def default_out(config: SampleConfig, datamodule) -> Path:
+    name = Path(getattr(datamodule, "image_path", "ising")).stem
+    suffix = "" if config.sampler == "flow" else f"_{config.sampler}"
+    if config.checkpoint is not None:
+        ckpt = Path(config.checkpoint).expanduser().resolve()
+        run_folder = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
+        return run_folder / "samples" / f"{name}{suffix}"
+    return Path("samples") / f"{name}{suffix}"
+
+
+def sample(config: SampleConfig) -> dict:
+    """Draw ``config.samples`` samples and write what a run folder has (``summary.json``, ``samples.npy``,
+    ``marginals.npy``, the PNGs) into ``config.out``. Returns the summary.
+
+    Raises:
+        UsageError: bad input, found before anything is written.
+    """
+    ckpt = load_checkpoint(Path(config.checkpoint).expanduser()) if config.checkpoint is not None else None
+    datamodule = datamodule_of(config, None if ckpt is None else ckpt.get("datamodule_hyper_parameters"))
+    with owned_by("data"):
+        energy = datamodule.energy  # reads and checks the image before anything is written
+    model = model_for(config, ckpt, energy).to(config.device)
+    with owned_by("summary"):
+        summary = RunSummary(samples=config.samples, dirpath=config.out or default_out(config, datamodule), seed=config.seed)
+    L.seed_everything(config.seed, verbose=False)
+    names = getattr(datamodule, "label_names", None)
+    colours = getattr(datamodule, "label_colours", None)
+    start = time.perf_counter()
+    run = {"sampler": config.sampler, "checkpoint": None if config.checkpoint is None else str(config.checkpoint),
+           "image": getattr(datamodule, "image_path", None), "sweeps": None if config.sampler == "flow" else config.sweeps}
+    out = summary.write_results(model, names, colours, run)
+    out["seconds"] = round(time.perf_counter() - start, 2)  # drawing, scoring and writing
+    out["folder"] = str(summary.folder)
+    return out
+
+
+def _given(config: SampleConfig, *names: str) -> dict:
+    """The options given; ``max_size`` 0 keeps the image's size (``None`` to the DataModule)."""
+    given = {k: getattr(config, k) for k in names if getattr(config, k) is not None}
+    if given.get("max_size") == 0:
+        given["max_size"] = None
+    return given

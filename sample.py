@@ -1,0 +1,71 @@
+"""Draw samples from a trained model, on its own image or a new one (no training), or from a Markov chain.
+
+    python sample.py lightning_logs/version_0/checkpoints/last.ckpt                  # its own image again
+    python sample.py CHECKPOINT --image coffee.png --samples 512                     # a new photo, no training
+    python sample.py --sampler swendsen-wang --sweeps 50 --image coffee.png          # no model: chains from random labelings
+
+The results (what a run folder has: ``summary.json``, ``samples.npy``, ``marginals.npy``, the PNGs) go to
+``--out`` (default: ``samples/<image>`` in the checkpoint's run folder). A flow samples a new image when its
+start is stationary (the ``image`` recipe): see ``run/sampling.py``. Bad input ends with one line on stderr and
+exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import fields
+
+from run.errors import UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, not usage + error
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from run.sampling import SAMPLERS, SampleConfig
+
+    p = _Parser(prog="sample.py", description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("checkpoint", nargs="?", help="a train.py checkpoint (needed by --sampler flow)")
+    p.add_argument("--image", help="sample this image instead of the checkpoint's (a bare name also resolves in data/)")
+    p.add_argument("--labels", help='the new image\'s label colours "name=#rrggbb,..." (default: as the checkpoint\'s)')
+    p.add_argument("--classes", type=int, help="the new image's number of k-means colours (default: as the checkpoint's)")
+    p.add_argument("--sigma", type=float, help="colour std of the data term (default: the checkpoint's)")
+    p.add_argument("--beta", type=float, help="Potts weight (default: the checkpoint's)")
+    p.add_argument("--max-size", type=int, help="downscale the longer side to this many pixels, 0: keep (default: the checkpoint's)")
+    p.add_argument("--samples", type=int, help="samples drawn, saved and scored")
+    p.add_argument("--out", help="results folder (default: samples/<image> in the checkpoint's run folder)")
+    p.add_argument("--sampler", choices=SAMPLERS, help="the trained flow with its finish, or chains from random labelings")
+    p.add_argument("--sweeps", type=int, help="the chains' sweeps (--sampler swendsen-wang or heat-bath)")
+    p.add_argument("--seed", type=int, help="seeds the samples")
+    p.add_argument("--device", help="cpu, cuda, ...")
+    p.set_defaults(**{f.name: f.default for f in fields(SampleConfig)})
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` and sample. Returns the exit code (2 with one line on stderr for bad input)."""
+    try:
+        try:
+            args = vars(build_parser().parse_args(argv))
+        except SystemExit as exit_:  # --help
+            return int(exit_.code or 0)
+        from run.sampling import SampleConfig, sample
+
+        summary = sample(SampleConfig(**args))
+    except UsageError as err:
+        message = " ".join(err.message(lambda name: "--" + name.replace("_", "-") if name != "checkpoint" else "CHECKPOINT").split())
+        print(f"sample.py: error: {message or type(err).__name__}", file=sys.stderr)
+        return 2
+    s = summary["samples"]
+    print(f"{s['m']} samples of a {summary['image_size'][0]}×{summary['image_size'][1]} grid by {summary['sampler']} in {summary['seconds']:.1f} s"
+          if summary.get("image_size") else f"{s['m']} samples by {summary['sampler']} in {summary['seconds']:.1f} s")
+    print(f"energy {s['energy']:.3f}; mean pixel entropy {s.get('pixel_entropy', float('nan')):.3f} nats")
+    print(f"results: {summary['folder']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
