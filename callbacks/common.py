@@ -38,12 +38,22 @@ def label_info(trainer, pl_module) -> tuple[list[str] | None, Tensor | None]:
     return (list(names) if names is not None else None), colours
 
 
+#: node-samples one evaluation draws at most (samples × nodes): 512 samples of a 128² image, 32 of a 512² one, so that
+#: evaluating a large image takes bounded time and memory (a 512² flow sample with its finish: about 0.3 s on 2 cores)
+NODE_SAMPLES = 2**23
+
+
+def affordable(m: int, n: int, least: int = 16) -> int:
+    """``m`` samples, or fewer on a large grid: at most ``NODE_SAMPLES // n``, and never fewer than ``least``."""
+    return min(int(m), max(least, NODE_SAMPLES // n))
+
+
 def model_marginals(model, m: int, generator: torch.Generator | None = None) -> Tensor:
-    """``model.marginals`` with ``m`` samples (and ``generator``) where its signature takes them."""
+    """``model.marginals`` with ``m`` samples (at most :func:`affordable`; and ``generator``) where its signature takes them."""
     params = inspect.signature(model.marginals).parameters
     kwargs = {}
     if "m" in params:
-        kwargs["m"] = m
+        kwargs["m"] = affordable(m, model.n)
     if "generator" in params:
         kwargs["generator"] = generator
     return model.marginals(**kwargs)

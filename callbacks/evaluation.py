@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 from torchmetrics.aggregation import MeanMetric
 
-from callbacks.common import fixed_generator
+from callbacks.common import NODE_SAMPLES, affordable, fixed_generator
 from energies.exact import ExactResult
 from energies.sample_stats import plugin_withheld
 from figures.bounds import bound_figures
@@ -59,7 +59,8 @@ class Evaluation:
 
 
 def evaluate(pl_module, samples: int, seed: int, exact: ExactResult | None = None, integrality_samples: int = 256) -> Evaluation:
-    """The figures of ``samples`` fresh integer samples in all, each process drawing its share.
+    """The figures of ``samples`` fresh integer samples in all (at most :func:`~callbacks.common.affordable`), each
+    process drawing its share.
 
     Under DDP a collective: every process must call it at the same point (the figures of ``exact`` only
     where it is given). ``integrality`` (mean of ``max_a S_ia``, 1 = integral) for models with soft
@@ -67,6 +68,7 @@ def evaluate(pl_module, samples: int, seed: int, exact: ExactResult | None = Non
     """
     processes, rank = world()
     energy, device = pl_module.energy, pl_module.device
+    samples = affordable(samples, energy.n)
     with evaluating(pl_module):
         local = share(samples, processes, rank)
         x = torch.zeros(0, energy.n, dtype=torch.long, device=device)
@@ -100,5 +102,5 @@ def reported_figures(pl_module, ev: Evaluation, exact: ExactResult | None, kl_lo
     if bounds:
         with evaluating(pl_module):
             out.update(bound_figures(pl_module, ev.samples, None if exact is None else exact.log_z, kl_lower,
-                                     noise(seed, "bound", pl_module.device)))
+                                     noise(seed, "bound", pl_module.device), max_node_draws=4 * NODE_SAMPLES))
     return out

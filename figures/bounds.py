@@ -34,11 +34,13 @@ def bound_figures(
     generator: torch.Generator | None,
     components: int = COMPONENTS,
     groups: int = GROUPS,
+    max_node_draws: int | None = None,
 ) -> dict:
     """The bounds of ``model`` (on its attached energy) and of its samples ``labelings (m, n)``.
 
     The upper bounds draw ``m`` (rounded down to a multiple of ``groups``) fresh samples and
-    ``groups·(components − 1)`` components with ``generator``; ``"bound_missing"`` says why a model has none.
+    ``groups·(components − 1)`` components with ``generator``, unless those draws would exceed ``max_node_draws``
+    samples × nodes; ``"bound_missing"`` says why a model has none.
     """
     energy = model.energy
     c = energy.c
@@ -47,6 +49,9 @@ def bound_figures(
         out["kl_lower"] = kl_lower.of_samples(labelings).certified
     missing = model.last_draw_missing()
     samples = labelings.shape[0] // groups * groups
+    draws = energy.n * (samples + groups * (components - 1))
+    if missing is None and max_node_draws is not None and draws > max_node_draws:
+        missing = f"the bound's {samples + groups * (components - 1)} draws of {energy.n} nodes exceed the evaluation's budget"
     if missing is None and samples:
         b = kl_upper_bound(model, energy, 0.0, samples=samples, components=components, groups=groups, chunk=256, generator=generator)
         out["free_energy_upper"] = b.bound + 2 * b.stderr
