@@ -42,6 +42,7 @@ from data import ImageDataModule  # noqa: E402
 from figures.rendering import panel_figure, save_png  # noqa: E402
 from figures.uncertainty import pixel_entropy  # noqa: E402
 from models.gibbs import CheckerboardGibbs  # noqa: E402
+from run.sampling import SampleConfig, sample  # noqa: E402
 
 UNCERTAIN = 0.9  # a pixel is uncertain where P*'s largest marginal is below this
 
@@ -116,6 +117,32 @@ def compare(flow: torch.Tensor, reference: torch.Tensor) -> dict:
     }
 
 
+def reused_rows(args, checkpoints: dict, references: dict, trained_rows: list[dict], root: Path) -> list[dict]:
+    """Each photo B sampled by ``sample.py`` with the model trained on each other photo A (no training on B), scored
+    against B's reference, beside the model trained on B (``tv_minus_trained``: what reuse costs)."""
+    rows = []
+    for (photo_a, randomness), ckpt in checkpoints.items():
+        for photo_b, (reference, floor, key, key_second, energy) in references.items():
+            if photo_b == photo_a:
+                continue
+            out = root / f"{photo_b}_from_{photo_a}_{randomness}"
+            config = SampleConfig(checkpoint=ckpt, image=str(ROOT / "data" / f"{photo_b}.png"), classes=3, max_size=args.max_size,
+                                  samples=args.samples, out=out)
+            summary = sample(config)
+            samples = torch.from_numpy(np.load(out / "samples.npy")).long().view(args.samples, -1)
+            flow = torch.nn.functional.one_hot(samples, energy.c).double().mean(0)
+            trained = next(r for r in trained_rows if r["photo"] == photo_b and r["randomness"] == randomness)
+            row = {"photo": photo_b, "grid": list(energy.grid), "randomness": randomness, "trained_on": photo_a,
+                   **compare(flow, reference), "references_tv_all": floor["tv_all"], "references_tv_uncertain": floor["tv_uncertain"],
+                   "train_seconds": 0.0, "sample_seconds": summary["seconds"], "reference_sha256": [key, key_second]}
+            row["tv_minus_trained"] = row["tv_all"] - trained["tv_all"]
+            rows.append(row)
+            print(f"{photo_b} by the model trained on {photo_a} ({randomness}): TV all {row['tv_all']:.4f} "
+                  f"({row['tv_minus_trained']:+.4f} against the model trained on {photo_b}), uncertain {row['tv_uncertain'] or 0:.4f}; "
+                  f"entropy sum {row['entropy_sum_flow']:.1f} vs {row['entropy_sum_reference']:.1f}; {row['sample_seconds']:.0f} s", flush=True)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
@@ -130,9 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gibbs-chains", type=int, default=256, help="(default: %(default)s)")
     parser.add_argument("--gibbs-burn-in", type=int, default=300, help="(default: %(default)s)")
     parser.add_argument("--gibbs-sweeps", type=int, default=400, help="recorded sweeps (default: %(default)s)")
+    parser.add_argument("--reuse", action="store_true", help="also sample each photo with the model trained on the other ones (sample.py)")
     args = parser.parse_args(argv)
     settings = {"chains": args.gibbs_chains, "burn_in": args.gibbs_burn_in, "sweeps": args.gibbs_sweeps, "thin": 1}
-    rows = []
+    rows, checkpoints, references = [], {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         root = args.root or Path(tmp)
         for photo in args.photos:
@@ -152,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
                                                 "--quiet", "--checkpoint-every", "100000", "--root-dir", str(run_root)]))
                 if result.exit_code:
                     raise RuntimeError(f"train.py on {photo} exited with {result.exit_code}")
+                checkpoints[photo, randomness] = result.folder / "checkpoints" / "last.ckpt"
+                references[photo] = (reference, floor, key, key_second, energy)
                 samples = torch.from_numpy(np.load(result.folder / "samples.npy")).long().view(args.samples, -1)
                 flow = torch.nn.functional.one_hot(samples, energy.c).double().mean(0)
                 summary = result.summary
@@ -170,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
                                        scale=4, unit="nats", ncol=2)
                 args.figures.mkdir(parents=True, exist_ok=True)
                 save_png(picture, args.figures / f"uncertainty_{photo}_{randomness}.png")
+        if args.reuse:
+            rows += reused_rows(args, checkpoints, references, rows, root)
     if args.json:
         reference = {**settings, "runs": list(REFERENCES)}
         write_json(args.json, {"uncertain_below": UNCERTAIN, "samples": args.samples, "reference": reference, "rows": rows},

@@ -42,13 +42,14 @@ def integrate_flow(
     """
     if log_s0.dim() != 3:
         raise ValueError(f"log_s0 must have shape (m, n, c), got {tuple(log_s0.shape)}")
-    log_s = torch.log_softmax(log_s0, -1)
-    if channels_first:  # one copy in and one out instead of two transposes per step
-        log_s = log_s.transpose(1, 2).contiguous()
+    # one copy in and one out instead of two transposes per step
+    z = log_s0.transpose(1, 2).contiguous() if channels_first else log_s0
     labels_dim = 1 if channels_first else -1
     for _ in range(num_steps(step_size, end_time)):
-        # geometric Euler: S ← exp_S(h ΩS) = softmax(log S + h ΩS)  (§2.1 lifting map, [34])
-        log_s = torch.log_softmax(torch.add(log_s, apply_omega(log_s.exp()), alpha=step_size), labels_dim)
+        # geometric Euler: S ← exp_S(h ΩS) = softmax(log S + h ΩS)  (§2.1 lifting map, [34]), carried as logits
+        # z with S = softmax(z): log S and z differ by a constant per node, which the softmax ignores
+        z = torch.add(z, apply_omega(torch.softmax(z, labels_dim)), alpha=step_size)
+    log_s = torch.log_softmax(z, labels_dim)
     # contiguous (m, n, c): reductions over labels on a strided view cost more than this one copy
     return log_s.transpose(1, 2).contiguous() if channels_first else log_s
 

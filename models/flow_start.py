@@ -14,8 +14,10 @@ so nothing learned belongs to a pixel. Such a model trains on random crops of an
 samples any image of any size (``sample.py``); with per-node parameters a crop uses its nodes' rows.
 
 A uniform ``S0`` is a fixed point of the flow (``ΩS`` then has equal entries per row), so the logits start
-random unless set (``RandomizedFlow.initialise_start``). Every start has ``draw(m, generator) → (log S0,
-offset)``, ``offset`` being the drawn label offsets where a score-function term needs them, else ``None``.
+random unless set (``RandomizedFlow.initialise_start``). Every start has ``draw(m, generator) → (logits,
+offset)``: ``log S0`` up to a constant per node and sample (the flow normalises; a ``log_softmax`` over the labels
+of an ``(m, n, 3)`` tensor costs about as much as two Euler steps), and ``offset``, the drawn label offsets where
+a score-function term needs them, else ``None``.
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ class FreeStart(nn.Module):
         if self.noise_rank > 0:
             eta = _randn(self.logits, (m, self.noise_rank), generator)
             logits = logits + (eta @ self.factor.T).reshape(m, self.n, self.c)
-        return torch.log_softmax(logits, -1), None
+        return logits, None
 
     def forward(self, m: int, generator: torch.Generator | None = None) -> Tensor:
         """``(m, n, c)`` log S0 for ``m`` samples."""
@@ -152,13 +154,13 @@ class TiedStart(nn.Module):
         """``(log S0, offset)`` of ``m`` samples on ``nodes`` (a crop's node indices; all nodes by default)."""
         logits = self.tied_logits(m, generator, nodes)
         if self.noise_rank == 0:
-            return torch.log_softmax(logits, -1), None
+            return logits, None
         eta = _randn(self.logits, (m, self.noise_rank, self.c), generator)
         if self.learn_offset_mean:
             eta = eta + self.offset_mean.detach()  # no pathwise gradient to μ: see offset_log_prob
         factor = self.rows(self.factor, nodes)
         logits = logits + torch.einsum("nr,mrc->mnc", factor, eta)
-        return torch.log_softmax(logits, -1), (eta if self.learn_offset_mean else None)
+        return logits, (eta if self.learn_offset_mean else None)
 
     def offset_log_prob(self, offset: Tensor) -> Tensor:
         """``(m,)`` ``log N(η; μ, I)`` (up to a constant) of drawn offsets ``η (m, r, c)``, differentiable in ``μ``:
@@ -192,8 +194,8 @@ class RegionStart(TiedStart):
         # one offset per region present (memory m·regions·c, not m·n·c); index 0 stands for "no region"
         regions, index = torch.unique(rep, return_inverse=True)
         eta = _randn(self.logits, (m, len(regions), self.c), generator)
-        eta = eta[:, index] * (rep >= 0).to(eta.dtype)[:, None]
-        return torch.log_softmax(logits + self.rows(self.factor, nodes) * eta, -1), None
+        eta = torch.index_select(eta, 1, index) * (rep >= 0).to(eta.dtype)[:, None]
+        return logits + self.rows(self.factor, nodes) * eta, None
 
 
 #: knots of a stationary start's functions of the start entropy, evenly spaced over [0, log c]

@@ -211,11 +211,11 @@ class RandomizedFlow(EnergyModel):
         with torch.no_grad():
             return self.log_soft_samples(m, generator).exp()
 
-    def round(self, S: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """Integer labelings ``(m, n)`` from soft samples, by the model's ``rounding``."""
+    def round(self, S: Tensor, generator: torch.Generator | None = None, log: bool = False) -> Tensor:
+        """Integer labelings ``(m, n)`` from soft samples ``S`` (``log``: given as log S), by the model's ``rounding``."""
         if self.hparams.rounding == "argmax":
-            return S.argmax(-1)
-        return draw_labels(S, generator)
+            return S.argmax(-1)  # the same for log S: no exp needed
+        return draw_labels(S.exp() if log else S, generator)
 
     def chunk(self) -> int:
         """Samples drawn together: as many as keep one ``(chunk, n, c)`` tensor within :data:`CHUNK_ELEMENTS`, so
@@ -227,7 +227,7 @@ class RandomizedFlow(EnergyModel):
         finisher = self.finisher() if finish else None
         for i in range(0, m, self.chunk()):
             with torch.no_grad():
-                labels = self.round(self.soft_samples(min(self.chunk(), m - i), generator), generator)
+                labels = self.round(self.log_soft_samples(min(self.chunk(), m - i), generator), generator, log=True)
                 yield (labels if finisher is None else finisher(labels, generator)).long()
 
     def sample(self, m: int, generator: torch.Generator | None = None, finish: bool = True) -> Tensor:
@@ -260,7 +260,7 @@ class RandomizedFlow(EnergyModel):
             log_S = self.log_soft_samples(m, generator)
             if finisher is None:  # draw rounding: component k is T(S_k) itself
                 return LastDraw(draw_labels(log_S.exp(), generator), log_S, log_S.new_zeros(m))
-            return finisher.as_draw(self.round(log_S.exp(), generator), generator)
+            return finisher.as_draw(self.round(log_S, generator, log=True), generator)
 
     def marginals(self, m: int | None = 4096, generator: torch.Generator | None = None) -> Tensor:
         """``(n, c)`` marginals over ``m`` samples (default 4096): ``E_Ω[S(Ω)]`` by eq. (24) for the flow alone,

@@ -179,6 +179,33 @@ def test_photos_writes_rows_figures_and_keeps_its_reference(tmp_path):
     assert sorted(p.name for p in (tmp_path / "refs").iterdir()) == sorted(f"gibbs-{key[:24]}.pt" for key in row["reference_sha256"])
 
 
+def test_photos_reuse_samples_each_photo_with_the_other_photos_model(tmp_path):
+    from benchmarks import photos
+
+    out = tmp_path / "photos.json"
+    argv = ["--photos", "coffee", "chelsea", "--max-size", "10", "--max-steps", "2", "--samples", "64", "--gibbs-chains", "4",
+            "--gibbs-burn-in", "2", "--gibbs-sweeps", "2", "--references", str(tmp_path / "refs"), "--reuse",
+            "--figures", str(tmp_path / "fig"), "--root", str(tmp_path / "runs"), "--json", str(out)]
+    assert photos.main(argv) == 0
+    rows = json.loads(out.read_text())["rows"]
+    reused = [row for row in rows if "trained_on" in row]
+    assert sorted((row["photo"], row["trained_on"]) for row in reused) == [("chelsea", "coffee"), ("coffee", "chelsea")]
+    for row in reused:
+        trained = next(r for r in rows if r["photo"] == row["photo"] and "trained_on" not in r)
+        assert row["grid"] == trained["grid"] and row["tv_minus_trained"] == pytest.approx(row["tv_all"] - trained["tv_all"])
+
+
+def test_full_size_reports_time_and_peak_memory(tmp_path):
+    from benchmarks import full_size
+
+    out = tmp_path / "full_size.json"
+    assert full_size.main(["--sizes", "20", "--max-steps", "2", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    check_provenance(result, "full_size")
+    (row,) = result["rows"]
+    assert row["size"] == 20 and row["steps"] == 2 and 0 < row["peak_rss_gb"] < 24 and row["rest_seconds"] > 0
+
+
 def test_photos_reference_is_keyed_by_the_energy_not_the_name(tmp_path, monkeypatch):
     from benchmarks import photos
     from energies import GridPottsEnergy

@@ -15,14 +15,15 @@ M = 8
 class FixedDraws(RandomizedFlow):
     """The m draws of a step come from a fixed generator; process r uses draws [r·m/W, (r+1)·m/W)."""
 
-    def run_flow(self, m, generator=None):
+    def run_flow(self, m, generator=None, window=None):
         world, rank = self.world()
         g = torch.Generator().manual_seed(123)
         all_draws = self.flow(self.start(M, g), self.omega(M, g), self.omega.channels_first)
         return all_draws[rank * m : (rank + 1) * m], None
 
-    def round(self, S, generator=None):
+    def round(self, S, generator=None, log=False):
         world, rank = self.world()
+        S = S.exp() if log else S
         u = torch.rand(M, self.n, 1, generator=torch.Generator().manual_seed(7))[rank * len(S) : (rank + 1) * len(S)]
         return (u > S.cumsum(-1)).sum(-1).clamp_max(self.c - 1)
 
