@@ -206,6 +206,30 @@ def test_full_size_reports_time_and_peak_memory(tmp_path):
     assert row["size"] == 20 and row["steps"] == 2 and 0 < row["peak_rss_gb"] < 24 and row["rest_seconds"] > 0
 
 
+def test_time_to_accuracy_races_every_sampler_on_every_instance(tmp_path):
+    from benchmarks import time_to_accuracy
+
+    out = tmp_path / "tta.json"
+    assert time_to_accuracy.main(["--samples", "32", "--max-sweeps", "3", "--max-steps", "2", "--photos", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    check_provenance(result, "time_to_accuracy")
+    assert {(r["instance"], r["sampler"]) for r in result["rows"]} == {
+        (i, s) for i in ("lean", "soft", "lean-wide") for s in ("swendsen-wang", "heat-bath", "flow", "flow reused")}
+    for row in result["rows"]:
+        assert set(row["reached"]) == {"tv_all", "odds_error"} and row["final"]["sweeps"] <= 3
+        assert row["subjects"] == (8 if row["instance"] == "lean-wide" else 4)
+
+
+def test_stationary_compares_both_starts(tmp_path):
+    from benchmarks import stationary
+
+    out = tmp_path / "stationary.json"
+    assert stationary.main(["--seeds", "1", "--images", "lean", "--samples", "64", "--max-steps", "2", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["stationary"] for r in rows] == [True, False]
+    assert all(set(r["finished"]) == {"odds_error", "tv_all", "tv_uncertain"} for r in rows)
+
+
 def test_photos_reference_is_keyed_by_the_energy_not_the_name(tmp_path, monkeypatch):
     from benchmarks import photos
     from energies import GridPottsEnergy
