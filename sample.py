@@ -6,7 +6,7 @@
 
 The results (what a run folder has: ``summary.json``, ``samples.npy``, ``marginals.npy``, the PNGs) go to
 ``--out`` (default: ``samples/<image>`` in the checkpoint's run folder). A flow samples a new image when its
-start is stationary (the ``image`` recipe): see ``run/sampling.py``. Bad input ends with one line on stderr and
+start is stationary (``train.py --recipe image-stationary``): see ``run/sampling.py``. Bad input ends with one line on stderr and
 exit code 2.
 """
 

@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--recipe", choices=tuple(RECIPES),
                        help="the flow's settings (models/recipes.py; the options below override single ones): 'image' "
                        "(the default on images: local randomness, separate regions decide independently), "
+                       "'image-stationary' (nothing learned per pixel: samples other images with sample.py), "
                        "'image-global' (one label offset per image: every region follows the same draw), "
                        "'image-untied' (no label tying), 'ising' (the default on --ising: Table 1), 'paper' (§5 as written)")
     model.add_argument("--samples", type=int, help="flow samples per step m, or the VAN's batch (default: the recipe's, the VAN's own)")

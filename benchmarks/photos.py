@@ -51,7 +51,7 @@ UNCERTAIN = 0.9  # a pixel is uncertain where P*'s largest marginal is below thi
 REFERENCES = ({"seed": 0, "start": "random"}, {"seed": 1, "start": "data"})
 
 # --randomness of this benchmark → the image recipe trained
-RANDOMNESS = {"local": "image", "global": "image-global"}
+RANDOMNESS = {"local": "image", "global": "image-global", "stationary": "image-stationary"}
 
 
 def gibbs_marginals(energy, chains: int = 256, burn_in: int = 300, sweeps: int = 400, thin: int = 1, seed: int = 0,
@@ -122,6 +122,8 @@ def reused_rows(args, checkpoints: dict, references: dict, trained_rows: list[di
     against B's reference, beside the model trained on B (``tv_minus_trained``: what reuse costs)."""
     rows = []
     for (photo_a, randomness), ckpt in checkpoints.items():
+        if RANDOMNESS[randomness] != "image-stationary":
+            continue  # a per-pixel start samples only its own image
         for photo_b, (reference, floor, key, key_second, energy) in references.items():
             if photo_b == photo_a:
                 continue
@@ -148,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     parser.add_argument("--figures", type=Path, default=ROOT / "benchmarks" / "figures", help="uncertainty pictures go here")
     parser.add_argument("--photos", nargs="+", default=["chelsea", "coffee"])
-    parser.add_argument("--randomness", nargs="+", default=["local"], choices=["local", "global"])
+    parser.add_argument("--randomness", nargs="+", default=["local"], choices=list(RANDOMNESS),
+                        help="the image recipes trained: local (image), global (image-global), stationary (image-stationary)")
     parser.add_argument("--samples", type=int, default=2048)
     parser.add_argument("--root", type=Path, default=None, help="where the runs go (default: a temporary folder)")
     parser.add_argument("--references", type=Path, default=ROOT / "benchmarks" / "out", help="Gibbs references kept here")
@@ -157,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gibbs-chains", type=int, default=256, help="(default: %(default)s)")
     parser.add_argument("--gibbs-burn-in", type=int, default=300, help="(default: %(default)s)")
     parser.add_argument("--gibbs-sweeps", type=int, default=400, help="recorded sweeps (default: %(default)s)")
-    parser.add_argument("--reuse", action="store_true", help="also sample each photo with the model trained on the other ones (sample.py)")
+    parser.add_argument("--reuse", action="store_true", help="also sample each photo with the stationary model trained on the other "
+                        "ones (sample.py; needs --randomness stationary)")
     args = parser.parse_args(argv)
     settings = {"chains": args.gibbs_chains, "burn_in": args.gibbs_burn_in, "sweeps": args.gibbs_sweeps, "thin": 1}
     rows, checkpoints, references = [], {}, {}

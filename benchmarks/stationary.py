@@ -2,8 +2,8 @@
 
     python benchmarks/stationary.py [--json PATH] [--seeds 2] [--images even lean soft] [--samples 4096]
 
-The ``image`` recipe with ``stationary`` on (its default: the start's scale a function of the start entropy, the
-region offset's factor a constant) and off (a scale and a factor per node, the recipe before), trained on each
+The ``image`` recipe with ``stationary`` on (the ``image-stationary`` recipe: the start's scale a function of the
+start entropy, the region offset's factor a constant) and off (its default: a scale and a factor per node), trained on each
 image for the recipe's steps and scored against P* from the transfer matrix: the largest subject-odds error and
 the pixel TV over all and over uncertain pixels, for the flow alone and with its finish. The stationary model is
 the one that can train on crops and sample other images; this shows what it costs on images where P* is exact.

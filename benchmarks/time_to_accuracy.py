@@ -14,8 +14,8 @@ Rows:
   would pick instead; no training);
 * ``flow``: the ``image`` recipe trained on this image (its training counts), its samples, then sweeps
   alternating Swendsen–Wang and heat bath (the recipe's finish is the first four);
-* ``flow reused``: a flow trained once on the bundled cat/lion image and applied to this image as
-  ``sample.py --image`` does (``run.sampling.flow_for``): no training counts, then the same sweeps.
+* ``flow reused``: a flow of the ``image-stationary`` recipe trained once on the bundled cat/lion image and applied
+  to this image as ``sample.py --image`` does (``run.sampling.flow_for``): no training counts, then the same sweeps.
 
 Instances: the exact 6-row images ``lean`` and ``soft`` of ``benchmarks/exact_images.py`` (P* from the transfer
 matrix, subjects with open odds), ``lean-wide`` (the ``lean`` subjects twice, side by side), and the bundled photos
@@ -57,9 +57,9 @@ TARGETS = {"tv_all": 0.02, "odds_error": 0.05}
 GIBBS = {"chains": 256, "burn_in": 300, "sweeps": 400, "thin": 1}  # photos.py's reference settings
 
 
-def train_flow(energy, seed: int, max_steps: int | None) -> tuple[RandomizedFlow, float]:
+def train_flow(energy, seed: int, max_steps: int | None, recipe: str = "image") -> tuple[RandomizedFlow, float]:
     L.seed_everything(seed, verbose=False)
-    model = RandomizedFlow.from_recipe("image", energy, seed=seed)
+    model = RandomizedFlow.from_recipe(recipe, energy, seed=seed)
     start = time.perf_counter()
     trainer(max_steps or RECIPES["image"].max_steps).fit(model, GivenEnergy(energy))
     return model.attach_energy(energy), time.perf_counter() - start
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(2)
     m = args.samples
     bundled = ImageDataModule().energy
-    donor, donor_seconds = train_flow(bundled, args.seed, args.max_steps)
+    donor, donor_seconds = train_flow(bundled, args.seed, args.max_steps, "image-stationary")
     saved = {"hyper_parameters": dict(donor.hparams), "state_dict": donor.state_dict()}
     print(f"the reused flow: trained on the bundled image in {donor_seconds:.0f} s (not counted below)", flush=True)
     rows = []

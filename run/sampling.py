@@ -1,7 +1,7 @@
 """``sample(config) -> summary``: draw samples from a trained model, on its own image or a new one, or from a
 Markov chain that needs no training; what ``sample.py`` and the benchmarks call.
 
-A flow with a stationary start (the ``image`` recipe) holds nothing that belongs to a pixel: on a new image it
+A flow with a stationary start (the ``image-stationary`` recipe) holds nothing that belongs to a pixel: on a new image it
 is rebuilt for that image's grid, its start logits are the new data term, and its learned tensors (the Ω
 kernels' means and stds, the start's functions of the start entropy) are loaded from the checkpoint. The new
 image's labels follow the checkpoint: the same colours where it was trained with given labels, as many k-means
@@ -123,7 +123,7 @@ def flow_for(ckpt: dict, energy, new_image: bool) -> RandomizedFlow:
         return model.attach_energy(energy)
     if not hp.get("stationary"):
         raise UsageError(lambda n: f"{n('checkpoint')}: its flow (recipe {hp.get('recipe')!r}) has parameters per pixel, so it samples "
-                         "only its own image; train a stationary one (--recipe image) to sample other images")
+                         "only its own image; train a stationary one (--recipe image-stationary) to sample other images")
     settings = {k: v for k, v in hp.items() if k not in ("n", "c", "grid", "recipe", "seed")}
     with owned_by("model"):
         model = RandomizedFlow.from_recipe(hp["recipe"], energy, seed=hp["seed"], start="data", **settings)

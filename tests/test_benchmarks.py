@@ -184,14 +184,15 @@ def test_photos_reuse_samples_each_photo_with_the_other_photos_model(tmp_path):
 
     out = tmp_path / "photos.json"
     argv = ["--photos", "coffee", "chelsea", "--max-size", "10", "--max-steps", "2", "--samples", "64", "--gibbs-chains", "4",
-            "--gibbs-burn-in", "2", "--gibbs-sweeps", "2", "--references", str(tmp_path / "refs"), "--reuse",
+            "--gibbs-burn-in", "2", "--gibbs-sweeps", "2", "--references", str(tmp_path / "refs"), "--reuse", "--randomness", "local", "stationary",
             "--figures", str(tmp_path / "fig"), "--root", str(tmp_path / "runs"), "--json", str(out)]
     assert photos.main(argv) == 0
     rows = json.loads(out.read_text())["rows"]
     reused = [row for row in rows if "trained_on" in row]
+    assert {row["randomness"] for row in reused} == {"stationary"}
     assert sorted((row["photo"], row["trained_on"]) for row in reused) == [("chelsea", "coffee"), ("coffee", "chelsea")]
     for row in reused:
-        trained = next(r for r in rows if r["photo"] == row["photo"] and "trained_on" not in r)
+        trained = next(r for r in rows if r["photo"] == row["photo"] and r["randomness"] == "stationary" and "trained_on" not in r)
         assert row["grid"] == trained["grid"] and row["tv_minus_trained"] == pytest.approx(row["tv_all"] - trained["tv_all"])
 
 

@@ -48,7 +48,7 @@ def test_every_recipe_builds_with_exactly_its_settings(name):
 def test_each_recipe_has_the_start_its_randomness_needs():
     energy = energy_2x3()
     kinds = {name: type(RandomizedFlow.from_recipe(name, energy).start) for name in RECIPES}
-    assert kinds == {"image": RegionStart, "image-global": TiedStart, "image-untied": FreeStart, "ising": FreeStart, "paper": FreeStart}
+    assert kinds == {"image": RegionStart, "image-stationary": RegionStart, "image-global": TiedStart, "image-untied": FreeStart, "ising": FreeStart, "paper": FreeStart}
 
 
 def test_the_start_follows_the_argument_and_a_bad_one_is_refused():

@@ -33,18 +33,18 @@ def test_a_crop_is_the_energy_of_its_window():
 def test_a_stationary_model_has_nothing_per_pixel_and_loads_onto_another_grid():
     small = GridPottsEnergy(torch.randn(4, 5, 3, generator=gen(1)))
     large = GridPottsEnergy(torch.randn(9, 11, 3, generator=gen(2)))
-    a, b = (RandomizedFlow.from_recipe("image", e) for e in (small, large))
+    a, b = (RandomizedFlow.from_recipe("image-stationary", e) for e in (small, large))
     learned_a = {k: v.shape for k, v in a.named_parameters()}
     assert learned_a == {k: v.shape for k, v in b.named_parameters()}
     b.load_state_dict({k: v for k, v in a.state_dict().items() if k not in ("start.logits", "start.representative")}, strict=False)
     assert b.sample(3, gen(0)).shape == (3, 99)
-    per_pixel = RandomizedFlow.from_recipe("image", small, stationary=False)
-    assert per_pixel.start.scale.shape == (20, 1)  # the control: the per-node start does hold a row per pixel
+    per_pixel = RandomizedFlow.from_recipe("image", small)
+    assert per_pixel.start.scale.shape == (20, 1)  # the control: the default start holds a row per pixel
 
 
 def test_training_on_crops_uses_a_window_per_step_and_samples_the_whole_image():
     energy = GridPottsEnergy(torch.randn(10, 12, 3, generator=gen(3)))
-    model = RandomizedFlow.from_recipe("image", energy, crop=6, samples_per_step=4)
+    model = RandomizedFlow.from_recipe("image", energy, crop=6, samples_per_step=4)  # per-pixel parameters: a crop's rows
     torch.manual_seed(0)
     first = model.training_window()
     torch.manual_seed(0)
@@ -78,7 +78,8 @@ def test_sample_py_samples_a_new_image_with_a_trained_model(tmp_path):
     import run
 
     image = write_tiny_image(tmp_path / "a.png")
-    result = run.train(run.RunConfig(image=image, labels=LABELS, max_steps=3, samples=4, summary_samples=64, root_dir=tmp_path / "runs", quiet=True))
+    result = run.train(run.RunConfig(image=image, labels=LABELS, recipe="image-stationary", max_steps=3, samples=4, summary_samples=64,
+                                      root_dir=tmp_path / "runs", quiet=True))
     ckpt = result.folder / "checkpoints" / "last.ckpt"
     other = write_tiny_image(tmp_path / "b.png", h=6, w=9)
     done = _sample(str(ckpt), "--image", str(other), "--samples", "64", "--out", str(tmp_path / "out"), cwd=tmp_path)
@@ -107,13 +108,15 @@ def test_sample_py_bad_input_is_one_line(tmp_path, args, message):
     assert done.returncode == 2 and message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
-def test_a_per_pixel_model_refuses_a_new_image_in_one_line(tmp_path):
+@pytest.mark.parametrize("model, message", [("meanfield", "its own image"), ("flow", "--recipe image-stationary")])
+def test_a_per_pixel_model_refuses_a_new_image_in_one_line(tmp_path, model, message):
     import run
 
     image = write_tiny_image(tmp_path / "a.png")
-    result = run.train(run.RunConfig(image=image, labels=LABELS, model="meanfield", max_steps=2, summary_samples=64, root_dir=tmp_path / "runs", quiet=True))
+    result = run.train(run.RunConfig(image=image, labels=LABELS, model=model, max_steps=2, summary_samples=64, root_dir=tmp_path / "runs",
+                                     quiet=True, **({"samples": 4} if model == "flow" else {})))
     done = _sample(str(result.folder / "checkpoints" / "last.ckpt"), "--image", str(image), cwd=tmp_path)
-    assert done.returncode == 2 and "its own image" in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert done.returncode == 2 and message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
 def test_sample_py_runs_chains_without_a_model(tmp_path):
