@@ -38,19 +38,25 @@ def continued_version(ckpt_path: Path, root_dir: Path) -> int | None:
     return None
 
 
-def check_checkpoint(path: Path, model, datamodule) -> dict:
-    """Load ``path`` and check that it is a checkpoint of this model on this energy (one-line errors)."""
+def read_checkpoint(path: Path, option: str = "resume") -> dict:
+    """A Lightning checkpoint file as a dict; one-line errors, naming ``option``, for a missing, unreadable or foreign file."""
     if not path.exists():
-        raise UsageError(lambda n: f"{n('resume')}: checkpoint not found: {path}")
+        raise UsageError(lambda n: f"{n(option)}: checkpoint not found: {path}")
     if path.is_dir():
-        raise UsageError(lambda n: f"{n('resume')}: {path} is a directory, not a checkpoint file")
+        raise UsageError(lambda n: f"{n(option)}: {path} is a directory, not a checkpoint file")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as err:  # any unpickling failure means "not a checkpoint"
         kind = type(err).__name__
-        raise UsageError(lambda n: f"{n('resume')}: {path} is not a readable checkpoint ({kind})") from None
+        raise UsageError(lambda n: f"{n(option)}: {path} is not a readable checkpoint ({kind})") from None
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "global_step" not in ckpt:
-        raise UsageError(lambda n: f"{n('resume')}: {path} is not a Lightning checkpoint")
+        raise UsageError(lambda n: f"{n(option)}: {path} is not a Lightning checkpoint")
+    return ckpt
+
+
+def check_checkpoint(path: Path, model, datamodule) -> dict:
+    """Load ``path`` and check that it is a checkpoint of this model on this energy (one-line errors)."""
+    ckpt = read_checkpoint(path)
     saved = ckpt["state_dict"]
     mine = model.state_dict()
     if set(saved) != set(mine) or any(tuple(saved[k].shape) != tuple(mine[k].shape) for k in mine):

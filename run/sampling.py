@@ -27,6 +27,7 @@ from models.randomized_flow import RandomizedFlow
 from models.van import VAN
 from run.build import owned_by, resolve_image
 from run.errors import UsageError
+from run.resume import read_checkpoint
 
 SAMPLERS = ("flow", "swendsen-wang", "heat-bath")
 #: the model's parameters that belong to one image: rebuilt from the new image, never loaded
@@ -81,16 +82,10 @@ class SampleConfig:
 
 
 def load_checkpoint(path: Path) -> dict:
-    """A ``train.py`` checkpoint as a dict (one-line errors for a missing or unreadable file)."""
-    if not path.is_file():
-        raise UsageError(lambda n: f"{n('checkpoint')}: {'not a file' if path.exists() else 'not found'}: {path}")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:  # any unpickling failure means "not a checkpoint"
-        kind = type(err).__name__
-        raise UsageError(lambda n: f"{n('checkpoint')}: {path} is not a readable checkpoint ({kind})") from None
-    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "hyper_parameters" not in ckpt:
-        raise UsageError(lambda n: f"{n('checkpoint')}: {path} is not a train.py checkpoint")
+    """A ``train.py`` checkpoint as a dict (one-line errors for a missing, unreadable or foreign file)."""
+    ckpt = read_checkpoint(path, "checkpoint")
+    if "hyper_parameters" not in ckpt:
+        raise UsageError(lambda n: f"{n('checkpoint')}: {path} is not a train.py checkpoint (no hyperparameters)")
     return ckpt
 
 
