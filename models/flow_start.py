@@ -10,8 +10,8 @@
 
 The label-tied starts can be **stationary**: their scale (and noise std) are learned functions of a node's start
 entropy (piecewise linear, :data:`KNOTS` knots), not numbers per node, and the label offset's factor is a constant,
-so nothing learned belongs to a pixel. Such a model trains on random crops of an image and
-samples any image of any size (``sample.py``); with per-node parameters a crop uses its nodes' rows.
+so nothing learned belongs to a pixel and a trained model samples any image of any size (``sample.py --image``).
+Both kinds train on crops (``draw(..., nodes)``): a per-node start reads its crop's rows.
 
 A uniform ``S0`` is a fixed point of the flow (``ΩS`` then has equal entries per row), so the logits start
 random unless set (``RandomizedFlow.initialise_start``). Every start has ``draw(m, generator) → (logits,
@@ -84,7 +84,7 @@ class FreeStart(nn.Module):
         return logits, None
 
     def forward(self, m: int, generator: torch.Generator | None = None) -> Tensor:
-        """``(m, n, c)`` log S0 for ``m`` samples."""
+        """``(m, n, c)`` logits of S0 (log S0 up to a constant per node) for ``m`` samples."""
         return self.draw(m, generator)[0]
 
 
@@ -124,7 +124,7 @@ class TiedStart(nn.Module):
         self.noise_rank = int(noise_rank)
         if self.noise_rank > 0:
             factor = torch.full((1 if self.stationary else self.n, self.noise_rank), float(rank_init))
-            if self.stationary:  # a constant of the construction: trained, one shared factor shrinks (README, "Stationary")
+            if self.stationary:  # a constant: trained, one shared factor shrinks to ≈ 0 (docs/research.md, "A stationary start")
                 self.register_buffer("factor", factor)
             else:
                 self.factor = nn.Parameter(factor)
@@ -151,7 +151,7 @@ class TiedStart(nn.Module):
         return logits + self.rows(self.noise_std, nodes) * _randn(logits, logits.shape, generator)
 
     def draw(self, m: int, generator: torch.Generator | None = None, nodes: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
-        """``(log S0, offset)`` of ``m`` samples on ``nodes`` (a crop's node indices; all nodes by default)."""
+        """``(logits of S0, offset)`` of ``m`` samples on ``nodes`` (a crop's node indices; all nodes by default)."""
         logits = self.tied_logits(m, generator, nodes)
         if self.noise_rank == 0:
             return logits, None

@@ -167,7 +167,8 @@ def sample(config: SampleConfig) -> dict:
     datamodule = datamodule_of(config, None if ckpt is None else ckpt.get("datamodule_hyper_parameters"))
     with owned_by("data"):
         energy = datamodule.energy  # reads and checks the image before anything is written
-    model = model_for(config, ckpt, energy).to(config.device)
+    with owned_by("model"):  # e.g. the checkpoint's own image at another --max-size: another grid than the model's
+        model = model_for(config, ckpt, energy).to(config.device)
     with owned_by("summary"):
         summary = RunSummary(samples=config.samples, dirpath=config.out or default_out(config, datamodule), seed=config.seed)
     L.seed_everything(config.seed, verbose=False)
