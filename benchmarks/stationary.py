@@ -43,7 +43,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=4096)
     parser.add_argument("--max-steps", type=int, default=None, help="training steps (default: the recipe's)")
     args = parser.parse_args(argv)
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    lightning_log = logging.getLogger("lightning.pytorch")
+    level = lightning_log.level
+    lightning_log.setLevel(logging.ERROR)  # no per-fit banner
+    try:  # a caller in the same process (the smoke test) gets Lightning's log level back
+        rows = compare(args)
+    finally:
+        lightning_log.setLevel(level)
+    if args.json:
+        write_json(args.json, {"samples": args.samples, "rows": rows}, command_line(__file__, argv))
+    return 0
+
+
+def compare(args) -> list[dict]:
     labels = parse_labels(DEFAULT_LABELS)
     index = {name: a for a, name in enumerate(labels.names)}
     rows = []
@@ -68,9 +80,7 @@ def main(argv: list[str] | None = None) -> int:
                 show = lambda f: " / ".join("–" if f[k] is None else f"{f[k]:.3f}" for k in KEYS)  # noqa: E731
                 print(f"{name} stationary={stationary} seed {seed}: alone {show(row['alone'])}; finished {show(row['finished'])} "
                       "(odds error / TV all / TV uncertain)", flush=True)
-    if args.json:
-        write_json(args.json, {"samples": args.samples, "rows": rows}, command_line(__file__, argv))
-    return 0
+    return rows
 
 
 if __name__ == "__main__":

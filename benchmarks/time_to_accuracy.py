@@ -135,8 +135,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-steps", type=int, default=None, help="flow training steps (default: the recipe's)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
-    torch.set_num_threads(2)
+    args.argv = argv
+    lightning_log = logging.getLogger("lightning.pytorch")
+    level = lightning_log.level
+    lightning_log.setLevel(logging.ERROR)  # no per-fit banner
+    try:  # a caller in the same process (the smoke test) gets Lightning's log level back
+        return race_all(args)
+    finally:
+        lightning_log.setLevel(level)
+
+
+def race_all(args) -> int:
     m = args.samples
     bundled = ImageDataModule().energy
     donor, donor_seconds = train_flow(bundled, args.seed, args.max_steps, "image-stationary")
@@ -162,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         write_json(args.json, {"samples": m, "max_sweeps": args.max_sweeps, "targets": TARGETS, "gibbs_reference": GIBBS,
                                "reused_from": {"image": "data/cat_lion.png", "train_seconds": donor_seconds}, "rows": rows},
-                   command_line(__file__, argv))
+                   command_line(__file__, args.argv))
     return 0
 
 
