@@ -40,16 +40,16 @@ class RandomStartChains(EnergyModel):
         step = max(1, CHUNK_NODES // self.n)
         for i in range(0, m, step):
             start = torch.randint(0, self.c, (min(step, m - i), self.n), generator=generator, device=self.energy.unary.device)
-            yield start, self.finish
+            yield self.finish(start, generator)
 
     def sample(self, m: int, generator: torch.Generator | None = None) -> Tensor:
-        return torch.cat([finish(x, generator) for x, finish in self.chunks(m, generator)])
+        return torch.cat(list(self.chunks(m, generator)))
 
     def marginals(self, m: int | None = None, generator: torch.Generator | None = None) -> Tensor:
         m = m or 4096
         total = self.energy.unary.new_zeros(self.n, self.c)
-        for x, finish in self.chunks(m, generator):
-            total += torch.nn.functional.one_hot(finish(x, generator), self.c).sum(0)
+        for x in self.chunks(m, generator):
+            total += torch.nn.functional.one_hot(x, self.c).sum(0)
         return total / m
 
     def last_draw_missing(self) -> str | None:
