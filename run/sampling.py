@@ -167,10 +167,18 @@ def sample(config: SampleConfig) -> dict:
     datamodule = datamodule_of(config, None if ckpt is None else ckpt.get("datamodule_hyper_parameters"))
     with owned_by("data"):
         energy = datamodule.energy  # reads and checks the image before anything is written
+    try:
+        device = torch.device(config.device)
+    except RuntimeError:
+        raise UsageError(lambda n: f"{n('device')} {config.device!r} is not a device (cpu, cuda, cuda:1, …)") from None
+    out = Path(config.out or default_out(config, datamodule)).expanduser()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UsageError(lambda n: f"{n('out')} {out} already holds {'a file' if not out.is_dir() else 'files'}: "
+                         f"choose another {n('out')} (nothing there is overwritten)")
     with owned_by("model"):  # e.g. the checkpoint's own image at another --max-size: another grid than the model's
-        model = model_for(config, ckpt, energy).to(config.device)
+        model = model_for(config, ckpt, energy).to(device)
     with owned_by("summary"):
-        summary = RunSummary(samples=config.samples, dirpath=config.out or default_out(config, datamodule), seed=config.seed)
+        summary = RunSummary(samples=config.samples, dirpath=out, seed=config.seed)
     L.seed_everything(config.seed, verbose=False)
     names = getattr(datamodule, "label_names", None)
     colours = getattr(datamodule, "label_colours", None)

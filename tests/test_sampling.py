@@ -101,6 +101,7 @@ def test_sample_py_samples_a_new_image_with_a_trained_model(tmp_path):
         (("nothing.ckpt",), "not found"),
         (("--sampler", "heat-bath"), "needs --image"),
         (("--sampler", "heat-bath", "--image", "cat_lion.png", "--sweeps", "0"), "--sweeps must be an integer ≥ 1"),
+        (("--sampler", "heat-bath", "--image", "cat_lion.png", "--device", "nowhere"), "--device 'nowhere' is not a device"),
     ],
 )
 def test_sample_py_bad_input_is_one_line(tmp_path, args, message):
@@ -117,6 +118,15 @@ def test_a_per_pixel_model_refuses_a_new_image_in_one_line(tmp_path, model, mess
                                      quiet=True, **({"samples": 4} if model == "flow" else {})))
     done = _sample(str(result.folder / "checkpoints" / "last.ckpt"), "--image", str(image), cwd=tmp_path)
     assert done.returncode == 2 and message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_sample_py_never_overwrites_results(tmp_path):
+    (tmp_path / "out").mkdir()
+    kept = tmp_path / "out" / "summary.json"
+    kept.write_text("earlier results")
+    done = _sample("--sampler", "heat-bath", "--sweeps", "1", "--image", "cat_lion.png", "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert done.returncode == 2 and "already holds files" in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert kept.read_text() == "earlier results"
 
 
 def test_sample_py_runs_chains_without_a_model(tmp_path):
