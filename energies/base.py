@@ -75,3 +75,19 @@ def require_finite(name: str, value: Tensor) -> Tensor:
     if not torch.isfinite(value).all():
         raise ValueError(f"energy parameter '{name}' contains NaN or infinite values")
     return value
+
+
+def label_symmetric(energy: Energy, tol: float = 1e-9) -> bool:
+    """Whether every relabelling ``x ↦ π(x)`` leaves ``energy`` unchanged, from its pairwise form: each node's unary
+    is the same for every label, and every pair table is invariant under a transposition and a cycle of the labels
+    (which generate all permutations)."""
+    unary, _, tables = energy.factors()
+    c = energy.c
+    scale = tol * (1 + float(unary.abs().max()) + (float(tables.abs().max()) if tables.numel() else 0.0))
+    if float((unary - unary[:, :1]).abs().max()) > scale:
+        return False
+    for perm in ([1, 0, *range(2, c)], [*range(1, c), 0]):
+        p = torch.tensor(perm, device=tables.device)
+        if tables.numel() and float((tables[:, p][:, :, p] - tables).abs().max()) > scale:
+            return False
+    return True

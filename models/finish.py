@@ -148,14 +148,14 @@ class Finish:
     Args:
         energy: the :class:`GridPottsEnergy` of P*; the labels must be on its device.
         sw_sweeps: Swendsen–Wang sweeps (≥ 0).
-        heat_bath_sweeps: heat-bath sweeps (≥ 0); an open grid only (the checkerboard kernel has no wrap-around).
+        heat_bath_sweeps: heat-bath sweeps (≥ 0); on a torus its rows and columns must be even (two colours).
         order: ``"interleaved"``: rounds of one SW then one heat-bath sweep, the kind with fewer sweeps in
             the last rounds (so a heat-bath sweep, when any, comes last); ``"sw_first"``: all SW sweeps, then
             all heat-bath sweeps.
 
     Raises:
         TypeError, ValueError: for another energy, negative sweep counts, an unknown order, or heat-bath
-            sweeps on a periodic grid.
+            sweeps on a torus with an odd side.
     """
 
     def __init__(self, energy: GridPottsEnergy, sw_sweeps: int = 2, heat_bath_sweeps: int = 2, order: Order = "interleaved") -> None:
@@ -166,16 +166,16 @@ class Finish:
                 raise ValueError(f"{name} must be an integer ≥ 0, got {value}")
         if order not in ORDERS:
             raise ValueError(f"order must be one of {', '.join(ORDERS)}, got {order!r}")
-        if heat_bath_sweeps and energy.periodic:
-            raise ValueError(f"heat_bath_sweeps={heat_bath_sweeps}: heat-bath sweeps need an open grid (the checkerboard "
-                             "kernel has no wrap-around edges); set heat_bath_sweeps=0")
         self.energy, self.order = energy, order
         self.sw_sweeps, self.heat_bath_sweeps = int(sw_sweeps), int(heat_bath_sweeps)
         try:
             self.sw = PottsSwendsenWang(energy) if sw_sweeps else None
         except ValueError as err:  # named by this argument, so a caller knows which setting to change
             raise ValueError(f"sw_sweeps={sw_sweeps}: {err}; set sw_sweeps=0") from None
-        self.heat_bath = CheckerboardGibbs(energy) if heat_bath_sweeps else None
+        try:
+            self.heat_bath = CheckerboardGibbs(energy) if heat_bath_sweeps else None
+        except ValueError as err:
+            raise ValueError(f"heat_bath_sweeps={heat_bath_sweeps}: {err}; set heat_bath_sweeps=0") from None
 
     def schedule(self) -> list[str]:
         """The sweeps in the order they run: ``"sw"`` and ``"hb"``."""

@@ -73,6 +73,8 @@ class FlowSettings:
     """Learn the mean of the global tied label offset by a score-function term (README, "Fig. 1")."""
     offset_lr_factor: float
     """Learning rate of that offset mean as a fraction of ``lr``."""
+    omega_lr_factor: float
+    """Learning rate of Ω's distribution as a fraction of ``lr`` (0: Ω keeps its initial distribution)."""
     omega_noise: Literal["entry", "role"]
     """Conv Ω noise ``"entry"`` (i.i.d. per entry) or ``"role"`` (one draw per tied kernel: every draw label-symmetric)."""
     offset: Literal["global", "region"]
@@ -83,6 +85,9 @@ class FlowSettings:
     crop: int
     """Train on a random ``crop × crop`` window of the image per step (its own energy: the data term and edges inside it);
     0, or a crop at least the image's size: the whole image. Memory and time per step then do not grow with the image."""
+    permute_labels: bool
+    """Permute each sample's start labels uniformly at random (``FreeStart``): symmetric modes get equal weight. Needs an
+    energy that every relabelling leaves unchanged (Ising, Potts without a field)."""
     sw_sweeps: int
     """Swendsen–Wang sweeps with the data term after each sample's flow and rounding (``models/finish.py``; 0: none)."""
     heat_bath_sweeps: int
@@ -110,7 +115,7 @@ class FlowSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be an integer ≥ 0, got {value!r}")
-        for name in ("init_std", "s0_noise", "noise_rank", "noise_rank_init", "omega_eps", "lr_final", "offset_lr_factor"):
+        for name in ("init_std", "s0_noise", "noise_rank", "noise_rank_init", "omega_eps", "lr_final", "offset_lr_factor", "omega_lr_factor"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be ≥ 0, got {getattr(self, name)}")
         self._check_combination()
@@ -124,6 +129,9 @@ class FlowSettings:
             raise ValueError(f"omega_noise={self.omega_noise!r} needs omega='conv' (the dense Ω draws its noise per entry)")
         if self.omega_noise == "role" and not self.tie_labels:
             raise ValueError("omega_noise='role' needs tie_labels (the roles are the tied kernels)")
+        if self.permute_labels and self.tie_labels:
+            raise ValueError("permute_labels needs a recipe without label tying, e.g. recipe='ising' (label tying already "
+                             "makes the law symmetric where the start logits are)")
         if self.stationary and not self.tie_labels:
             raise ValueError("stationary needs tie_labels (it shares the label-tied start's scale and factor), e.g. recipe='image'")
         if self.crop and not (self.omega == "conv" and self.tie_labels):

@@ -1,7 +1,8 @@
 """Checkerboard Gibbs sampler for the grid Potts energy: the MCMC baseline of the benchmarks.
 
 On a 4-neighbour grid the pixels of one checkerboard colour are conditionally independent given the
-other colour, so each half-sweep resamples half of all pixels of all chains in one vectorised step.
+other colour, so each half-sweep resamples half of all pixels of all chains in one vectorised step. A torus
+has two colours when its rows and columns are even.
 """
 
 from __future__ import annotations
@@ -18,22 +19,26 @@ class CheckerboardGibbs:
     def __init__(self, energy: GridPottsEnergy) -> None:
         if not isinstance(energy, GridPottsEnergy):
             raise TypeError(f"checkerboard Gibbs needs a GridPottsEnergy, got {type(energy).__name__}")
-        if energy.periodic:
-            raise ValueError("checkerboard Gibbs here has no wrap-around edges: it needs an open grid")
-        self.energy = energy
         H, W = energy.grid
+        if energy.periodic and (H % 2 or W % 2):
+            raise ValueError(f"checkerboard Gibbs on a torus needs an even number of rows and columns (two colours), got {H}×{W}")
+        self.energy = energy
         dev = energy.unary.device
         rows, cols = torch.meshgrid(torch.arange(H, device=dev), torch.arange(W, device=dev), indexing="ij")
         self.colours = [(rows + cols) % 2 == parity for parity in (0, 1)]
         # each pixel's 4 neighbours (up, down, left, right; a wrapped-around index where there is none) and the
-        # weights of those edges (0 where there is none), gathered per colour: a half-sweep touches its own half only
+        # weights of those edges (0 where an open grid has none), gathered per colour: a half-sweep touches its own half only
         node = torch.arange(H * W, device=dev).view(H, W)
-        neighbours = torch.stack([node.roll(1, 0), node.roll(-1, 0), node.roll(1, 1), node.roll(-1, 1)], -1)
-        weights = torch.zeros(H, W, 4, dtype=energy.unary.dtype, device=dev)
-        weights[1:, :, 0] = weights[:-1, :, 1] = energy.weights_v
-        weights[:, 1:, 2] = weights[:, :-1, 3] = energy.weights_h
+        self.neighbours = torch.stack([node.roll(1, 0), node.roll(-1, 0), node.roll(1, 1), node.roll(-1, 1)], -1)
+        self.weights = torch.zeros(H, W, 4, dtype=energy.unary.dtype, device=dev)
+        if energy.periodic:  # edge (r, q)–(r+1 mod H, q) is weights_v[r]; (r, q)–(r, q+1 mod W) is weights_h[r, q]
+            self.weights[..., 0], self.weights[..., 1] = energy.weights_v.roll(1, 0), energy.weights_v
+            self.weights[..., 2], self.weights[..., 3] = energy.weights_h.roll(1, 1), energy.weights_h
+        else:
+            self.weights[1:, :, 0] = self.weights[:-1, :, 1] = energy.weights_v
+            self.weights[:, 1:, 2] = self.weights[:, :-1, 3] = energy.weights_h
         unary = energy.unary.view(H * W, energy.c)
-        self.halves = [(node[colour], neighbours[colour], weights[colour], unary[node[colour]]) for colour in self.colours]
+        self.halves = [(node[colour], self.neighbours[colour], self.weights[colour], unary[node[colour]]) for colour in self.colours]
 
     def random_start(self, chains: int, generator: torch.Generator | None = None) -> Tensor:
         H, W = self.energy.grid
@@ -42,15 +47,11 @@ class CheckerboardGibbs:
     def conditional_energies(self, x: Tensor) -> Tensor:
         """Energy of each label at each pixel given its neighbours: ``(chains, H, W, c)``."""
         e = self.energy
-        agree = torch.nn.functional.one_hot(x, e.c).to(e.unary.dtype)  # (B, H, W, c)
-        wh, wv = e.weights_h[..., None], e.weights_v[..., None]
-        cost = e.unary.expand_as(agree).clone()
+        H, W = e.grid
+        around = x.reshape(len(x), -1)[:, self.neighbours.view(-1)].view(len(x), H, W, 4)
         # Potts: w per neighbour whose label differs = w·(1 − [x_nb = a])
-        cost[:, :, 1:] += wh * (1 - agree[:, :, :-1])
-        cost[:, :, :-1] += wh * (1 - agree[:, :, 1:])
-        cost[:, 1:, :] += wv * (1 - agree[:, :-1, :])
-        cost[:, :-1, :] += wv * (1 - agree[:, 1:, :])
-        return cost
+        agree = torch.nn.functional.one_hot(around, e.c).to(e.unary.dtype)  # (B, H, W, 4, c)
+        return e.unary + (self.weights[..., None] * (1 - agree)).sum(3)
 
     def half_sweep(self, x: Tensor, parity: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """Resample the pixels of checkerboard colour ``parity`` of ``x (chains, n)``, each from its conditional given

@@ -25,11 +25,13 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from energies.base import label_symmetric
 from energies.grid_potts import GridPottsEnergy
 from models.assignment_flow import AssignmentFlow
 from models.energy_model import EnergyModel
 from models.finish import Finish
 from models.last_draw import LastDraw
+from models.mean_field import mean_field_solution
 from models.flow_entropy import log_component_probs, log_mixture_prob
 from models.flow_start import flow_start
 from models.omega_conv import ConvOmega
@@ -110,6 +112,8 @@ class RandomizedFlow(EnergyModel):
                 nonnegative=hp.nonnegative, eps=hp.omega_eps, tie_labels=hp.tie_labels, noise=hp.omega_noise,
                 periodic=hp.periodic,
             )
+        if hp.omega_lr_factor == 0:
+            self.omega.requires_grad_(False)  # Ω keeps its initial distribution
         self.start = flow_start(n, c, flow_settings, generator=torch.Generator().manual_seed(seed))
         if hp.offset == "region":  # regions follow the start logits: now, and again whenever they are set
             self.start.set_regions(grid)
@@ -120,9 +124,11 @@ class RandomizedFlow(EnergyModel):
 
         Args:
             recipe: a name in :data:`models.recipes.RECIPES` (or an alias), or one of its recipes.
-            energy: the energy; a periodic one (a torus) gives the conv Ω ``periodic=True`` unless overridden.
+            energy: the energy; a periodic one (a torus) gives the conv Ω ``periodic=True`` unless overridden, and one
+                with a field turns a recipe's ``permute_labels`` off unless overridden.
             seed: seeds the initial ``S0`` logits.
-            start: ``"data"`` (S0 = ``softmax(−unary)`` of the energy) or ``"random"``; default: the recipe's.
+            start: ``"data"`` (S0 = ``softmax(−unary)`` of the energy), ``"random"`` or ``"mean-field"`` (S0 = a
+                mean-field solution of the energy); default: the recipe's.
             **overrides: settings that replace the recipe's (``None`` keeps the recipe's value).
 
         Raises:
@@ -132,11 +138,15 @@ class RandomizedFlow(EnergyModel):
         chosen = find_recipe(recipe) if isinstance(recipe, str) else recipe
         start = check_start(start or chosen.start)
         overrides.setdefault("periodic", bool(getattr(energy, "periodic", False)))  # Ω follows the energy's topology
+        if chosen.settings.permute_labels:  # the recipe's relabelling, where the energy allows it (no field)
+            overrides.setdefault("permute_labels", label_symmetric(energy))
         settings = chosen.settings.replace(**overrides)
         model = cls(energy.n, energy.c, grid=energy.grid, recipe=chosen.name, seed=seed, **settings.asdict())
         model.attach_energy(energy)  # the finish's sweeps checked against it before anything is trained
         if start == "data":
             model.initialise_start(-energy.factors()[0])  # S0 = softmax(−unary): on the cat/lion subject 1/2 each
+        elif start == "mean-field":  # where the mean-field baseline ends (its restarts seeded by the model's seed)
+            model.initialise_start(mean_field_solution(energy, generator=torch.Generator().manual_seed(seed)))
         return model
 
     def initialise_start(self, logits: Tensor) -> "RandomizedFlow":
@@ -151,6 +161,9 @@ class RandomizedFlow(EnergyModel):
 
     def attach_energy(self, energy) -> "RandomizedFlow":
         """Attach ``energy`` and build the finish's sweeps for it (one-line ``ValueError`` where they cannot run)."""
+        if self.hparams.permute_labels and not label_symmetric(energy):
+            raise ValueError("permute_labels needs an energy that every relabelling leaves unchanged (no field, Potts "
+                             "pairs); this one has a field or asymmetric pairs: set permute_labels=False")
         finish = self._build_finish(energy)  # checked before the energy is taken
         self.__dict__["_finisher"] = (_where(energy), finish)
         return super().attach_energy(energy)
@@ -162,7 +175,7 @@ class RandomizedFlow(EnergyModel):
         if not isinstance(energy, GridPottsEnergy):
             raise ValueError(f"sw_sweeps={hp.sw_sweeps} and heat_bath_sweeps={hp.heat_bath_sweeps} need a grid Potts energy, "
                              f"got {type(energy).__name__}; set both to 0")
-        return Finish(energy, hp.sw_sweeps, hp.heat_bath_sweeps)  # its own checks: edge weights ≥ 0, heat bath on an open grid
+        return Finish(energy, hp.sw_sweeps, hp.heat_bath_sweeps)  # its own checks: edge weights ≥ 0, a torus with even sides for heat bath
 
     def finisher(self) -> Finish | None:
         """The P*-invariant finish of the attached energy on its device (``None`` without sweeps); rebuilt only
@@ -410,9 +423,12 @@ class RandomizedFlow(EnergyModel):
         # the offset mean learns from a score-function term: a noisy gradient that Adam's normalisation
         # would turn into a random walk at full lr (share 0.26–0.43 on the symmetric image; 1/10: ≈ 0.5)
         mu = getattr(self.start, "offset_mean", None)
-        groups = [{"params": [p for p in self.parameters() if p is not mu]}]
-        if mu is not None:
-            groups.append({"params": [mu], "lr": hp.lr * hp.offset_lr_factor})
+        own = {id(mu): hp.lr * hp.offset_lr_factor} if mu is not None else {}
+        if hp.omega_lr_factor != 1:  # Ω at its own rate; 0: frozen (no gradient, see __init__), in no group
+            own.update({id(p): hp.lr * hp.omega_lr_factor for p in self.omega.parameters()})
+        groups = [{"params": [p for p in self.parameters() if id(p) not in own]}]
+        for lr in sorted(set(own.values()) - {0.0}):
+            groups.append({"params": [p for p in self.parameters() if own.get(id(p)) == lr], "lr": lr})
         opt = torch.optim.Adam(groups, lr=hp.lr)
         if hp.lr_schedule == "constant":
             return opt

@@ -180,6 +180,13 @@ def test_exact_swendsen_wang_leaves_the_torus_invariant():
     assert np.abs(brute.p_star @ brute.swendsen_wang() - brute.p_star).max() < 1e-10
 
 
+def test_exact_heat_bath_leaves_the_torus_invariant():
+    """Periodic 2×4 grid (even sides: two colours); the open grid's kernel is the failing control."""
+    brute = Brute(random_unary(2, seed=6, w=4), BETA, w=4, periodic=True)
+    assert np.abs(brute.p_star @ brute.heat_bath() - brute.p_star).max() < 1e-10
+    assert np.abs(brute.p_star @ Brute(brute.unary, BETA, w=4).heat_bath() - brute.p_star).max() > 1e-3
+
+
 # -- (b) the torch kernels against the exact rows -------------------------------------------------------
 DRAWS = 20_000
 P_MIN = 1e-4  # a correct kernel fails one of these runs with probability ~1e-4 (seeds are fixed)
@@ -225,6 +232,14 @@ def test_torch_swendsen_wang_on_the_torus_matches_exact_rows():
     brute = Brute(unary, BETA, periodic=True)
     controls = [Brute(unary, BETA)]  # the open grid: the wrap-around bonds must be there, each with its weight
     empirical_check(torch_kernel("sw", unary, periodic=True), brute, controls, "sw")
+
+
+@pytest.mark.parametrize("name", ["hb", "finish"])
+def test_torch_heat_bath_on_the_torus_matches_exact_rows(name):
+    unary = random_unary(2, seed=6, w=4)
+    brute = Brute(unary, BETA, w=4, periodic=True)
+    controls = [Brute(unary, BETA, w=4)]  # the open grid: the wrap-around edges must be there, each with its weight
+    empirical_check(torch_kernel(name, unary, w=4, periodic=True), brute, controls, name)
 
 
 # -- (c) data processing --------------------------------------------------------------------------------
@@ -291,7 +306,7 @@ def test_finish_schedule_and_checks():
         Finish(energy, -1, 0)
     with pytest.raises(ValueError, match="order"):
         Finish(energy, 1, 1, order="random")
-    with pytest.raises(ValueError, match="open grid"):
+    with pytest.raises(ValueError, match="heat_bath_sweeps=1: .*even number of rows"):
         Finish(GridPottsEnergy(torch.zeros(2, 3, 2), periodic=True), 1, 1)
     with pytest.raises(ValueError, match="ferromagnetic"):
         PottsSwendsenWang(GridPottsEnergy(torch.zeros(2, 3, 2), beta=-1.0))
