@@ -93,27 +93,35 @@ def test_tiny_benchmark_writes_the_schema(tmp_path):
         assert inst["convention"] in ("ising", "potts")
         assert isinstance(inst["exact_energy_per_site"], float)
         rows = {r["model"]: r for r in inst["rows"]}
-        assert set(rows) == {"meanfield", "flow", "van", "reference"}
+        assert set(rows) == {"meanfield", "flow", "flow-alone", "flow+5sw", "van", "reference"}
         for row in inst["rows"]:
             for key in ("kl", "kl_bound", "energy_per_site", "abs_magnetization", "train_seconds"):
                 assert key in row, (row["model"], key)
             assert isinstance(row["energy_per_site"], float) and isinstance(row["train_seconds"], float)
             if inst["convention"] == "ising":
-                assert 0 <= row["abs_magnetization"] <= 1
+                assert 0 <= row["abs_magnetization"] <= 1 and row["susceptibility"] >= 0
             else:
                 assert row["abs_magnetization"] is None
         assert rows["reference"]["kl"] is None and rows["flow"]["kl"] is None
         assert isinstance(rows["flow"]["kl_bound"], float) and rows["flow"]["kl_bound"] > -0.1
         assert isinstance(rows["meanfield"]["kl"], float) and rows["meanfield"]["kl"] > -1e-6
         assert isinstance(rows["van"]["kl"], float) and rows["van"]["kl"] > -0.2
-        # both sides: the Donsker–Varadhan lower bound lies below mean field's exact KL, and below the flow's bound
-        (mf_lower,), (flow_lower,) = rows["meanfield"]["kl_lower_seeds"], rows["flow"]["kl_lower_seeds"]
-        assert 0 <= mf_lower <= rows["meanfield"]["kl"] + 1e-9
-        assert 0 <= flow_lower <= rows["flow"]["kl_bound"] + 2 * rows["flow"]["kl_bound_stderr"]
-        assert 0 <= rows["flow"]["bound_gap_seeds"][0] <= math.log(16) + 1e-9
-        for model in ("meanfield", "flow", "van"):
-            assert len(rows[model]["train_seconds_seeds"]) == 1
-            assert rows[model]["train_seconds"] < 2.0 + 5.0  # the budget (plus one step's overrun)
+        # both sides for every learned row: the Donsker–Varadhan lower bound below the upper figure (KL or bound + 2σ)
+        for model in ("meanfield", "flow", "flow-alone", "flow+5sw", "van"):
+            row = rows[model]
+            assert 0 <= row["kl_lower"] <= row["kl_upper"] + 1e-9, model
+            assert len(row["train_seconds_seeds"]) == 1
+            assert row["train_seconds"] < 2.0 + 5.0  # the budget (plus one step's overrun)
+        assert rows["meanfield"]["kl_upper"] == pytest.approx(rows["meanfield"]["kl"])  # exact, one seed: no σ
+        upper = rows["flow"]["kl_bound"] + 2 * rows["flow"]["kl_bound_stderr"]
+        assert rows["flow"]["kl_upper"] == pytest.approx(upper)
+        # the swept samples carry the flow's bound (data processing), not one of their own
+        assert rows["flow+5sw"]["kl_bound"] == rows["flow"]["kl_bound"] and rows["flow+5sw"]["kl_bound_from"] == "flow"
+        assert 0 <= rows["flow"]["bound_gap_seeds"][0] <= rows["flow"]["log_components"] + 1e-9
+        assert rows["flow"]["log_components"] == pytest.approx(math.log(16))
+        goal = inst["target"]
+        assert goal["mean_field_minus_log2"] == pytest.approx(rows["meanfield"]["kl"] - math.log(2))
+        assert goal["met"] == (rows["flow"]["kl_upper"] <= goal["mean_field_minus_log2"])
     ising = result["instances"][0]
     assert ising["exact_energy_per_site"] == pytest.approx(kaufman_energy_per_site(4, 4, 0.3))
     assert ising["log_z"] == pytest.approx(kaufman_log_z(4, 4, 0.3))
