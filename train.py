@@ -43,7 +43,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from data.defaults import DEFAULT_BETA, DEFAULT_CLASSES, DEFAULT_IMAGE, DEFAULT_LABELS, DEFAULT_MAX_SIZE, DEFAULT_SIGMA  # no torch
-    from models.recipes import BASELINE_MAX_STEPS, RECIPES  # settings only: no torch
+    from models.recipes import BASELINE_MAX_STEPS, RECIPES, STARTS  # settings only: no torch
 
     p = _Parser(
         prog="train.py",
@@ -70,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "(the default on images: local randomness, separate regions decide independently), "
                        "'image-stationary' (nothing learned per pixel: samples other images with sample.py), "
                        "'image-global' (one label offset per image: every region follows the same draw), "
-                       "'image-untied' (no label tying), 'ising' (the default on --ising: Table 1), 'paper' (§5 as written)")
+                       "'image-untied' (no label tying), 'ising' (the default on --ising: Table 1), 'ising-meanfield' (starts at the "
+                       "mean-field solution and its mirror images, then 1 heat-bath sweep: never worse than mean field), "
+                       "'paper' (§5 as written)")
     model.add_argument("--samples", type=int, help="flow samples per step m, or the VAN's batch (default: the recipe's, the VAN's own)")
     model.add_argument("--lr", type=float, help="Adam step length (default: the recipe's, the baseline's own)")
     model.add_argument("--omega", choices=("conv", "dense"), help="flow Ω (default: the recipe's)")
@@ -86,8 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--learn-offset", action="store_true",
                        help="learn the mean of the tied label offset by a score-function term, so mode weights can "
                        "follow an asymmetric data term (experimental, --recipe image-global; follows it only partway)")
-    model.add_argument("--start", choices=("data", "random"),
-                       help="flow start S0: softmax(−unary) of the data term, or random (default: the recipe's)")
+    model.add_argument("--start", choices=STARTS,
+                       help="flow start S0: softmax(−unary) of the data term, random, or a mean-field solution (default: the recipe's)")
     model.add_argument("--sw-sweeps", type=int, help="Swendsen–Wang sweeps with the data term after each flow sample: "
                        "region odds as P*'s (default: the recipe's)")
     model.add_argument("--heat-bath-sweeps", type=int, help="heat-bath sweeps after them: pixel fluctuations as P*'s "
