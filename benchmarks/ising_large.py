@@ -1,42 +1,50 @@
 """Large Ising tori beyond enumeration: mean field, the randomized flow and the VAN at the same budget.
 
-    python benchmarks/ising_large.py [--json PATH] [--figure PATH] [--budget 60] [--seeds 2]
+    python benchmarks/ising_large.py [--json PATH] [--figure PATH] [--budget 60] [--seeds 3]
                                      [--sizes 8 16] [--betas 0.3 0.4407 0.6] [--no-potts]
+                                     [--flow-recipe ising-meanfield] [--after-sweeps 5]
 
 Instances: the periodic zero-field Ising model ``P(s) ∝ exp(β Σ_<ij> s_i s_j)`` on the ``L × L`` torus
 (``energies.kaufman.ising_torus_energy``: the Potts form, weight ``2β`` per disagreeing bond), exact
 ``log Z`` and energy per site by Kaufman's formula; plus one ``c = 3`` Potts strip (4×12, open
 boundaries, random fields) with exact ``log Z``, marginals and mean energy by the transfer matrix.
 
-Rows per instance (every figure exact or an unbiased estimate with its standard error):
+Rows per instance (every figure exact, an unbiased estimate with its standard error, or a certified bound):
 
 * ``meanfield``: ``models.MeanField`` (1,000 restarts, its 1,500 steps or the budget, whichever ends
   first); ``kl`` exact: the kept restart's free energy (eq. (16)) ``+ log Z*``.
-* ``flow``: ``models.RandomizedFlow`` with the Ising recipe (``models.recipes``, ``ising``:
-  ``rounding="draw"``, dense Ω); ``kl`` null, ``kl_bound`` the certified upper bound of
-  ``models.kl_bound.kl_upper_bound`` (``--bound-samples`` samples, ``M = --bound-components``), and
-  ``bound_gap`` = B_1 − B_M (at most log M; near it, M rather than the model limits the bound).
-* every learned model also gets ``kl_lower``: the Donsker–Varadhan lower bound of ``figures.kl_lower`` from its
-  evaluation samples and the exact log Z at other couplings (Kaufman's formula, the transfer matrix), minus two
-  standard errors.
+* ``flow``: ``models.RandomizedFlow`` with ``--flow-recipe`` (default ``ising-meanfield``: S0 at a mean-field
+  solution, labels permuted per sample where the energy has no field, then 1 heat-bath sweep); ``kl`` null,
+  ``kl_bound`` the certified upper bound of ``models.kl_bound.kl_upper_bound`` (``--bound-samples`` samples,
+  ``M = --bound-components``), ``bound_gap`` = B_1 − B_M next to ``log_components`` = log M (near it, M rather
+  than the model limits the bound).
+* ``flow-alone``: the same trained flow without its finish's sweeps, with its own bound.
+* ``flow+Ksw``: the flow's samples followed by ``K = --after-sweeps`` Swendsen–Wang sweeps
+  (``models.finish.PottsSwendsenWang``). P* is invariant under them, so by data processing its KL is at most the
+  flow's: it carries the flow's bound (``kl_bound_from``), and its observables show what the sweeps add.
 * ``van``: ``models.van.VAN``; ``kl`` = mean of ``E(x) + log q(x) + log Z*`` over ``--eval-samples`` exact
   samples (unbiased: ``log q`` is exact), ``kl_stderr`` its standard error.
 * ``reference`` (Ising): Swendsen–Wang chains (``models.swendsen_wang``); its ``train_seconds`` is
   the sampling time. For the Potts strip the reference row holds the exact transfer-matrix figures.
 
-Energy per site: the Ising convention ``−(1/N) Σ_<ij> s_i s_j`` (comparable with
-``kaufman_energy_per_site``) on the tori, ``E(x)/n`` of the Potts energy on the strip. ``abs_magnetization``:
-``|Σ_i s_i| / N`` (null on the strip). Model figures come from ``--eval-samples`` samples each.
+Both sides for every learned row: ``kl_upper`` = the seed mean of the KL (or bound) + 2σ, with σ from each seed's
+standard error and the spread between seeds; ``kl_lower`` = the smallest seed's Donsker–Varadhan lower bound
+(``figures.kl_lower``: evaluation samples and the exact log Z at other couplings, minus two standard errors). Each
+instance's ``target``: the flow's ``kl_upper`` ≤ mean field's exact KL − log 2.
+
+Observables: energy per site in the Ising convention ``−(1/N) Σ_<ij> s_i s_j`` (comparable with
+``kaufman_energy_per_site``) on the tori, ``E(x)/n`` of the Potts energy on the strip; ``abs_magnetization``
+``|Σ_i s_i| / N`` and ``susceptibility`` ``N (⟨m²⟩ − ⟨|m|⟩²)`` (null on the strip). Model figures come from
+``--eval-samples`` samples each.
 
 Budget. Every learned model trains for at most ``--budget`` wall-clock seconds (Lightning's
 ``max_time``); the flow and the VAN get ``max_steps`` = budget / (seconds per step, measured in a short
 probe on a copy, once per model and instance), so their annealing and learning-rate schedules span
 the budget. Mean field stops at its 1,500 steps when that comes first. With the defaults (budget
-60 s, 2 seeds, L ∈ {8, 16}, 3 couplings + the strip: 7 instances × 3 models × 2 seeds) training takes
-at most 42 min and mean field ends early; probes, the flow's bounds (~40 s each at L = 16) and sampling
-add ~10 min: measured 2,368 s (40 min) on 2 CPU cores with ``--threads 1`` while another job held about
-one core (load average 2.8–3.6). L = 24 does not fit: one step of the dense-Ω flow with the
-recipe's 512 samples holds 512 × 576² Ω entries (0.7 GB per copy, ~20 s per step).
+60 s, 3 seeds, L ∈ {8, 16}, 3 couplings + the strip: 7 instances × 3 models × 3 seeds) training takes
+at most 63 min and mean field ends early; probes, the flow's two bounds (~40 s each at L = 16) and sampling add
+the rest (the JSON's ``total_seconds``). L = 24 does not fit the dense Ω: one step with 128 samples holds
+128 × 576² Ω entries.
 
 Threads. ``--threads 1`` by default: on a shared machine a second intra-op thread that loses its core
 stalls the other at every barrier (measured: a VAN step went from 0.26 s to 18 s with 2 threads while
