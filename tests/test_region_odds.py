@@ -72,10 +72,12 @@ def test_the_finished_marginals_are_p_stars(exact, model):
     assert tv.max() < TOLERANCE, tv
 
 
-def test_the_finish_needs_a_grid_potts_energy_and_heat_bath_an_open_grid():
-    with pytest.raises(ValueError, match="heat_bath_sweeps=2: heat-bath sweeps need an open grid.*; set heat_bath_sweeps=0"):
-        RandomizedFlow.from_recipe("image", GridPottsEnergy(leaning_image(), beta=BETA, periodic=True))
-    RandomizedFlow.from_recipe("image", GridPottsEnergy(leaning_image(), beta=BETA, periodic=True), heat_bath_sweeps=0)
+def test_the_finish_needs_a_grid_potts_energy_and_heat_bath_two_colours():
+    odd_torus = GridPottsEnergy(torch.zeros(3, 5, 3), beta=BETA, periodic=True)  # no checkerboard: 3 and 5 are odd
+    with pytest.raises(ValueError, match="heat_bath_sweeps=2: .*even number of rows and columns.*; set heat_bath_sweeps=0"):
+        RandomizedFlow.from_recipe("image", odd_torus)
+    RandomizedFlow.from_recipe("image", odd_torus, heat_bath_sweeps=0)
+    RandomizedFlow.from_recipe("image", GridPottsEnergy(leaning_image(), beta=BETA, periodic=True))  # 2×6: even sides
     pairwise = PairwiseEnergy(torch.zeros(3, 3), torch.tensor([[0, 1], [1, 2]]), 1 - torch.eye(3))
     with pytest.raises(ValueError, match=r"sw_sweeps=2 and heat_bath_sweeps=2 need a grid Potts energy.*set both to 0"):
         RandomizedFlow(3, 3, recipe="ising", sw_sweeps=2, heat_bath_sweeps=2).attach_energy(pairwise)
