@@ -20,7 +20,7 @@ Rows per instance (every figure exact, an unbiased estimate with its standard er
   than the model limits the bound).
 * ``flow-alone``: the same trained flow without its finish's sweeps, with its own bound.
 * ``flow+Ksw``: the flow's samples followed by ``K = --after-sweeps`` Swendsen–Wang sweeps
-  (``models.finish.PottsSwendsenWang``). P* is invariant under them, so by data processing its KL is at most the
+  (``models.finish.Finish`` without heat-bath sweeps). P* is invariant under them, so by data processing its KL is at most the
   flow's: it carries the flow's bound (``kl_bound_from``), and its observables show what the sweeps add.
 * ``van``: ``models.van.VAN``; ``kl`` = mean of ``E(x) + log q(x) + log Z*`` over ``--eval-samples`` exact
   samples (unbiased: ``log q`` is exact), ``kl_stderr`` its standard error.
@@ -83,7 +83,7 @@ from energies.kaufman import ising_torus_energy, kaufman_energy_per_site, kaufma
 from energies.sample_stats import marginal_difference, sample_marginals  # noqa: E402
 from energies.transfer_matrix import transfer_matrix_inference  # noqa: E402
 from models import MeanField  # noqa: E402
-from models.finish import PottsSwendsenWang  # noqa: E402
+from models.finish import Finish  # noqa: E402
 from models.kl_bound import kl_upper_bound  # noqa: E402
 from models.randomized_flow import RandomizedFlow  # noqa: E402
 from models.recipes import BASELINE_MAX_STEPS  # noqa: E402
@@ -203,16 +203,13 @@ class Swept:
     processing its KL is at most the flow's (and below the flow's bound); no bound of its own."""
 
     def __init__(self, model: RandomizedFlow, energy: GridPottsEnergy, sweeps: int) -> None:
-        self.model, self.sw, self.sweeps = model, PottsSwendsenWang(energy), sweeps
+        self.model, self.finish = model, Finish(energy, sw_sweeps=sweeps, heat_bath_sweeps=0)
 
     def eval(self) -> "Swept":
         return self
 
     def sample(self, m: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        x = self.model.sample(m, generator).view(m, *self.sw.energy.grid)
-        for _ in range(self.sweeps):
-            x = self.sw.sweep(x, generator)
-        return x.reshape(m, -1)
+        return self.finish(self.model.sample(m, generator), generator)
 
 
 def views(kind: str, model, inst: Instance, args) -> dict[str, tuple[object, bool]]:

@@ -6,7 +6,6 @@ import torch
 from torch import Tensor, nn
 
 from energies.base import Energy
-
 from models.energy_model import EnergyModel, check_lr
 from models.last_draw import LastDraw
 

@@ -423,12 +423,14 @@ class RandomizedFlow(EnergyModel):
         # the offset mean learns from a score-function term: a noisy gradient that Adam's normalisation
         # would turn into a random walk at full lr (share 0.26–0.43 on the symmetric image; 1/10: ≈ 0.5)
         mu = getattr(self.start, "offset_mean", None)
-        own = {id(mu): hp.lr * hp.offset_lr_factor} if mu is not None else {}
-        if hp.omega_lr_factor != 1:  # Ω at its own rate; 0: frozen (no gradient, see __init__), in no group
-            own.update({id(p): hp.lr * hp.omega_lr_factor for p in self.omega.parameters()})
-        groups = [{"params": [p for p in self.parameters() if id(p) not in own]}]
-        for lr in sorted(set(own.values()) - {0.0}):
-            groups.append({"params": [p for p in self.parameters() if own.get(id(p)) == lr], "lr": lr})
+        # Ω at its own rate; at 0 it has no gradient (__init__) and Adam skips it, at 1 it trains with the rest
+        omega = list(self.omega.parameters()) if hp.omega_lr_factor not in (0, 1) else []
+        apart = {id(p) for p in [mu, *omega] if p is not None}
+        groups = [{"params": [p for p in self.parameters() if id(p) not in apart]}]
+        if mu is not None:
+            groups.append({"params": [mu], "lr": hp.lr * hp.offset_lr_factor})
+        if omega:
+            groups.append({"params": omega, "lr": hp.lr * hp.omega_lr_factor})
         opt = torch.optim.Adam(groups, lr=hp.lr)
         if hp.lr_schedule == "constant":
             return opt
