@@ -60,7 +60,7 @@ class CheckerboardGibbs:
         ``halves[parity][0]``."""
         pixels, neighbours, weights, unary = self.halves[parity]
         B, c = x.shape[0], self.energy.c
-        around = x[:, neighbours]  # (chains, n/2, 4) the neighbours' labels
+        around = x.index_select(1, neighbours.view(-1)).view(B, -1, 4)  # (chains, n/2, 4) the neighbours' labels
         # Potts: a label costs w for every neighbour that differs, i.e. −w for every one that agrees, plus a constant
         agree = torch.zeros(B, len(pixels), c, dtype=weights.dtype, device=x.device)
         logits = agree.scatter_add_(2, around, weights.expand(B, -1, -1)) - unary
