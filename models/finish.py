@@ -173,10 +173,8 @@ class Finish:
     checkerboard heat-bath sweeps, applied to samples ``(m, n)`` of any model. Each sweep leaves P*
     invariant, so the finish does too, in either order.
 
-    The defaults are the fewest sweeps that met the targets of ``benchmarks/exact_images.py`` after the
-    ``image`` flow on all four of its 6-row images (subject odds within 0.05 of P*, pixel TV ≤ 0.02 over all
-    and ≤ 0.08 over uncertain pixels), at the edge on the soft-edged image (TV 0.019; 1 SW + 5 heat-bath
-    sweeps meet them with margin). SW fixes the region decisions, heat bath the boundary pixels; neither
+    How many of each the image recipes use is decided in ``models/recipes.py`` (the fewest that meet the targets
+    of ``benchmarks/exact_images.py``). SW fixes the region decisions, heat bath the boundary pixels; neither
     does the other's job (SW's bonds ignore the data term: a pixel labelled against its data term stays bonded
     into a big cluster whose label the data term pins).
 
@@ -193,7 +191,7 @@ class Finish:
             sweeps on a torus with an odd side.
     """
 
-    def __init__(self, energy: GridPottsEnergy, sw_sweeps: int = 2, heat_bath_sweeps: int = 2, order: Order = "interleaved") -> None:
+    def __init__(self, energy: GridPottsEnergy, sw_sweeps: int, heat_bath_sweeps: int, order: Order = "interleaved") -> None:
         if not isinstance(energy, GridPottsEnergy):
             raise TypeError(f"the finish needs a GridPottsEnergy, got {type(energy).__name__}")
         for name, value in (("sw_sweeps", sw_sweeps), ("heat_bath_sweeps", heat_bath_sweeps)):
