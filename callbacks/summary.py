@@ -7,7 +7,10 @@ import inspect
 import json
 import math
 import time
+from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import lightning as L
 import numpy as np
@@ -16,6 +19,9 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch import Tensor
 from typing_extensions import override
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 from callbacks.common import check_every, label_info, model_marginals, try_exact, try_kl_lower
 from callbacks.evaluation import evaluate, evaluating, noise, reported_figures
@@ -63,6 +69,8 @@ class RunSummary(Callback):
         dirpath: where to write (default ``trainer.log_dir``).
         exact_max_states: enumeration limit for the exact metrics.
         seed: seed of the fixed sampling noise.
+        progress: makes a bar of ``total`` stages (``progress(total) → tqdm``, e.g. ``run.console.stage_bar``), advanced
+            through the evaluation's :data:`STAGES` on rank zero (at 512² they take about a minute); ``None``: no bar.
 
     Attributes:
         summary: the dict written to ``summary.json`` (``None`` before the end).
@@ -80,6 +88,7 @@ class RunSummary(Callback):
         dirpath: str | Path | None = None,
         exact_max_states: int = MAX_STATES,
         seed: int = 0,
+        progress: Callable[[int], tqdm] | None = None,
     ) -> None:
         super().__init__()
         if check_every("samples", samples) < 64:
@@ -91,6 +100,7 @@ class RunSummary(Callback):
         self.logged_hparams: tuple[dict, dict] | None = None
         self.dirpath = None if dirpath is None else Path(dirpath)
         self.exact_max_states, self.seed = int(exact_max_states), int(seed)
+        self.progress = progress
         self.summary: dict | None = None
         self.folder: Path | None = None
         self.written: list[Path] = []
@@ -136,8 +146,13 @@ class RunSummary(Callback):
     def write_results(self, pl_module, names: list[str] | None, colours: Tensor | None, run: dict, rank_zero: bool = True) -> dict | None:
         """:meth:`write` without a trainer (``sample.py``): the model's samples and figures into :attr:`folder` (or
         ``dirpath``), with ``run``'s entries (steps, seconds, …) and the label ``names`` and ``colours``."""
+        with _stages(self.progress if rank_zero else None, len(STAGES)) as stage:
+            return self._write_results(pl_module, names, colours, run, rank_zero, stage)
+
+    def _write_results(self, pl_module, names, colours, run: dict, rank_zero: bool, stage) -> dict | None:
         energy = pl_module.energy
         exact = try_exact(energy, self.exact_max_states) if rank_zero else None
+        stage(STAGES[0])
         ev = evaluate(pl_module, self.samples, self.seed, exact)
         if not rank_zero:
             return None
@@ -146,12 +161,15 @@ class RunSummary(Callback):
         colours = palette(pl_module.c, colours)
         grid = energy.grid
         samples = ev.samples
+        stage(STAGES[1])
         evals = reported_figures(pl_module, ev, exact, try_kl_lower(energy), self.seed)
         evals.pop("entropy_plugin")  # the uncorrected entropy behind ``entropy``: an intermediate
         if exact is not None:
             evals["exact"] = {"log_z": exact.log_z, "free_energy": -exact.log_z, "entropy": exact.entropy, "mean_energy": exact.mean_energy}
+        stage(STAGES[2])
         with evaluating(pl_module):
             marginals = model_marginals(pl_module, self.marginal_samples, noise(self.seed, "marginals", pl_module.device)).cpu().float()
+        stage(STAGES[3])
         pixelwise = pixelwise_samples(marginals, len(samples), noise(self.seed, "pixelwise", "cpu"))
         entropy = pixel_entropy(marginals)
         of_marginals = {
@@ -223,6 +241,32 @@ class RunSummary(Callback):
         write(tmp)
         tmp.replace(path)
         self.written.append(path)
+
+
+#: what the evaluation at the end of a run does, in order (the progress bar's stages)
+STAGES = ("samples", "bounds", "marginals", "files")
+
+
+@contextmanager
+def _stages(progress: Callable[[int], tqdm] | None, total: int):
+    """A ``stage(name)`` function that advances the bar ``progress(total)`` makes (nothing without ``progress``)."""
+    if progress is None:
+        yield lambda name: None
+        return
+    bar = progress(total)
+    started = []
+
+    def stage(name: str) -> None:
+        if started:
+            bar.update(1)
+        started.append(name)
+        bar.set_postfix_str(name)
+
+    try:
+        yield stage
+    finally:
+        bar.update(total - bar.n)
+        bar.close()
 
 
 def _num(value):

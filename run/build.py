@@ -144,9 +144,10 @@ def _build(config: RunConfig) -> BuiltRun:
     options = {k: _primitive(v) for k, v in vars(config).items()}
     hparams = {k: v for k, v in options.items() if v is not None and k != "quiet"}
     hparams.update({k: v for k, v in {**datamodule.hparams, **model.hparams}.items() if v is not None})
+    show_bar = not config.quiet and sys.stdout.isatty()
     with owned_by("summary"):
         summary = RunSummary(
-            samples=config.summary_samples, seed=config.seed, hparams=hparams,
+            samples=config.summary_samples, seed=config.seed, hparams=hparams, progress=console.stage_bar if show_bar else None,
             extra={"args": options, "image": getattr(datamodule, "image_path", None),
                    "image_size_original": list(reversed(getattr(datamodule, "original_size", None) or ())) or None},
         )
@@ -167,7 +168,6 @@ def _build(config: RunConfig) -> BuiltRun:
         LastCheckpoint(),
         interrupt,
     ]
-    show_bar = not config.quiet and sys.stdout.isatty()
     if show_bar:
         callbacks.append(console.RunProgressBar())
     logger = RunLogger(str(root), name="lightning_logs", version=version, default_hp_metric=False)

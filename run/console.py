@@ -125,13 +125,7 @@ class RunProgressBar(ProgressBar):
         if not self._enabled:
             return
         total = trainer.max_steps if trainer.max_steps and trainer.max_steps > 0 else None
-        file = self.file or sys.stdout
-        # tqdm hides a bar on a terminal that reports 0 rows (some pseudo-terminals): a fixed size then
-        columns, rows = _terminal_size(file)
-        width = dict(dynamic_ncols=True) if columns > 0 and rows > 0 else dict(ncols=columns or 100, nrows=24)
-        self.bar = tqdm(
-            total=total, initial=trainer.global_step, desc="training", unit="step", file=file, smoothing=0, leave=True, **width
-        )
+        self.bar = terminal_bar(total=total, initial=trainer.global_step, desc="training", unit="step", file=self.file, smoothing=0, leave=True)
 
     @override
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int) -> None:
@@ -160,6 +154,20 @@ class RunProgressBar(ProgressBar):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+def terminal_bar(file=None, **kwargs) -> tqdm:
+    """A ``tqdm`` bar on ``file`` (default ``sys.stdout``) that fits the terminal; ``kwargs`` go to ``tqdm``."""
+    file = file or sys.stdout
+    # tqdm hides a bar on a terminal that reports 0 rows (some pseudo-terminals): a fixed size then
+    columns, rows = _terminal_size(file)
+    width = dict(dynamic_ncols=True) if columns > 0 and rows > 0 else dict(ncols=columns or 100, nrows=24)
+    return tqdm(file=file, **width, **kwargs)
+
+
+def stage_bar(total: int) -> tqdm:
+    """The bar of the evaluation at the end of a run (``RunSummary(progress=stage_bar)``): ``total`` stages."""
+    return terminal_bar(total=total, desc="final evaluation", unit="stage", leave=False)
 
 
 def _terminal_size(file) -> tuple[int, int]:

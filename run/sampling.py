@@ -11,6 +11,7 @@ image where it was trained on the bundled image's labels (``labels``/``classes``
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from models.chains import RandomStartChains
 from models.mean_field import MeanField
 from models.randomized_flow import RandomizedFlow
 from models.van import VAN
+from run import console
 from run.build import owned_by, resolve_image
 from run.errors import UsageError
 from run.resume import read_checkpoint
@@ -178,7 +180,7 @@ def sample(config: SampleConfig) -> dict:
     with owned_by("model"):  # e.g. the checkpoint's own image at another --max-size: another grid than the model's
         model = model_for(config, ckpt, energy).to(device)
     with owned_by("summary"):
-        summary = RunSummary(samples=config.samples, dirpath=out, seed=config.seed)
+        summary = RunSummary(samples=config.samples, dirpath=out, seed=config.seed, progress=console.stage_bar if sys.stdout.isatty() else None)
     L.seed_everything(config.seed, verbose=False)
     names = getattr(datamodule, "label_names", None)
     colours = getattr(datamodule, "label_colours", None)

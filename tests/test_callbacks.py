@@ -14,6 +14,7 @@ from data.energy_datamodule import EnergyDataModule
 from energies import GridPottsEnergy, ising_energy
 from figures.fig1 import fig1_figures, pixelwise_samples, subject_coherence
 from models import MeanField
+from run.console import stage_bar
 
 
 class _EnergyDM(EnergyDataModule):
@@ -134,6 +135,18 @@ def test_summary_writes_the_run_folder(tmp_path):
     fig = data["fig1"]
     assert fig["subject_pixels"] == 9 and 0 <= fig["cat_share"] <= 1 and fig["cat_label"] == "cat"
     assert 0 < fig["subject_coherence"] <= 1 and 0 < fig["pixelwise_coherence"] <= 1
+
+
+def test_summary_shows_the_stages_of_its_evaluation(tmp_path, capsys):
+    quiet = RunSummary(samples=64, marginal_samples=32)
+    _fit([quiet], _potts3(), steps=2, tmp_path=tmp_path / "quiet")
+    assert "final evaluation" not in capsys.readouterr().out  # off by default
+    shown = RunSummary(samples=64, marginal_samples=32, progress=stage_bar)  # train.py's and sample.py's bar
+    _fit([shown], _potts3(), steps=2, tmp_path=tmp_path / "shown")
+    out = capsys.readouterr().out
+    assert "final evaluation" in out and "4/4" in out
+    assert all(name in out for name in ("samples", "bounds", "marginals", "files"))
+    assert (tmp_path / "shown" / "summary.json").exists()
 
 
 def test_summary_seconds_carry_over():

@@ -14,6 +14,7 @@ from PIL import Image
 
 import train
 from conftest import tiny_config, write_tiny_image
+from models.recipes import RECIPES
 
 
 def _error_line(capsys) -> str:
@@ -253,7 +254,8 @@ WHOLE = [
     (["--omega-variance", "-1"], "--omega-variance must be positive, got -1.0"),
     (["--sw-sweeps", "-1"], "--sw-sweeps must be an integer ≥ 0, got -1"),
     (["--ising", "3x8", "--recipe", "image", "--coupling", "-1"],
-     "--sw-sweeps 2: Swendsen–Wang needs edge weights ≥ 0 (a ferromagnetic Potts model); set --sw-sweeps 0"),
+     f"--sw-sweeps {RECIPES['image'].settings.sw_sweeps}: Swendsen–Wang needs edge weights ≥ 0 (a ferromagnetic Potts "
+     "model); set --sw-sweeps 0"),
 ]
 
 
