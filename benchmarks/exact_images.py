@@ -297,7 +297,7 @@ def main(argv=None) -> int:
     parser.add_argument("--json", type=Path, help="default: benchmarks/results/exact_images.json (--quick: exact_images_quick.json)")
     parser.add_argument("--samples", type=int, default=4096, help="samples per row (default: %(default)s)")
     parser.add_argument("--sw", default="0,1,2,5,10", help="Swendsen–Wang sweeps (default: %(default)s)")
-    parser.add_argument("--hb", default="0,1,2,5,10", help="heat-bath sweeps (default: %(default)s)")
+    parser.add_argument("--hb", default="0,1,2,3,4,5,10", help="heat-bath sweeps (default: %(default)s)")
     parser.add_argument("--photo", default="chelsea", help="bundled photo for the strip, or 'none' (default: %(default)s)")
     parser.add_argument("--flow-steps", type=int, help="default: the image recipe's")
     parser.add_argument("--mf-steps", type=int, help="default: BASELINE_MAX_STEPS['meanfield']")

@@ -9,7 +9,7 @@ imports neither torch nor the model (the command line reads it for its help text
   draw label-symmetric and one label offset per uncertain region of the data term, so separate regions
   decide independently (k = 3 subjects: TV to uniform 0.75 → 0.02); S0 from the data term, argmax
   rounding, T = 4 in steps of 0.4, Ω variance 1, the energy weight annealed over the first 37.5 %; each
-  sample finished by 1 Swendsen–Wang and 2 heat-bath sweeps (P*'s region odds and pixel fluctuations).
+  sample finished by 1 Swendsen–Wang and 4 heat-bath sweeps (P*'s region odds and pixel fluctuations).
 * ``image-stationary``: ``image`` with a stationary start (its scale a function of the start entropy, the offset
   factor a constant): nothing learned belongs to a pixel, so a trained model samples other images (``sample.py``).
 * ``image-global``: the previous image model: Ω noise per entry and one label offset per image (every
@@ -52,9 +52,9 @@ _IMAGE = _ISING.replace(
     omega="conv", samples_per_step=64, schedule_steps=600, end_time=4.0, step_size=0.4, omega_variance=1.0, rounding="argmax",
     score_function=False, s0_noise=0.0, tie_labels=True, noise_rank=1, noise_rank_init=1.0, omega_noise="role", offset="region",
     # the P*-invariant finish: the fewest sweeps that bring every exact image's subject odds within 0.05 of P*'s and its
-    # pixel TV to ≤ 0.02 / 0.08 (benchmarks/exact_images.py). Over seeds 0–2, 1 + 2 and 2 + 2 are alike (odds ≤ 0.021,
-    # soft's TV over all pixels 0.012–0.025 for both: the flow's seed decides it), so the cheaper one
-    sw_sweeps=1, heat_bath_sweeps=2,
+    # pixel TV to ≤ 0.02 / 0.08 (benchmarks/exact_images.py) for seeds 0–2: soft's halos (boundary pixels) need the heat
+    # bath, TV over all pixels 0.009–0.014 with 1 + 4, 0.010–0.021 with 1 + 3, 0.012–0.027 with 1 + 2 or 2 + 2
+    sw_sweeps=1, heat_bath_sweeps=4,
     # larger images train on 128² crops (a scale and an offset factor per pixel, trained while its pixel is in the crop)
     stationary=False, crop=128,
 )

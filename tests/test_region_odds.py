@@ -2,8 +2,8 @@
 
 A 2×6 image with two subjects of different sizes whose data terms lean opposite ways: P*'s odds of each subject
 being all cat / all lion come from all 3¹² labelings, computed here from the unary and β directly. The untrained
-flow alone gives odds that are not P*'s (a control: the answer is not built into the model); its finish (2
-Swendsen–Wang + 2 heat-bath sweeps, the recipe's) brings them and the pixel marginals to P*'s.
+flow alone gives odds that are not P*'s (a control: the answer is not built into the model); its finish (the
+recipe's Swendsen–Wang and heat-bath sweeps) brings them and the pixel marginals to P*'s.
 """
 
 import itertools
@@ -14,6 +14,7 @@ import torch
 from energies.grid_potts import GridPottsEnergy
 from energies.pairwise import PairwiseEnergy
 from models import RandomizedFlow
+from models.recipes import RECIPES
 
 H, W, C, BETA = 2, 6, 3, 1.5
 SUBJECTS = {"A (2×2, leans cat by 1 nat)": ([1, 2], 1.0), "B (2×1, leans lion by 1.5 nats)": ([4], -1.5)}
@@ -74,7 +75,7 @@ def test_the_finished_marginals_are_p_stars(exact, model):
 
 def test_the_finish_needs_a_grid_potts_energy_and_heat_bath_two_colours():
     odd_torus = GridPottsEnergy(torch.zeros(3, 5, 3), beta=BETA, periodic=True)  # no checkerboard: 3 and 5 are odd
-    with pytest.raises(ValueError, match="heat_bath_sweeps=2: .*even number of rows and columns.*; set heat_bath_sweeps=0"):
+    with pytest.raises(ValueError, match=f"heat_bath_sweeps={RECIPES['image'].settings.heat_bath_sweeps}: .*even number of rows and columns.*; set heat_bath_sweeps=0"):
         RandomizedFlow.from_recipe("image", odd_torus)
     RandomizedFlow.from_recipe("image", odd_torus, heat_bath_sweeps=0)
     RandomizedFlow.from_recipe("image", GridPottsEnergy(leaning_image(), beta=BETA, periodic=True))  # 2×6: even sides
