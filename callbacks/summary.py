@@ -266,6 +266,7 @@ def _stages(progress: Callable[[int], tqdm] | None, total: int):
         yield stage
     finally:
         bar.update(total - bar.n)
+        bar.refresh()  # update() skips drawing within tqdm's mininterval: always show the finished count
         bar.close()
 
 
