@@ -176,4 +176,7 @@ def with_flags(err: UsageError) -> str:
 
 
 if __name__ == "__main__":
+    from run.heap import keep_freed_memory
+
+    keep_freed_memory()  # big tensors without page faults on every allocation (run/heap.py)
     sys.exit(main())

@@ -88,4 +88,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    from run.heap import keep_freed_memory
+
+    keep_freed_memory()  # big tensors without page faults on every allocation (run/heap.py)
     sys.exit(main())

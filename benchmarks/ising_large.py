@@ -603,4 +603,7 @@ def write_figure(path: Path, result: dict, previews: dict, scale: int = 4) -> No
 
 
 if __name__ == "__main__":
+    from run.heap import keep_freed_memory
+
+    keep_freed_memory()  # big tensors without page faults on every allocation (run/heap.py)
     sys.exit(main())

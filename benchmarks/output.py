@@ -49,15 +49,18 @@ def git_commit(root: Path = ROOT) -> str | None:
 
 
 def machine() -> dict:
-    """What the timings in a result depend on: platform, CPUs, torch, its threads, and the load."""
+    """What the timings in a result depend on: platform, CPUs, torch, its threads, the load, and whether freed memory
+    stays in the heap (run/heap.py)."""
     import torch
+
+    from run.heap import freed_memory_kept
 
     try:
         load = os.getloadavg()[0]
     except (OSError, AttributeError):  # not on every platform
         load = None
     return {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__,
-            "threads": torch.get_num_threads(), "load_average_1min": load}
+            "threads": torch.get_num_threads(), "load_average_1min": load, "freed_memory_kept": freed_memory_kept()}
 
 
 def provenance(command: str | None = None) -> dict:

@@ -24,34 +24,47 @@ def num_steps(step_size: float, end_time: float) -> int:
     return max(1, int(round(end_time / step_size)))
 
 
+#: the memory layouts the flow can integrate in, each as the order of ``log_s0``'s dims (m samples, n nodes,
+#: c labels) it holds S in: the layout where its ``Ω`` is cheapest to apply (an Ω module's ``layout``)
+LAYOUTS = {"mnc": (0, 1, 2), "mcn": (0, 2, 1), "cnm": (2, 1, 0)}
+
+
+def check_layout(layout: str) -> tuple[int, int, int]:
+    """The dims order of ``layout`` (one of :data:`LAYOUTS`)."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    return LAYOUTS[layout]
+
+
 def integrate_flow(
-    log_s0: Tensor, apply_omega: ApplyOmega, step_size: float = 0.1, end_time: float = 1.0, channels_first: bool = False
+    log_s0: Tensor, apply_omega: ApplyOmega, step_size: float = 0.1, end_time: float = 1.0, layout: str = "mnc"
 ) -> Tensor:
     """Integrate ``Ṡ = R_S(ΩS)`` (eq. (2)) from ``S(0) = exp(log_s0)`` to ``t = end_time``.
 
     Args:
         log_s0: ``(m, n, c)`` log of the start point (rows need not be normalised: they are).
-        apply_omega: maps ``S (m, n, c)`` to ``ΩS (m, n, c)``, one operator per sample (``(m, c, n)`` to
-            ``(m, c, n)`` when ``channels_first``).
+        apply_omega: maps ``S`` to ``ΩS``, one operator per sample, both in ``layout``: ``(m, n, c)`` for
+            ``"mnc"``, ``(m, c, n)`` for ``"mcn"``, ``(c, n, m)`` for ``"cnm"``.
         step_size: Euler step ``h`` (paper: 0.1).
         end_time: end time ``T`` (paper: 1.0).
-        channels_first: integrate in the layout ``(m, c, n)`` (convolutional Ω works on it directly).
+        layout: the layout S is integrated in (:data:`LAYOUTS`; convolutional Ω works on its own directly).
 
     Returns:
         ``(m, n, c)`` log S(T); differentiable in ``log_s0`` and in whatever ``apply_omega`` uses.
     """
     if log_s0.dim() != 3:
         raise ValueError(f"log_s0 must have shape (m, n, c), got {tuple(log_s0.shape)}")
+    order = check_layout(layout)
     # one copy in and one out instead of two transposes per step
-    z = log_s0.transpose(1, 2).contiguous() if channels_first else log_s0
-    labels_dim = 1 if channels_first else -1
+    z = log_s0.permute(order).contiguous()
+    labels_dim = order.index(2)
     for _ in range(num_steps(step_size, end_time)):
         # geometric Euler: S ← exp_S(h ΩS) = softmax(log S + h ΩS)  (§2.1 lifting map, [34]), carried as logits
         # z with S = softmax(z): log S and z differ by a constant per node, which the softmax ignores
         z = torch.add(z, apply_omega(torch.softmax(z, labels_dim)), alpha=step_size)
     log_s = torch.log_softmax(z, labels_dim)
     # contiguous (m, n, c): reductions over labels on a strided view cost more than this one copy
-    return log_s.transpose(1, 2).contiguous() if channels_first else log_s
+    return log_s.permute([order.index(d) for d in range(3)]).contiguous()
 
 
 class AssignmentFlow(nn.Module):
@@ -67,9 +80,9 @@ class AssignmentFlow(nn.Module):
         self.steps = num_steps(step_size, end_time)
         self.step_size, self.end_time = float(step_size), float(end_time)
 
-    def forward(self, log_s0: Tensor, apply_omega: ApplyOmega, channels_first: bool = False) -> Tensor:
+    def forward(self, log_s0: Tensor, apply_omega: ApplyOmega, layout: str = "mnc") -> Tensor:
         """``(m, n, c)`` log S(T) from ``log_s0 (m, n, c)``; see :func:`integrate_flow`."""
-        return integrate_flow(log_s0, apply_omega, self.step_size, self.end_time, channels_first)
+        return integrate_flow(log_s0, apply_omega, self.step_size, self.end_time, layout)
 
     def extra_repr(self) -> str:
         return f"step_size={self.step_size}, end_time={self.end_time}, steps={self.steps}"

@@ -3,7 +3,9 @@
 ``Ω ∈ R^{nc×nc}`` (the generalised S-flow (3), with label interaction) acts on ``S`` viewed as a
 ``c``-channel image of size ``H×W`` by a ``c → c`` channel ``k×k`` convolution whose weights are drawn
 per sample. All ``m`` samples are applied in one grouped convolution: the batch is folded into
-channels, ``(m, c, H, W) → (1, m·c, H, W)``, with ``groups = m``.
+channels, ``(m, c, H, W) → (1, m·c, H, W)``, with ``groups = m``. Label-symmetric draws (``noise="role"``)
+need one kernel per sample only, applied depthwise with the labels as the convolution's batch and the
+samples as its channels, stored last (``(c, H, W, m)``, channels-last), and ``groups = m``.
 """
 
 from __future__ import annotations
@@ -62,13 +64,16 @@ def grouped_conv_channels_first(S: Tensor, weight: Tensor, grid: tuple[int, int]
     return _conv(S.reshape(1, m * c, H, W), weight.reshape(m * c, c, k, k), m, periodic).view(m, c, n)
 
 
-def depthwise_conv_channels_first(S: Tensor, kernel: Tensor, grid: tuple[int, int], periodic: bool = False) -> Tensor:
-    """``S (m, c, n)`` → ``(m, c, n)``: every label channel of sample ``i`` convolved with ``kernel[i] (k, k)``."""
-    m, c, n = S.shape
+def depthwise_conv_samples_last(S: Tensor, kernel: Tensor, grid: tuple[int, int], periodic: bool = False) -> Tensor:
+    """``S (c, n, m)`` → ``(c, n, m)``: every label channel of sample ``i`` convolved with ``kernel[i] (k, k)``.
+
+    The labels are the convolution's batch and the samples its channels, stored last: ``(c, H, W, m)`` is the
+    channels-last ``(c, m, H, W)`` that oneDNN's depthwise kernel reads and writes without reordering, and one
+    kernel per channel serves every label (README, "Changes": 15–25 % faster flows than ``(1, m·c, H, W)``)."""
+    c, n, m = S.shape
     H, W = grid
-    k = kernel.shape[-1]
-    weight = kernel[:, None].expand(m, c, k, k).reshape(m * c, 1, k, k)
-    return _conv(S.reshape(1, m * c, H, W), weight, m * c, periodic).view(m, c, n)
+    out = _conv(S.view(c, H, W, m).permute(0, 3, 1, 2), kernel[:, None], m, periodic)
+    return out.permute(0, 2, 3, 1).reshape(c, n, m)  # a view when the result is channels-last (it is on CPU)
 
 
 class ConvOmega(nn.Module):
@@ -96,7 +101,6 @@ class ConvOmega(nn.Module):
             instead of padding with zeros, so every node has the same neighbourhood.
     """
 
-    channels_first = True  # applies to S of shape (m, c, n): see grouped_conv_channels_first
 
     def __init__(
         self,
@@ -135,6 +139,12 @@ class ConvOmega(nn.Module):
         self.register_buffer("centre", centre, persistent=False)
         # tied: index 0 on the channel diagonal (a label's own channel), 1 off it
         self.register_buffer("role", 1 - torch.eye(c, dtype=torch.long), persistent=False)
+
+    @property
+    def layout(self) -> str:
+        """The layout its draws apply to (:data:`models.assignment_flow.LAYOUTS`): ``S (c, n, m)`` for the depthwise
+        path of ``noise="role"``, ``(m, c, n)`` for the grouped ``c → c`` convolution."""
+        return "cnm" if self.noise == "role" else "mcn"
 
     def _per_channel(self, p: Tensor) -> Tensor:
         """``(c, c, k, k)`` from a learned tensor (itself, or its two tied kernels spread by role)."""
@@ -176,7 +186,7 @@ class ConvOmega(nn.Module):
         return weight + self.eps * self.centre
 
     def forward(self, m: int, generator: torch.Generator | None = None, grid: tuple[int, int] | None = None) -> ApplyOmega:
-        """Draw ``m`` kernels; return ``S (m, c, n) ↦ ΩS`` (one grouped conv per call) on ``grid`` (default: the
+        """Draw ``m`` kernels; return ``S ↦ ΩS`` in :attr:`layout` (one convolution per call) on ``grid`` (default: the
         module's; the kernels are stationary, so the same law applies to a crop or another image).
 
         With ``noise="role"`` each draw is label-symmetric, and as the rows of ``S`` sum to one,
@@ -188,7 +198,7 @@ class ConvOmega(nn.Module):
             roles = self.draw_roles(m, generator)
             difference = roles[:, 0] - roles[:, 1]
             difference[:, self.kernel_size // 2, self.kernel_size // 2] += self.eps
-            return lambda S: depthwise_conv_channels_first(S, difference, grid or self.grid, self.periodic)
+            return lambda S: depthwise_conv_samples_last(S, difference, grid or self.grid, self.periodic)
         weight = self.draw(m, generator)
         return lambda S: grouped_conv_channels_first(S, weight, grid or self.grid, self.periodic)
 

@@ -36,7 +36,7 @@ class DenseOmega(nn.Module):
         learn_std: learn ``std`` (else it stays at its initial value).
     """
 
-    channels_first = False  # applies to S of shape (m, n, c)
+    layout = "mnc"  # applies to S of shape (m, n, c) (models.assignment_flow.LAYOUTS)
 
     def __init__(self, n: int, mean: float = 1 / 20, variance: float = 0.1, eps: float = 1e-3, learn_std: bool = True) -> None:
         super().__init__()

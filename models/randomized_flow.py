@@ -199,9 +199,9 @@ class RandomizedFlow(EnergyModel):
         the offset's mean is learned); on a ``window`` of the grid (:meth:`training_window`): the flow on its nodes alone."""
         if window is None:
             log_s0, offset = self.start.draw(m, generator)
-            return self.flow(log_s0, self.omega(m, generator), self.omega.channels_first), offset
+            return self.flow(log_s0, self.omega(m, generator), self.omega.layout), offset
         log_s0, offset = self.start.draw(m, generator, window.nodes)
-        return self.flow(log_s0, self.omega(m, generator, window.grid), self.omega.channels_first), offset
+        return self.flow(log_s0, self.omega(m, generator, window.grid), self.omega.layout), offset
 
     def training_window(self) -> "Window | None":
         """This step's random ``crop × crop`` window of the image (``None``: the whole image). Its place comes from the

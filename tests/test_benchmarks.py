@@ -24,7 +24,7 @@ def check_provenance(result: dict, script: str) -> None:
     assert prov["commit"] is None or COMMIT.fullmatch(prov["commit"]), prov["commit"]
     assert prov["command"].startswith(f"python benchmarks/{script}.py"), prov["command"]
     assert datetime.datetime.fromisoformat(prov["date"]).utcoffset() == datetime.timedelta(0)
-    assert set(prov["machine"]) == {"platform", "cpus", "torch", "threads", "load_average_1min"}
+    assert set(prov["machine"]) == {"platform", "cpus", "torch", "threads", "load_average_1min", "freed_memory_kept"}
     assert prov["machine"]["torch"] == torch.__version__
 
 

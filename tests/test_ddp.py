@@ -18,7 +18,7 @@ class FixedDraws(RandomizedFlow):
     def run_flow(self, m, generator=None, window=None):
         world, rank = self.world()
         g = torch.Generator().manual_seed(123)
-        all_draws = self.flow(self.start(M, g), self.omega(M, g), self.omega.channels_first)
+        all_draws = self.flow(self.start(M, g), self.omega(M, g), self.omega.layout)
         return all_draws[rank * m : (rank + 1) * m], None
 
     def round(self, S, generator=None, log=False):

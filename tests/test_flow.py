@@ -13,7 +13,7 @@ from energies.exact import exact_inference
 from energies.ising import ising_energy
 from energies.sample_stats import miller_madow, plugin_entropy, sample_figures
 from models import MeanField, RandomizedFlow
-from models.assignment_flow import integrate_flow, num_steps
+from models.assignment_flow import LAYOUTS, integrate_flow, num_steps
 from models.flow_entropy import log_mixture_prob
 from models.flow_start import FreeStart
 from models.omega_conv import ConvOmega, grouped_conv
@@ -28,7 +28,7 @@ def test_rows_stay_on_simplex(omega):
     m, H, W, c = 7, 3, 4, 3
     draw = DenseOmega(H * W) if omega == "dense" else ConvOmega(c, (H, W))
     log_s0 = torch.randn(m, H * W, c, generator=gen())
-    log_S = integrate_flow(log_s0, draw(m, gen(1)), step_size=0.1, end_time=2.0, channels_first=draw.channels_first)
+    log_S = integrate_flow(log_s0, draw(m, gen(1)), step_size=0.1, end_time=2.0, layout=draw.layout)
     S = log_S.exp()
     assert S.shape == (m, H * W, c)
     assert torch.isfinite(log_S).all() and (S > 0).all()
@@ -40,8 +40,8 @@ def test_flow_with_theorem1_omega_converges_to_vertices():
     omega = DenseOmega(n, eps=0.1)  # Ω = max(Z + Zᵀ, 0) + εI, Theorem 1 (larger ε: faster for isolated nodes)
     log_s0 = torch.randn(m, n, 2, generator=gen(3))
     with torch.no_grad():
-        S_short = integrate_flow(log_s0, omega(m, gen(4)), 0.1, 1.0, omega.channels_first).exp()
-        S_long = integrate_flow(log_s0, omega(m, gen(4)), 0.5, 200.0, omega.channels_first).exp()
+        S_short = integrate_flow(log_s0, omega(m, gen(4)), 0.1, 1.0, omega.layout).exp()
+        S_long = integrate_flow(log_s0, omega(m, gen(4)), 0.5, 200.0, omega.layout).exp()
     # a node whose drawn couplings are all clipped to 0 moves only at rate ε, hence the long T
     assert S_long.max(-1).values.min() > 0.99
     assert S_long.max(-1).values.mean() > S_short.max(-1).values.mean()
@@ -92,7 +92,10 @@ def test_periodic_conv_omega_is_the_torus_operator(noise):
     S = S / S.sum(1, keepdim=True)  # rows of S sum to 1: the depthwise path drops a constant over labels
     apply = omega(m, gen(5))
     weight = omega.draw(m, gen(5)).double()  # the same draws (same generator state)
-    out = apply(S.float()).double()
+    if omega.layout == "cnm":  # the depthwise path's layout: (c, n, m)
+        out = apply(S.float().permute(1, 2, 0).contiguous()).permute(2, 0, 1).double()
+    else:
+        out = apply(S.float()).double()
     for s in range(m):
         A = conv_matrix_reference(weight[s], H, W, periodic=True)
         ref = (A @ S[s].T.reshape(-1)).reshape(H * W, c).T
@@ -121,19 +124,40 @@ def test_conv_omega_batched_equals_per_sample_loop(symmetric):
 def test_conv_omega_runs_on_a_large_grid():
     m, H, W, c = 4, 128, 128, 3
     omega = ConvOmega(c, (H, W))
-    log_S = integrate_flow(torch.randn(m, H * W, c, generator=gen()), omega(m, gen(1)), 0.1, 1.0, channels_first=True)
+    log_S = integrate_flow(torch.randn(m, H * W, c, generator=gen()), omega(m, gen(1)), 0.1, 1.0, layout=omega.layout)
     assert log_S.shape == (m, H * W, c) and torch.isfinite(log_S).all()
 
 
-def test_channels_first_integration_equals_the_node_major_one():
-    """The conv flow integrates in (m, c, n); the same flow with the (m, n, c) grouped_conv must agree."""
+@pytest.mark.parametrize("noise", ["entry", "role"])
+def test_conv_layouts_integrate_the_node_major_flow(noise):
+    """The conv flow integrates in (m, c, n), or (c, n, m) on the depthwise path; the same flow with the (m, n, c)
+    grouped_conv of the full drawn kernels must agree (up to the label constant the depthwise path drops)."""
     m, H, W, c = 3, 5, 6, 3
-    omega = ConvOmega(c, (H, W), variance=1.0)
+    omega = ConvOmega(c, (H, W), variance=1.0, tie_labels=True, noise=noise).double()
     weight = omega.draw(m, gen(2))
-    log_s0 = torch.randn(m, H * W, c, generator=gen())
-    fast = integrate_flow(log_s0, omega(m, gen(2)), 0.1, 1.0, channels_first=True)
+    log_s0 = torch.randn(m, H * W, c, generator=gen(), dtype=torch.float64)
+    fast = integrate_flow(log_s0, omega(m, gen(2)), 0.1, 1.0, layout=omega.layout)
     reference = integrate_flow(log_s0, lambda S: grouped_conv(S, weight, (H, W)), 0.1, 1.0)
-    torch.testing.assert_close(fast, reference)
+    assert omega.layout == {"entry": "mcn", "role": "cnm"}[noise]
+    torch.testing.assert_close(fast, reference, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("layout", ["mcn", "cnm"])
+def test_every_layout_integrates_the_same_flow(layout):
+    """A node-wise Ω (per node and sample, mixing labels) applied in any layout gives the (m, n, c) flow."""
+    m, n, c = 4, 7, 3
+    g = gen()
+    mix, log_s0 = torch.randn(m, n, c, c, generator=g, dtype=torch.float64), torch.randn(m, n, c, generator=g, dtype=torch.float64)
+    order = LAYOUTS[layout]
+
+    def in_layout(S):  # S in `layout` → (m, n, c), Ω, and back
+        node_major = S.permute([order.index(d) for d in range(3)])
+        return torch.einsum("mnab,mnb->mna", mix, node_major).permute(order)
+
+    reference = integrate_flow(log_s0, lambda S: torch.einsum("mnab,mnb->mna", mix, S), 0.2, 1.0)
+    torch.testing.assert_close(integrate_flow(log_s0, in_layout, 0.2, 1.0, layout=layout), reference, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="layout must be one of"):
+        integrate_flow(log_s0, in_layout, 0.2, 1.0, layout="nmc")
 
 
 # -- entropy estimator ------------------------------------------------------------------------------

@@ -42,9 +42,9 @@ def test_depthwise_path_gives_the_flow_of_the_full_convolution():
     omega = randomised_role_omega(c=3, grid=(5, 6)).double()
     g = torch.Generator().manual_seed(2)
     log_s0 = torch.log_softmax(torch.randn(7, 30, 3, generator=g, dtype=torch.float64), -1)
-    fast = integrate_flow(log_s0, omega(7, torch.Generator().manual_seed(3)), 0.4, 4.0, channels_first=True)
+    fast = integrate_flow(log_s0, omega(7, torch.Generator().manual_seed(3)), 0.4, 4.0, layout=omega.layout)
     full_kernels = omega.draw(7, torch.Generator().manual_seed(3))
-    full = integrate_flow(log_s0, lambda S: grouped_conv_channels_first(S, full_kernels, (5, 6)), 0.4, 4.0, channels_first=True)
+    full = integrate_flow(log_s0, lambda S: grouped_conv_channels_first(S, full_kernels, (5, 6)), 0.4, 4.0, layout="mcn")
     torch.testing.assert_close(fast, full, rtol=1e-9, atol=1e-9)
 
 
