@@ -6,8 +6,9 @@ the system beyond 128 KiB. A flow step allocates tensors of ``m·n·c`` floats (
 labels); each one was then zeroed by the kernel, page by page, on first touch, every step. PyTorch's CPU
 performance guide recommends jemalloc or tcmalloc for this reason; glibc's own ``mallopt`` does the same
 without an install: every block from the heap, and the heap never trimmed. Freed memory is reused, so the
-peak is what it was; the resident size no longer shrinks after the peak. Measured in the README
-("Changes"): the flow 2–2.5× faster at 128² and 256², the finish's sweeps too.
+peak stays near what it was (a 512² photo's run: 2.00 → 2.63 GB), and the resident size no longer shrinks
+after the peak. Measured in the README ("Changes"): with the flow's layout change of the same commit, the flow
+2.1–2.8× faster per sample at 64²–256², the finish's sweeps 1.8–4×, the default run 30–36 → 13–18 s.
 
 The entry points call :func:`keep_freed_memory` (``train.py``, ``sample.py``, every benchmark); a program that
 imports the models calls it itself, or sets ``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_TRIM_THRESHOLD_``.
