@@ -54,27 +54,30 @@ class CheckerboardGibbs:
         return e.unary + (self.weights[..., None] * (1 - agree)).sum(3)
 
     def half_sweep(self, x: Tensor, parity: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-        """Resample the pixels of checkerboard colour ``parity`` of ``x (chains, n)``, each from its conditional given
-        its neighbours (all of the other colour): the new ``x`` and the logits ``(chains, n/2, c)`` of the
-        conditionals it drew from (``−`` the conditional energies up to a constant per pixel), in the order of
-        ``halves[parity][0]``."""
+        """Resample the pixels of checkerboard colour ``parity`` of ``x (n, chains)`` (samples last), each from its
+        conditional given its neighbours (all of the other colour): the new ``x`` and the logits ``(n/2, c, chains)``
+        of the conditionals it drew from (``−`` the conditional energies up to a constant per pixel), in the order
+        of ``halves[parity][0]``.
+
+        Samples last, a pixel's neighbours are whole rows of ``x``: the gathers copy rows instead of single labels
+        (1.25–1.7× faster sweeps than ``(chains, n)`` with 2 threads; README, "Changes")."""
         pixels, neighbours, weights, unary = self.halves[parity]
-        B, c = x.shape[0], self.energy.c
-        around = x.index_select(1, neighbours.view(-1)).view(B, -1, 4)  # (chains, n/2, 4) the neighbours' labels
+        B, c = x.shape[1], self.energy.c
+        around = x.index_select(0, neighbours.view(-1)).view(len(pixels), 4, B)  # the neighbours' labels
         # Potts: a label costs w for every neighbour that differs, i.e. −w for every one that agrees, plus a constant
-        agree = torch.zeros(B, len(pixels), c, dtype=weights.dtype, device=x.device)
-        logits = agree.scatter_add_(2, around, weights.expand(B, -1, -1)) - unary
-        cumulative = (logits - logits.amax(-1, keepdim=True)).exp_().cumsum(-1)  # unnormalised
-        u = torch.rand(cumulative.shape[:-1] + (1,), generator=generator, device=x.device, dtype=cumulative.dtype)
-        draw = (cumulative < u * cumulative[..., -1:]).sum(-1).clamp_max(c - 1)  # inverse CDF: one uniform per pixel
-        return x.index_copy(1, pixels, draw), logits
+        logits = (-unary)[:, :, None].expand(-1, -1, B).contiguous()
+        logits.scatter_add_(1, around, weights[:, :, None].expand(-1, -1, B))
+        cumulative = (logits - logits.amax(1, keepdim=True)).exp_().cumsum(1)  # unnormalised
+        u = torch.rand(len(pixels), 1, B, generator=generator, device=x.device, dtype=cumulative.dtype)
+        draw = (cumulative < u * cumulative[:, -1:]).sum(1).clamp_max(c - 1)  # inverse CDF: one uniform per pixel
+        return x.index_copy(0, pixels, draw), logits
 
     def sweep(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """One full sweep of ``x (chains, H, W)``: resample the even, then the odd checkerboard colour."""
-        flat = x.reshape(x.shape[0], -1)
+        flat = x.reshape(x.shape[0], -1).T.contiguous()  # (n, chains): see half_sweep
         for parity in (0, 1):
             flat = self.half_sweep(flat, parity, generator)[0]
-        return flat.view(x.shape)
+        return flat.T.contiguous().view(x.shape)
 
     def sweep_as_draw(self, z: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """One full sweep from ``z (chains, H, W)``, with the law it draws from.
@@ -85,12 +88,13 @@ class CheckerboardGibbs:
         probabilities (zero on odd pixels), and the second factor's log at ``x``, ``(chains,)``.
         """
         B, n, c = z.shape[0], self.energy.n, self.energy.c
-        x, logits_even = self.half_sweep(z.reshape(B, n), 0, generator)
+        x, logits_even = self.half_sweep(z.reshape(B, n).T.contiguous(), 0, generator)
         x, logits_odd = self.half_sweep(x, 1, generator)
         even, odd = self.halves[0][0], self.halves[1][0]
-        table = torch.zeros(B, n, c, dtype=logits_even.dtype, device=z.device).index_copy(1, even, logits_even.log_softmax(-1))
-        rest = logits_odd.log_softmax(-1).gather(-1, x[:, odd, None]).sum((1, 2))
-        return x.view(z.shape), table, rest
+        table = torch.zeros(B, n, c, dtype=logits_even.dtype, device=z.device)
+        table.index_copy_(1, even, logits_even.log_softmax(1).permute(2, 0, 1))
+        rest = logits_odd.log_softmax(1).gather(1, x[odd, None, :]).sum((0, 1))
+        return x.T.contiguous().view(z.shape), table, rest
 
     def run(self, chains: int, sweeps: int, burn_in: int = 0, generator: torch.Generator | None = None) -> Tensor:
         """States after each of ``sweeps`` recorded sweeps (after ``burn_in``): ``(sweeps, chains, n)``."""
