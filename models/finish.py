@@ -21,6 +21,7 @@ with node ids global over the batch), cluster energies by one scatter-add, label
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import groupby
 from typing import Literal
 
 import torch
@@ -248,8 +249,13 @@ class Finish:
         return labels.long().view(-1, *e.grid)
 
     def _run(self, x: Tensor, kinds: list[str], generator: torch.Generator | None) -> Tensor:
-        for kind in kinds:
-            x = self.sw.sweep(x, generator) if kind == "sw" else self.heat_bath.sweep(x, generator)
+        for kind, run in groupby(kinds):  # consecutive heat-bath sweeps share one change of layout
+            count = len(list(run))
+            if kind == "hb":
+                x = self.heat_bath.sweep(x, generator, count)
+            else:
+                for _ in range(count):
+                    x = self.sw.sweep(x, generator)
         return x
 
 

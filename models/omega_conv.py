@@ -101,7 +101,6 @@ class ConvOmega(nn.Module):
             instead of padding with zeros, so every node has the same neighbourhood.
     """
 
-
     def __init__(
         self,
         c: int,
