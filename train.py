@@ -92,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="flow start S0: softmax(−unary) of the data term, random, or a mean-field solution (default: the recipe's)")
     model.add_argument("--sw-sweeps", type=int, help="Swendsen–Wang sweeps with the data term after each flow sample: "
                        "region odds as P*'s (default: the recipe's)")
+    model.add_argument("--line-sweeps", type=int, help="line heat-bath sweeps after them, every row then every column drawn "
+                       "exactly given the rest: boundary fluctuations as P*'s (open grids; default: the recipe's)")
     model.add_argument("--heat-bath-sweeps", type=int, help="heat-bath sweeps after them: pixel fluctuations as P*'s "
                        "(default: the recipe's)")
     model.add_argument("--restarts", type=int, help="mean-field random restarts (default: mean field's own)")
@@ -155,7 +157,8 @@ OWNER_FLAGS = {
         "samples_per_step": "--samples", "batch_size": "--samples", "lr": "--lr", "omega": "--omega", "kernel_size": "--kernel-size",
         "end_time": "--end-time", "step_size": "--step-size", "omega_variance": "--omega-variance", "variance": "--omega-variance",
         "rounding": "--rounding", "anneal_fraction": "--anneal", "learn_offset_mean": "--learn-offset", "start": "--start",
-        "restarts": "--restarts", "recipe": "--recipe", "sw_sweeps": "--sw-sweeps", "heat_bath_sweeps": "--heat-bath-sweeps",
+        "restarts": "--restarts", "recipe": "--recipe", "sw_sweeps": "--sw-sweeps", "line_sweeps": "--line-sweeps",
+        "heat_bath_sweeps": "--heat-bath-sweeps",
     },
     "summary": {"samples": "--summary-samples"},
 }

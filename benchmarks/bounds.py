@@ -48,9 +48,9 @@ from models.recipes import BASELINE_MAX_STEPS, RECIPES  # noqa: E402
 
 MODELS = ("image", "image-global", "image-untied", "meanfield")
 TINY_SAMPLERS = {
-    "flow + 1 heat-bath sweep": dict(sw_sweeps=0, heat_bath_sweeps=1),
+    "flow + 1 heat-bath sweep": dict(sw_sweeps=0, line_sweeps=0, heat_bath_sweeps=1),
     "flow + the recipe's finish": {},
-    "flow alone, drawn labels": dict(sw_sweeps=0, heat_bath_sweeps=0, rounding="draw"),
+    "flow alone, drawn labels": dict(sw_sweeps=0, line_sweeps=0, heat_bath_sweeps=0, rounding="draw"),
 }
 PHOTO_SETTINGS = {"chains": 256, "burn_in": 300, "sweeps": 400, "thin": 1, **REFERENCES[0]}  # benchmarks/photos.py's first reference
 

@@ -194,7 +194,7 @@ def build(kind: str, inst: Instance, seed: int, args) -> L.LightningModule:
 def flow_alone(model: RandomizedFlow) -> RandomizedFlow:
     """A copy of the trained flow without its finish's sweeps: the flow's own samples and bound."""
     alone = copy.deepcopy(model)
-    alone.hparams.sw_sweeps = alone.hparams.heat_bath_sweeps = 0  # the finish is read off the settings when sampling
+    alone.hparams.sw_sweeps = alone.hparams.line_sweeps = alone.hparams.heat_bath_sweeps = 0  # the finish is read off the settings when sampling
     return alone
 
 
@@ -217,7 +217,7 @@ def views(kind: str, model, inst: Instance, args) -> dict[str, tuple[object, boo
     if kind != "flow":
         return {kind: (model, True)}
     out = {"flow": (model, True)}
-    if model.hparams.sw_sweeps or model.hparams.heat_bath_sweeps:
+    if model.hparams.sw_sweeps or model.hparams.line_sweeps or model.hparams.heat_bath_sweeps:
         out["flow-alone"] = (flow_alone(model), True)
     if args.after_sweeps:
         out[f"flow+{args.after_sweeps}sw"] = (Swept(model, inst.energy, args.after_sweeps), False)

@@ -11,9 +11,9 @@ until the mean pixel TV is ≤ 0.02 and until every subject's odds are within 0.
 Rows:
 
 * ``swendsen-wang`` / ``heat-bath``: uniform random labelings, then sweeps of that kind (the samplers a user
-  would pick instead; no training);
+  would pick instead; no training); ``line``: the same with line heat-bath sweeps (``models/line_gibbs.py``);
 * ``flow``: the ``image`` recipe trained on this image (its training counts), its samples, then sweeps
-  alternating Swendsen–Wang and heat bath (the recipe's finish is the first four);
+  in turn Swendsen–Wang, line and heat bath (the recipe's finish is the first three);
 * ``flow reused``: a flow of the ``image-stationary`` recipe trained once on the bundled cat/lion image and applied
   to this image as ``sample.py --image`` does (``run.sampling.flow_for``): no training counts, then the same sweeps.
 
@@ -48,13 +48,15 @@ from data import ImageDataModule  # noqa: E402
 from data.data_term import parse_labels  # noqa: E402
 from data.defaults import DEFAULT_LABELS  # noqa: E402
 from data.energy_datamodule import GivenEnergy  # noqa: E402
-from models.finish import Finish  # noqa: E402
+from models.finish import Finish, sweep_schedule  # noqa: E402
 from models.randomized_flow import RandomizedFlow  # noqa: E402
 from models.recipes import RECIPES  # noqa: E402
 from run.sampling import flow_for  # noqa: E402
 
 TARGETS = {"tv_all": 0.02, "odds_error": 0.05}
 GIBBS = {"chains": 256, "burn_in": 300, "sweeps": 400, "thin": 1}  # photos.py's reference settings
+_IMAGE = RECIPES["image"].settings
+FINISH = sweep_schedule(_IMAGE.sw_sweeps, _IMAGE.line_sweeps, _IMAGE.heat_bath_sweeps)  # the flow's sweeps, repeated
 
 
 def train_flow(energy, seed: int, max_steps: int | None, recipe: str = "image") -> tuple[RandomizedFlow, float]:
@@ -79,7 +81,7 @@ def accuracy(samples: torch.Tensor, marginals: torch.Tensor, subjects: list[dict
 
 def race(start, kinds: list[str], energy, marginals, subjects, max_sweeps: int, seconds_before: float, generator) -> dict:
     """Draw with ``start`` (timed), then sweep (timed) by ``kinds`` in turn, scoring after each sweep (untimed)."""
-    kernels = {"sw": Finish(energy, 1, 0), "hb": Finish(energy, 0, 1)}
+    kernels = {"sw": Finish(energy, 1, 0), "line": Finish(energy, 0, 0, line_sweeps=1), "hb": Finish(energy, 0, 1)}
     clock = time.perf_counter()
     with torch.no_grad():
         x = start()
@@ -160,8 +162,9 @@ def race_all(args) -> int:
         races = {
             "swendsen-wang": race(random, ["sw"], energy, marginals, subjects, args.max_sweeps, 0.0, g),
             "heat-bath": race(random, ["hb"], energy, marginals, subjects, args.max_sweeps, 0.0, g),
-            "flow": race(lambda: flow.sample(m, g, finish=False), ["sw", "hb"], energy, marginals, subjects, args.max_sweeps, train_seconds, g),
-            "flow reused": race(lambda: reused.sample(m, g, finish=False), ["sw", "hb"], energy, marginals, subjects, args.max_sweeps, 0.0, g),
+            "line": race(random, ["line"], energy, marginals, subjects, args.max_sweeps, 0.0, g),
+            "flow": race(lambda: flow.sample(m, g, finish=False), FINISH, energy, marginals, subjects, args.max_sweeps, train_seconds, g),
+            "flow reused": race(lambda: reused.sample(m, g, finish=False), FINISH, energy, marginals, subjects, args.max_sweeps, 0.0, g),
         }
         for sampler, result in races.items():
             rows.append({"instance": name, "grid": list(energy.grid), "sampler": sampler, "subjects": len(subjects), **result})

@@ -53,7 +53,7 @@ class RandomStartChains(EnergyModel):
         return total / m
 
     def last_draw_missing(self) -> str | None:
-        return None if self.finish.ends_with_heat_bath() else "the chains end with a Swendsen–Wang sweep, whose law is not a product"
+        return None if self.finish.ends_with_heat_bath() else "the chains' last sweep is no heat-bath one, so its law is not a product"
 
     def last_draw(self, m: int, generator: torch.Generator | None = None) -> LastDraw:
         start = torch.randint(0, self.c, (m, self.n), generator=generator, device=self.energy.unary.device)

@@ -10,8 +10,11 @@ the samples' distribution closer to P* (data processing: ``KL[μT : P*] ≤ KL[�
   probability ``1 − e^(−w_ij)``; the clusters of active bonds are found; each cluster ``C`` takes label
   ``a`` with probability ``∝ exp(−Σ_{i∈C} U_i(a))``. A whole region changes its decision in one step,
   with P*'s odds.
+* **Line heat-bath sweeps** (:class:`models.line_gibbs.LineGibbs`): every row, then every column, redrawn
+  exactly given the others, so a domain wall moves anywhere along its line in one step (open grids).
 * **Heat-bath checkerboard sweeps** (:class:`models.gibbs.CheckerboardGibbs`): each pixel redrawn from
-  its conditional given its neighbours, which fixes the pixel-level fluctuations at region boundaries.
+  its conditional given its neighbours, which fixes the pixel-level fluctuations at region boundaries; a
+  finish that ends with one has a known law for its last step (:meth:`Finish.as_draw`, the entropy bound).
 
 Everything is batched over the samples on their device: clusters by label propagation (minimum over
 active neighbours, hooking, pointer jumping — the algorithm of :mod:`models.swendsen_wang`, in torch and
@@ -30,6 +33,7 @@ from torch import Tensor
 from energies.grid_potts import GridPottsEnergy
 from models.gibbs import CheckerboardGibbs
 from models.last_draw import LastDraw
+from models.line_gibbs import LineGibbs
 
 Order = Literal["interleaved", "sw_first"]
 ORDERS = ("interleaved", "sw_first")
@@ -169,39 +173,51 @@ class PottsSwendsenWang:
         return self.recolour(find_clusters(*self.bonds(x, generator)), x.shape, generator)
 
 
+def sweep_schedule(sw_sweeps: int, line_sweeps: int, heat_bath_sweeps: int, order: Order = "interleaved") -> list[str]:
+    """The sweeps of a finish in the order they run (see :class:`Finish`'s ``order``): ``"sw"``, ``"line"``, ``"hb"``."""
+    counts = (("sw", sw_sweeps), ("line", line_sweeps), ("hb", heat_bath_sweeps))
+    if order == "sw_first":
+        return [kind for kind, count in counts for _ in range(count)]
+    rounds = max(count for _, count in counts)
+    return [kind for k in range(rounds) for kind, count in counts if k >= rounds - count]
+
+
 class Finish:
-    """The finish: ``sw_sweeps`` Swendsen–Wang sweeps with the data term and ``heat_bath_sweeps``
-    checkerboard heat-bath sweeps, applied to samples ``(m, n)`` of any model. Each sweep leaves P*
-    invariant, so the finish does too, in either order.
+    """The finish: ``sw_sweeps`` Swendsen–Wang sweeps with the data term, ``line_sweeps`` line heat-bath sweeps
+    and ``heat_bath_sweeps`` checkerboard heat-bath sweeps, applied to samples ``(m, n)`` of any model. Each
+    sweep leaves P* invariant, so the finish does too, in any order.
 
     How many of each the image recipes use is decided in ``models/recipes.py`` (the fewest that meet the targets
     of ``benchmarks/exact_images.py``). SW fixes the region decisions, heat bath the boundary pixels; neither
     does the other's job (SW's bonds ignore the data term: a pixel labelled against its data term stays bonded
-    into a big cluster whose label the data term pins).
+    into a big cluster whose label the data term pins). A line sweep does what several heat-bath sweeps do on a
+    one-pixel halo or a boundary band, at about twice a heat-bath sweep's cost.
 
     Args:
         energy: the :class:`GridPottsEnergy` of P*; the labels must be on its device.
         sw_sweeps: Swendsen–Wang sweeps (≥ 0).
         heat_bath_sweeps: heat-bath sweeps (≥ 0); on a torus its rows and columns must be even (two colours).
-        order: ``"interleaved"``: rounds of one SW then one heat-bath sweep, the kind with fewer sweeps in
-            the last rounds (so a heat-bath sweep, when any, comes last); ``"sw_first"``: all SW sweeps, then
-            all heat-bath sweeps.
+        order: ``"interleaved"``: rounds of one SW, one line and one heat-bath sweep, a kind with fewer sweeps
+            in the last rounds only (so a heat-bath sweep, when any, comes last); ``"sw_first"``: all SW sweeps,
+            then all line sweeps, then all heat-bath sweeps.
+        line_sweeps: line heat-bath sweeps (≥ 0); the grid must be open.
 
     Raises:
         TypeError, ValueError: for another energy, negative sweep counts, an unknown order, or heat-bath
-            sweeps on a torus with an odd side.
+            sweeps on a torus with an odd side, line sweeps on a torus.
     """
 
-    def __init__(self, energy: GridPottsEnergy, sw_sweeps: int, heat_bath_sweeps: int, order: Order = "interleaved") -> None:
+    def __init__(self, energy: GridPottsEnergy, sw_sweeps: int, heat_bath_sweeps: int, order: Order = "interleaved",
+                 line_sweeps: int = 0) -> None:
         if not isinstance(energy, GridPottsEnergy):
             raise TypeError(f"the finish needs a GridPottsEnergy, got {type(energy).__name__}")
-        for name, value in (("sw_sweeps", sw_sweeps), ("heat_bath_sweeps", heat_bath_sweeps)):
+        for name, value in (("sw_sweeps", sw_sweeps), ("heat_bath_sweeps", heat_bath_sweeps), ("line_sweeps", line_sweeps)):
             if isinstance(value, bool) or int(value) != value or value < 0:
                 raise ValueError(f"{name} must be an integer ≥ 0, got {value}")
         if order not in ORDERS:
             raise ValueError(f"order must be one of {', '.join(ORDERS)}, got {order!r}")
         self.energy, self.order = energy, order
-        self.sw_sweeps, self.heat_bath_sweeps = int(sw_sweeps), int(heat_bath_sweeps)
+        self.sw_sweeps, self.heat_bath_sweeps, self.line_sweeps = int(sw_sweeps), int(heat_bath_sweeps), int(line_sweeps)
         try:
             self.sw = PottsSwendsenWang(energy) if sw_sweeps else None
         except ValueError as err:  # named by this argument, so a caller knows which setting to change
@@ -210,14 +226,14 @@ class Finish:
             self.heat_bath = CheckerboardGibbs(energy) if heat_bath_sweeps else None
         except ValueError as err:
             raise ValueError(f"heat_bath_sweeps={heat_bath_sweeps}: {err}; set heat_bath_sweeps=0") from None
+        try:
+            self.line = LineGibbs(energy) if line_sweeps else None
+        except ValueError as err:
+            raise ValueError(f"line_sweeps={line_sweeps}: {err}; set line_sweeps=0") from None
 
     def schedule(self) -> list[str]:
-        """The sweeps in the order they run: ``"sw"`` and ``"hb"``."""
-        sw, hb = self.sw_sweeps, self.heat_bath_sweeps
-        if self.order == "sw_first":
-            return ["sw"] * sw + ["hb"] * hb
-        rounds = max(sw, hb)
-        return [kind for k in range(rounds) for kind, count in (("sw", sw), ("hb", hb)) if k >= rounds - count]
+        """The sweeps in the order they run: ``"sw"``, ``"line"`` and ``"hb"``."""
+        return sweep_schedule(self.sw_sweeps, self.line_sweeps, self.heat_bath_sweeps, self.order)
 
     def __call__(self, labels: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Finished labelings ``(m, n)`` long from labelings ``(m, n)``."""
@@ -249,10 +265,12 @@ class Finish:
         return labels.long().view(-1, *e.grid)
 
     def _run(self, x: Tensor, kinds: list[str], generator: torch.Generator | None) -> Tensor:
-        for kind, run in groupby(kinds):  # consecutive heat-bath sweeps share one change of layout
+        for kind, run in groupby(kinds):  # consecutive line or heat-bath sweeps share one change of layout
             count = len(list(run))
             if kind == "hb":
                 x = self.heat_bath.sweep(x, generator, count)
+            elif kind == "line":
+                x = self.line.sweep(x, generator, count)
             else:
                 for _ in range(count):
                     x = self.sw.sweep(x, generator)
@@ -266,6 +284,7 @@ def finish(
     heat_bath_sweeps: int,
     generator: torch.Generator | None = None,
     order: Order = "interleaved",
+    line_sweeps: int = 0,
 ) -> Tensor:
-    """``Finish(energy, sw_sweeps, heat_bath_sweeps, order)(labels, generator)``: see :class:`Finish`."""
-    return Finish(energy, sw_sweeps, heat_bath_sweeps, order)(labels, generator)
+    """``Finish(energy, sw_sweeps, heat_bath_sweeps, order, line_sweeps)(labels, generator)``: see :class:`Finish`."""
+    return Finish(energy, sw_sweeps, heat_bath_sweeps, order, line_sweeps)(labels, generator)

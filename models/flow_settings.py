@@ -90,8 +90,12 @@ class FlowSettings:
     energy that every relabelling leaves unchanged (Ising, Potts without a field)."""
     sw_sweeps: int
     """Swendsen–Wang sweeps with the data term after each sample's flow and rounding (``models/finish.py``; 0: none)."""
+    line_sweeps: int
+    """Line heat-bath sweeps after them: every row, then every column, drawn exactly given the rest (``models/line_gibbs.py``;
+    open grids; 0: none)."""
     heat_bath_sweeps: int
-    """Heat-bath checkerboard sweeps after them (0: none). Both leave P* invariant: they can only bring samples closer to it."""
+    """Heat-bath checkerboard sweeps after them (0: none). Each kind leaves P* invariant: they can only bring samples closer
+    to it."""
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):  # the Literal fields: their choices
@@ -111,7 +115,7 @@ class FlowSettings:
             raise ValueError(f"schedule_steps must be ≥ 1, got {self.schedule_steps}")
         if not 0 <= self.anneal_fraction <= 1:
             raise ValueError(f"anneal_fraction must be in [0, 1], got {self.anneal_fraction}")
-        for name in ("sw_sweeps", "heat_bath_sweeps", "crop"):
+        for name in ("sw_sweeps", "line_sweeps", "heat_bath_sweeps", "crop"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be an integer ≥ 0, got {value!r}")

@@ -124,8 +124,8 @@ class RandomizedFlow(EnergyModel):
 
         Args:
             recipe: a name in :data:`models.recipes.RECIPES` (or an alias), or one of its recipes.
-            energy: the energy; a periodic one (a torus) gives the conv Ω ``periodic=True`` unless overridden, and one
-                with a field turns a recipe's ``permute_labels`` off unless overridden.
+            energy: the energy; a periodic one (a torus) gives the conv Ω ``periodic=True`` and the finish no line
+                sweeps unless overridden, and one with a field turns a recipe's ``permute_labels`` off unless overridden.
             seed: seeds the initial ``S0`` logits.
             start: ``"data"`` (S0 = ``softmax(−unary)`` of the energy), ``"random"`` or ``"mean-field"`` (S0 = a
                 mean-field solution of the energy); default: the recipe's.
@@ -138,6 +138,8 @@ class RandomizedFlow(EnergyModel):
         chosen = find_recipe(recipe) if isinstance(recipe, str) else recipe
         start = check_start(start or chosen.start)
         overrides.setdefault("periodic", bool(getattr(energy, "periodic", False)))  # Ω follows the energy's topology
+        if getattr(energy, "periodic", False) and overrides.get("line_sweeps") is None:
+            overrides["line_sweeps"] = 0  # a torus's lines are cycles: its finish has no line sweeps unless asked
         if chosen.settings.permute_labels:  # the recipe's relabelling, where the energy allows it (no field)
             overrides.setdefault("permute_labels", label_symmetric(energy))
         settings = chosen.settings.replace(**overrides)
@@ -168,19 +170,24 @@ class RandomizedFlow(EnergyModel):
         self.__dict__["_finisher"] = (_where(energy), finish)
         return super().attach_energy(energy)
 
+    def _has_finish(self) -> bool:
+        hp = self.hparams
+        return bool(hp.sw_sweeps or hp.line_sweeps or hp.heat_bath_sweeps)
+
     def _build_finish(self, energy) -> Finish | None:
         hp = self.hparams
-        if not (hp.sw_sweeps or hp.heat_bath_sweeps):
+        if not self._has_finish():
             return None
         if not isinstance(energy, GridPottsEnergy):
-            raise ValueError(f"sw_sweeps={hp.sw_sweeps} and heat_bath_sweeps={hp.heat_bath_sweeps} need a grid Potts energy, "
-                             f"got {type(energy).__name__}; set both to 0")
-        return Finish(energy, hp.sw_sweeps, hp.heat_bath_sweeps)  # its own checks: edge weights ≥ 0, a torus with even sides for heat bath
+            raise ValueError(f"sw_sweeps={hp.sw_sweeps}, line_sweeps={hp.line_sweeps} and heat_bath_sweeps={hp.heat_bath_sweeps} "
+                             f"need a grid Potts energy, got {type(energy).__name__}; set them to 0")
+        # its own checks: edge weights ≥ 0, a torus with even sides for heat bath, an open grid for line sweeps
+        return Finish(energy, hp.sw_sweeps, hp.heat_bath_sweeps, line_sweeps=hp.line_sweeps)
 
     def finisher(self) -> Finish | None:
         """The P*-invariant finish of the attached energy on its device (``None`` without sweeps); rebuilt only
         when the energy has moved (``model.to(device)`` carries the energy, not the finish's tensors)."""
-        if not (self.hparams.sw_sweeps or self.hparams.heat_bath_sweeps):
+        if not self._has_finish():
             return None  # the flow alone samples without an energy (a model loaded from its checkpoint)
         energy = self.energy
         built_for, finish = self.__dict__.get("_finisher", (None, None))
@@ -246,14 +253,14 @@ class RandomizedFlow(EnergyModel):
     def sample(self, m: int, generator: torch.Generator | None = None, finish: bool = True) -> Tensor:
         """``m`` integer labelings ``(m, n)``: a flow run to ``T`` per sample, then ``rounding``
         (``"draw"``: an independent label per node from ``S(T)``; ``"argmax"``: the argmax per node), then the
-        finish's sweeps (``sw_sweeps``, ``heat_bath_sweeps``; ``finish=False``: the flow alone)."""
+        finish's sweeps (``sw_sweeps``, ``line_sweeps``, ``heat_bath_sweeps``; ``finish=False``: the flow alone)."""
         return torch.cat(list(self.sample_chunks(m, generator, finish)))
 
     def last_draw_missing(self) -> str | None:
         """Why the model's samples have no :class:`~models.last_draw.LastDraw` (``None`` when they have one)."""
         finisher = self.finisher()
         if finisher is not None:
-            return None if finisher.ends_with_heat_bath() else "the finish ends with a Swendsen–Wang sweep, whose law is not a product"
+            return None if finisher.ends_with_heat_bath() else "the finish's last sweep is no heat-bath one, so its law is not a product"
         if self.hparams.rounding == "argmax":
             return "argmax rounding with no heat-bath sweep after it: each component is one labeling, so a bound credits at most log M nats"
         return None

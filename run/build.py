@@ -104,7 +104,8 @@ def build_model(config: RunConfig, energy) -> L.LightningModule:
             omega_variance=config.omega_variance, rounding=config.rounding, anneal_fraction=config.anneal,
             # rounding names the rounding with its gradient: a draw carries its score-function term
             score_function=None if config.rounding is None else config.rounding == "draw",
-            learn_offset_mean=config.learn_offset or None, sw_sweeps=config.sw_sweeps, heat_bath_sweeps=config.heat_bath_sweeps,
+            learn_offset_mean=config.learn_offset or None, sw_sweeps=config.sw_sweeps, line_sweeps=config.line_sweeps,
+            heat_bath_sweeps=config.heat_bath_sweeps,
         )
 
 

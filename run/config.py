@@ -19,7 +19,7 @@ IMAGE_ONLY = ("image", "labels", "classes", "sigma", "beta", "max_size")
 _FLOW = ("flow",)
 MODEL_ONLY = {
     "recipe": _FLOW, "omega": _FLOW, "kernel_size": _FLOW, "end_time": _FLOW, "step_size": _FLOW, "omega_variance": _FLOW,
-    "rounding": _FLOW, "anneal": _FLOW, "learn_offset": _FLOW, "start": _FLOW, "sw_sweeps": _FLOW, "heat_bath_sweeps": _FLOW, "samples": ("flow", "van"), "restarts": ("meanfield",),
+    "rounding": _FLOW, "anneal": _FLOW, "learn_offset": _FLOW, "start": _FLOW, "sw_sweeps": _FLOW, "line_sweeps": _FLOW, "heat_bath_sweeps": _FLOW, "samples": ("flow", "van"), "restarts": ("meanfield",),
 }
 
 
@@ -58,6 +58,7 @@ class RunConfig:
     learn_offset: bool = False
     start: str | None = None
     sw_sweeps: int | None = None
+    line_sweeps: int | None = None
     heat_bath_sweeps: int | None = None
     restarts: int | None = None
     # training

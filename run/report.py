@@ -58,7 +58,8 @@ def _describe_model(model) -> str:
         omega += ", local randomness" if hp.offset == "region" else ", global randomness"
     return (f"randomized flow (recipe {hp.recipe}), {omega}, m = {hp.samples_per_step} samples per step, T = {hp.end_time:g} in steps of "
             f"{hp.step_size:g}, {hp.rounding} rounding, Adam lr {hp.lr:g} ({hp.lr_schedule})"
-            + (f", finish {hp.sw_sweeps} Swendsen–Wang + {hp.heat_bath_sweeps} heat-bath sweeps" if hp.sw_sweeps or hp.heat_bath_sweeps else ""))
+            + (f", finish {hp.sw_sweeps} Swendsen–Wang + {hp.line_sweeps} line + {hp.heat_bath_sweeps} heat-bath sweeps"
+               if hp.sw_sweeps or hp.line_sweeps or hp.heat_bath_sweeps else ""))
 
 
 def _fmt(value) -> str:

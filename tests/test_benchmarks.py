@@ -215,7 +215,7 @@ def test_time_to_accuracy_races_every_sampler_on_every_instance(tmp_path):
     result = json.loads(out.read_text())
     check_provenance(result, "time_to_accuracy")
     assert {(r["instance"], r["sampler"]) for r in result["rows"]} == {
-        (i, s) for i in ("lean", "soft", "lean-wide") for s in ("swendsen-wang", "heat-bath", "flow", "flow reused")}
+        (i, s) for i in ("lean", "soft", "lean-wide") for s in ("swendsen-wang", "heat-bath", "line", "flow", "flow reused")}
     for row in result["rows"]:
         assert set(row["reached"]) == {"tv_all", "odds_error"} and row["final"]["sweeps"] <= 3
         assert row["subjects"] == (8 if row["instance"] == "lean-wide" else 4)

@@ -130,9 +130,9 @@ def test_donsker_varadhan_is_zero_at_p_star():
 
 # -- the bounds bracket the KL of samplers on a tiny image ---------------------------------------------------
 SAMPLERS = {
-    "flow + 1 heat-bath sweep": dict(sw_sweeps=0, heat_bath_sweeps=1),
+    "flow + 1 heat-bath sweep": dict(sw_sweeps=0, line_sweeps=0, heat_bath_sweeps=1),
     "flow + the recipe's finish": {},
-    "flow alone, drawn labels": dict(sw_sweeps=0, heat_bath_sweeps=0, rounding="draw"),
+    "flow alone, drawn labels": dict(sw_sweeps=0, line_sweeps=0, heat_bath_sweeps=0, rounding="draw"),
 }
 
 

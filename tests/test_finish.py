@@ -1,9 +1,10 @@
 """The finish's kernels against independent brute force on tiny grids: exact invariance of P*, the torch
 kernels' empirical transitions against the exact rows, and data processing of the KL.
 
-The references here share no code with ``models/finish.py`` or ``models/gibbs.py``: states, edges, energies,
-clusters (a Python union-find over each bond subset) and heat-bath conditionals (energy differences of
-whole states) are all enumerated from the definitions.
+The references here share no code with ``models/finish.py``, ``models/gibbs.py`` or ``models/line_gibbs.py``:
+states, edges, energies, clusters (a Python union-find over each bond subset), heat-bath conditionals (energy
+differences of whole states) and line conditionals (whole states normalised over a line's labelings) are all
+enumerated from the definitions.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch
 from energies.grid_potts import GridPottsEnergy
 from models.finish import Finish, PottsSwendsenWang, cluster_ids, finish
 from models.gibbs import CheckerboardGibbs
+from models.line_gibbs import LineGibbs, resample_lines
 
 H, W = 2, 3
 BETA = 1.0
@@ -45,7 +47,7 @@ class Brute:
     """P* and exact transition matrices of an ``h × w`` Potts model by enumeration (float64 numpy)."""
 
     def __init__(self, unary: np.ndarray, beta: float, h: int = H, w: int = W, periodic: bool = False) -> None:
-        self.unary, self.beta, self.h, self.w = unary, beta, h, w
+        self.unary, self.beta, self.h, self.w, self.periodic = unary, beta, h, w, periodic
         self.n, self.c = unary.shape
         self.edges = grid_edges(h, w, periodic)
         self.states = np.array(list(itertools.product(range(self.c), repeat=self.n)))  # (S, n), row-major index
@@ -117,12 +119,32 @@ class Brute:
     def heat_bath(self) -> np.ndarray:
         return self.half_sweep(0) @ self.half_sweep(1)
 
+    def block(self, free: list[int]) -> np.ndarray:
+        """Gibbs update of the pixels ``free`` jointly: ``T[x, y] ∝ [y = x off free] · exp(−E(y))``."""
+        others = [i for i in range(self.n) if i not in free]
+        same = (self.states[:, None, others] == self.states[None, :, others]).all(-1)  # (S, S)
+        T = same * self.p_star[None, :]
+        return T / T.sum(1, keepdims=True)
+
+    def line(self) -> np.ndarray:
+        """Rows of even, then odd index, then columns alike, each set of lines drawn jointly given the rest."""
+        rows = [[r * self.w + q for r in range(parity, self.h, 2) for q in range(self.w)] for parity in (0, 1)]
+        columns = [[r * self.w + q for q in range(parity, self.w, 2) for r in range(self.h)] for parity in (0, 1)]
+        T = np.eye(len(self.states))
+        for free in rows + columns:
+            if free:
+                T = T @ self.block(free)
+        return T
+
     def kernel(self, name: str) -> np.ndarray:
         if name == "sw":
             return self.swendsen_wang()
         if name == "hb":
             return self.heat_bath()
-        return self.swendsen_wang() @ self.heat_bath()  # the finish with one sweep of each, SW first
+        if name == "line":
+            return self.line()
+        # the finish with one sweep of each kind, in the order it runs them (a torus has no line sweep)
+        return self.swendsen_wang() @ (np.eye(len(self.states)) if self.periodic else self.line()) @ self.heat_bath()
 
 
 def kl(p: np.ndarray, q: np.ndarray) -> float:
@@ -143,7 +165,10 @@ def torch_kernel(name: str, unary: np.ndarray, beta: float = BETA, h: int = H, w
     if name == "hb":
         hb = CheckerboardGibbs(energy)
         return lambda x, g: hb.sweep(x.view(-1, h, w), g).view(len(x), -1)
-    return lambda x, g: finish(energy, x, sw_sweeps=1, heat_bath_sweeps=1, generator=g)
+    if name == "line":
+        line = LineGibbs(energy)
+        return lambda x, g: line.sweep(x.view(-1, h, w), g).view(len(x), -1)
+    return lambda x, g: finish(energy, x, sw_sweeps=1, heat_bath_sweeps=1, line_sweeps=0 if periodic else 1, generator=g)
 
 
 def chi_square(counts: np.ndarray, expected: np.ndarray) -> tuple[float, int]:
@@ -157,7 +182,7 @@ def chi_square(counts: np.ndarray, expected: np.ndarray) -> tuple[float, int]:
     return float(((obs[keep] - exp[keep]) ** 2 / exp[keep]).sum()), int(keep.sum()) - 1
 
 
-KERNELS = ["sw", "hb", "finish"]
+KERNELS = ["sw", "hb", "line", "finish"]
 
 
 # -- (a) exact invariance -------------------------------------------------------------------------------
@@ -299,6 +324,10 @@ def test_finish_schedule_and_checks():
     assert Finish(energy, 3, 1).schedule() == ["sw", "sw", "sw", "hb"]
     assert Finish(energy, 1, 3).schedule() == ["hb", "hb", "sw", "hb"]
     assert Finish(energy, 2, 1, order="sw_first").schedule() == ["sw", "sw", "hb"]
+    assert Finish(energy, 1, 1, line_sweeps=1).schedule() == ["sw", "line", "hb"]
+    assert Finish(energy, 1, 2, line_sweeps=2).schedule() == ["line", "hb", "sw", "line", "hb"]
+    assert Finish(energy, 1, 1, order="sw_first", line_sweeps=2).schedule() == ["sw", "line", "line", "hb"]
+    assert Finish(energy, 0, 0, line_sweeps=1).ends_with_heat_bath() is False
     x = torch.randint(0, 2, (5, 6))
     assert torch.equal(finish(energy, x, 0, 0), x)
     assert finish(energy, x, 2, 2, torch.Generator().manual_seed(0)).shape == (5, 6)
@@ -308,7 +337,53 @@ def test_finish_schedule_and_checks():
         Finish(energy, 1, 1, order="random")
     with pytest.raises(ValueError, match="heat_bath_sweeps=1: .*even number of rows"):
         Finish(GridPottsEnergy(torch.zeros(2, 3, 2), periodic=True), 1, 1)
+    with pytest.raises(ValueError, match="line_sweeps=1: .*open grid.*; set line_sweeps=0"):
+        Finish(GridPottsEnergy(torch.zeros(2, 4, 2), periodic=True), 0, 0, line_sweeps=1)
+    with pytest.raises(ValueError, match="line_sweeps must be an integer"):
+        Finish(energy, 0, 0, line_sweeps=-1)
     with pytest.raises(ValueError, match="ferromagnetic"):
         PottsSwendsenWang(GridPottsEnergy(torch.zeros(2, 3, 2), beta=-1.0))
     with pytest.raises(ValueError, match=r"shape \(m, 6\)"):
         finish(energy, x.view(-1), 1, 0)
+
+
+# -- line sweeps with edge weights of their own ---------------------------------------------------------
+def test_torch_line_sweep_matches_exact_block_conditionals_with_uneven_weights():
+    """3 × 3 grid, 3 labels, every edge its own weight: each set of lines drawn from a fixed state against its
+    exact conditional (whole states enumerated); the weights swapped between rows and columns are the failing
+    control (a transposed weight would pass with one β everywhere)."""
+    h, w, c = 3, 3, 3
+    rng = np.random.default_rng(7)
+    unary, wh, wv = rng.uniform(0, 2, (h, w, c)), rng.uniform(0, 2.5, (h, w - 1)), rng.uniform(0, 2.5, (h - 1, w))
+    states = np.array(list(itertools.product(range(c), repeat=h * w))).reshape(-1, h, w)
+
+    def log_p(wh, wv):  # log P* up to a constant, from the definition
+        e = unary[np.arange(h)[:, None], np.arange(w)[None], states].sum((1, 2))
+        e = e + (wh * (states[:, :, 1:] != states[:, :, :-1])).sum((1, 2)) + (wv * (states[:, 1:] != states[:, :-1])).sum((1, 2))
+        return -e
+
+    energy = GridPottsEnergy(torch.tensor(unary), weights_h=torch.tensor(wh), weights_v=torch.tensor(wv), dtype=torch.float64)
+    line = LineGibbs(energy)
+    start = rng.integers(0, c, (h, w))
+    draws, g = 20_000, torch.Generator().manual_seed(0)
+    for direction, parity in (("rows", 0), ("rows", 1), ("columns", 0), ("columns", 1)):
+        free = np.zeros((h, w), dtype=bool)
+        (free[parity::2] if direction == "rows" else free[:, parity::2]).fill(True)
+        lines = torch.tensor(start).repeat(draws, 1, 1)
+        lines = (lines.permute(2, 1, 0) if direction == "rows" else lines.permute(1, 2, 0)).contiguous()
+        weights = line.rows if direction == "rows" else line.columns
+        y = resample_lines(lines, parity, *weights, g)
+        y = (y.permute(2, 1, 0) if direction == "rows" else y.permute(2, 0, 1)).numpy()
+        assert (y[:, ~free] == start[~free]).all()
+        reachable = (states[:, ~free] == start[~free]).all(1)
+        index = {s.tobytes(): k for k, s in enumerate(states[reachable])}
+        counts = np.bincount([index[s.tobytes()] for s in y.astype(states.dtype)], minlength=int(reachable.sum()))
+
+        def p_value(wh, wv):
+            lp = log_p(wh, wv)[reachable]
+            p = np.exp(lp - lp.max())
+            return chi2_sf(*chi_square(counts, draws * p / p.sum()))
+
+        assert p_value(wh, wv) > P_MIN, (direction, parity)
+        assert p_value(wv.T, wh.T) < 1e-12, (direction, parity)
+

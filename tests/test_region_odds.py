@@ -78,9 +78,12 @@ def test_the_finish_needs_a_grid_potts_energy_and_heat_bath_two_colours():
     with pytest.raises(ValueError, match=f"heat_bath_sweeps={RECIPES['image'].settings.heat_bath_sweeps}: .*even number of rows and columns.*; set heat_bath_sweeps=0"):
         RandomizedFlow.from_recipe("image", odd_torus)
     RandomizedFlow.from_recipe("image", odd_torus, heat_bath_sweeps=0)
-    RandomizedFlow.from_recipe("image", GridPottsEnergy(leaning_image(), beta=BETA, periodic=True))  # 2×6: even sides
+    torus = GridPottsEnergy(leaning_image(), beta=BETA, periodic=True)  # 2×6: even sides
+    assert RandomizedFlow.from_recipe("image", torus).hparams.line_sweeps == 0  # a torus's lines are cycles
+    with pytest.raises(ValueError, match="line_sweeps=1: .*open grid.*; set line_sweeps=0"):
+        RandomizedFlow.from_recipe("image", torus, line_sweeps=1)
     pairwise = PairwiseEnergy(torch.zeros(3, 3), torch.tensor([[0, 1], [1, 2]]), 1 - torch.eye(3))
-    with pytest.raises(ValueError, match=r"sw_sweeps=2 and heat_bath_sweeps=2 need a grid Potts energy.*set both to 0"):
+    with pytest.raises(ValueError, match=r"sw_sweeps=2, line_sweeps=0 and heat_bath_sweeps=2 need a grid Potts energy.*set them to 0"):
         RandomizedFlow(3, 3, recipe="ising", sw_sweeps=2, heat_bath_sweeps=2).attach_energy(pairwise)
     with pytest.raises(ValueError, match=r"sw_sweeps must be an integer ≥ 0, got -1"):
         RandomizedFlow.from_recipe("image", GridPottsEnergy(leaning_image(), beta=BETA), sw_sweeps=-1)

@@ -1,0 +1,108 @@
+"""Line heat bath for the grid Potts energy: whole rows, then whole columns, each drawn exactly given the rest.
+
+On a 4-neighbour grid the rows of one parity (0, 2, 4, … or 1, 3, …) are conditionally independent given
+the others, and each is a chain: its pixels interact along the row only, and the rows above and below enter as
+a data term. A chain is sampled exactly by forward filtering, backward sampling. So one sweep of rows of both
+parities, then of columns of both parities, leaves ``P* ∝ exp(−E)`` invariant like a heat-bath sweep, but moves a
+domain wall along a row or column to anywhere in one step, where single-pixel heat bath lets it diffuse a pixel
+per sweep (the halo rings and boundary bands of ``benchmarks/exact_images.py``).
+
+Potts pairs make the filter cheap: with ``f`` the filtered law of the previous pixel (normalised) and ``w`` the
+weight of the edge, ``Σ_b f(b) e^{−w[a≠b]} = e^{−w} + (1 − e^{−w}) f(a)``, one multiply-add per label.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from energies.grid_potts import GridPottsEnergy
+
+
+class LineGibbs:
+    """Line heat-bath sweeps of labelings ``(chains, H, W)`` targeting ``P* ∝ exp(−E)`` of an open-grid
+    :class:`GridPottsEnergy`.
+
+    Raises:
+        TypeError: for another energy.  ValueError: for a periodic grid (its lines are cycles, not chains).
+    """
+
+    def __init__(self, energy: GridPottsEnergy) -> None:
+        if not isinstance(energy, GridPottsEnergy):
+            raise TypeError(f"line heat bath needs a GridPottsEnergy, got {type(energy).__name__}")
+        if energy.periodic:
+            raise ValueError("line heat bath needs an open grid (a torus's lines are cycles)")
+        self.energy = energy
+        unary = energy.unary.detach()
+        # per direction, with the labels held (K, L, chains), lines along dim 1: the unary (K, L, c), the weights
+        # along the lines (K−1, L) and across them (K, L−1)
+        self.rows = (unary.transpose(0, 1), energy.weights_h.T, energy.weights_v.T)
+        self.columns = (unary, energy.weights_v, energy.weights_h)
+
+    def sweep(self, x: Tensor, generator: torch.Generator | None = None, sweeps: int = 1) -> Tensor:
+        """``sweeps`` line sweeps of ``x (chains, H, W)``: rows of even, then odd index, then columns alike."""
+        # (W, H, chains): rows are lines, a pixel's neighbours whole rows; small labels make the transposes cheap
+        small = torch.uint8 if self.energy.c < 256 else x.dtype
+        lines = x.to(small).permute(2, 1, 0).contiguous()
+        for _ in range(sweeps):
+            for parity in (0, 1):
+                lines = resample_lines(lines, parity, *self.rows, generator)
+            lines = lines.transpose(0, 1).contiguous()  # (H, W, chains): columns are lines
+            for parity in (0, 1):
+                lines = resample_lines(lines, parity, *self.columns, generator)
+            lines = lines.transpose(0, 1).contiguous()
+        return lines.permute(2, 1, 0).contiguous().to(x.dtype)
+
+
+def resample_lines(x: Tensor, parity: int, unary: Tensor, along: Tensor, across: Tensor,
+                   generator: torch.Generator | None = None) -> Tensor:
+    """Redraw lines ``parity, parity + 2, …`` (dim 1) of ``x (K, L, chains)`` from P* given the other lines.
+
+    Args:
+        unary: ``(K, L, c)``.  along: ``(K−1, L)`` the weights between neighbours on a line.
+        across: ``(K, L−1)`` the weights between line ``l`` and ``l + 1``.
+    """
+    K, L, B = x.shape
+    c = unary.shape[-1]
+    dtype = torch.float32
+    labels = torch.arange(c, device=x.device, dtype=x.dtype)[:, None]
+    # the other lines, padded with a label no line has (weight 0) where a line has no neighbour
+    padded = torch.full((K, L + 2, B), c, dtype=x.dtype, device=x.device)
+    padded[:, 1:-1] = x
+    w_pad = torch.zeros(K, L + 1, dtype=dtype, device=x.device)
+    w_pad[:, 1:-1] = across
+    picked = slice(parity, L, 2)
+    R = len(range(parity, L, 2))
+    above, below = padded[:, parity : parity + R * 2 : 2], padded[:, parity + 2 : parity + 2 + R * 2 : 2]
+    w_above, w_below = w_pad[:, parity : parity + R * 2 : 2], w_pad[:, parity + 1 : parity + 1 + R * 2 : 2]
+    # local logits (K, R, c, B): −U plus w for each neighbouring line that agrees
+    local = (-unary[:, picked]).to(dtype)[..., None].expand(-1, -1, -1, B).clone()
+    local += torch.where(above[:, :, None, :] == labels, w_above[:, :, None, None], 0.0)
+    local += torch.where(below[:, :, None, :] == labels, w_below[:, :, None, None], 0.0)
+    psi = (local - local.amax(2, keepdim=True)).exp_()  # each pixel's local factor, largest label 1
+    stay = (-along[:, picked]).exp().to(dtype)[..., None, None]  # e^{−w}: (K−1, R, 1, 1)
+    move = 1 - stay
+    # forward filter: filtered[k] ∝ P(pixel k | the line's pixels ≤ k, the other lines)
+    filtered = torch.empty_like(psi)
+    torch.div(psi[0], psi[0].sum(1, keepdim=True), out=filtered[0])
+    for k in range(1, K):
+        g = torch.addcmul(stay[k - 1], move[k - 1], filtered[k - 1]).mul_(psi[k])
+        torch.div(g, g.sum(1, keepdim=True), out=filtered[k])
+    # backward sampling: pixel k given pixel k + 1 = b has law ∝ filtered[k](a) · (1 if a = b else e^{−w})
+    u = torch.rand(K, R, 1, B, generator=generator, device=x.device, dtype=dtype)
+    drawn = torch.empty(K, R, B, dtype=x.dtype, device=x.device)
+    _draw(filtered[K - 1], u[K - 1], out=drawn[K - 1])
+    for k in range(K - 2, -1, -1):
+        p = torch.where(drawn[k + 1][:, None, :] == labels, filtered[k], filtered[k] * stay[k])
+        _draw(p, u[k], out=drawn[k])
+    out = x.clone()
+    out[:, picked] = drawn
+    return out
+
+
+def _draw(p: Tensor, u: Tensor, out: Tensor) -> Tensor:
+    """One label per ``(R, B)`` into ``out`` from unnormalised probabilities ``p (R, c, B)``, by the inverse CDF at
+    ``u (R, 1, B)``: the number of labels whose cumulative probability is below ``u``."""
+    cumulative = p.cumsum(1)
+    below = cumulative[:, :-1] < u * cumulative[:, -1:]  # the last label takes the rest (and rounding)
+    return torch.sum(below, 1, out=out)
