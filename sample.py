@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, help="samples drawn, saved and scored")
     p.add_argument("--out", help="results folder (default: samples/<image> in the checkpoint's run folder)")
     p.add_argument("--sampler", choices=SAMPLERS, help="the trained flow with its finish, or chains from random labelings")
-    p.add_argument("--sweeps", type=int, help="the chains' sweeps (--sampler swendsen-wang or heat-bath)")
+    p.add_argument("--sweeps", type=int, help="the chains' sweeps (--sampler swendsen-wang, heat-bath or line)")
     p.add_argument("--seed", type=int, help="seeds the samples")
     p.add_argument("--device", help="cpu, cuda, ...")
     p.set_defaults(**{f.name: f.default for f in fields(SampleConfig)})

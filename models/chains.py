@@ -1,7 +1,7 @@
 """Markov chains from uniform random labelings: the samplers a user would pick instead of the flow.
 
 :class:`RandomStartChains` runs ``m`` independent chains of Swendsen–Wang sweeps with the data term and/or
-heat-bath sweeps (the flow's finish, :class:`models.finish.Finish`) from uniform random labelings. It has
+line or heat-bath sweeps (the flow's finish, :class:`models.finish.Finish`) from uniform random labelings. It has
 the model contract of the flow (``sample``, ``marginals``, ``last_draw``), so ``sample.py --sampler`` and the
 run summary treat it like a trained model; it learns nothing.
 """
@@ -21,18 +21,18 @@ CHUNK_NODES = 2**23
 
 
 class RandomStartChains(EnergyModel):
-    """``m`` chains of ``sw_sweeps`` Swendsen–Wang and ``heat_bath_sweeps`` heat-bath sweeps (interleaved, a
-    heat-bath sweep last) from uniform random labelings of ``energy``.
+    """``m`` chains of ``sw_sweeps`` Swendsen–Wang, ``line_sweeps`` line and ``heat_bath_sweeps`` heat-bath sweeps
+    (interleaved, a heat-bath sweep last) from uniform random labelings of ``energy``.
 
     Raises:
         ValueError, TypeError: as :class:`~models.finish.Finish` (another energy, negative counts), or no sweeps.
     """
 
-    def __init__(self, energy: GridPottsEnergy, sw_sweeps: int = 0, heat_bath_sweeps: int = 100) -> None:
+    def __init__(self, energy: GridPottsEnergy, sw_sweeps: int = 0, heat_bath_sweeps: int = 100, line_sweeps: int = 0) -> None:
         super().__init__(energy.n, energy.c)
-        if not (sw_sweeps or heat_bath_sweeps):
+        if not (sw_sweeps or heat_bath_sweeps or line_sweeps):
             raise ValueError("sweeps must be ≥ 1: a chain without sweeps is a uniform random labeling")
-        self.finish = Finish(energy, sw_sweeps, heat_bath_sweeps)
+        self.finish = Finish(energy, sw_sweeps, heat_bath_sweeps, line_sweeps=line_sweeps)
         self.attach_energy(energy)
 
     def chunks(self, m: int, generator: torch.Generator | None = None):

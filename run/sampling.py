@@ -31,7 +31,7 @@ from run.build import owned_by, resolve_image
 from run.errors import UsageError
 from run.resume import read_checkpoint
 
-SAMPLERS = ("flow", "swendsen-wang", "heat-bath")
+SAMPLERS = ("flow", "swendsen-wang", "heat-bath", "line")
 #: the model's parameters that belong to one image: rebuilt from the new image, never loaded
 PER_IMAGE = ("start.logits", "start.representative")
 #: flow settings newer than some checkpoints, with the value a checkpoint that lacks them was trained with
@@ -50,7 +50,7 @@ class SampleConfig:
         out: the folder for the results (default: ``samples/<image name>`` next to the checkpoint's run, or
             under the current folder without a checkpoint).
         sampler: ``"flow"`` (the trained model with its finish), or chains from uniform random labelings:
-            ``"swendsen-wang"`` (with the data term) or ``"heat-bath"``.
+            ``"swendsen-wang"`` (with the data term), ``"heat-bath"`` or ``"line"`` (line heat bath; open grids).
         sweeps: the chains' sweeps (``sampler`` other than ``"flow"``).
         seed: seeds the samples.
         device: ``"cpu"``, ``"cuda"``, … (default: the CPU).
@@ -74,7 +74,7 @@ class SampleConfig:
         if self.sampler not in SAMPLERS:
             raise UsageError(lambda n: f"{n('sampler')} must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
         if self.sampler == "flow" and self.checkpoint is None:
-            raise UsageError(lambda n: f"{n('sampler')} flow needs a checkpoint (or choose {n('sampler')} swendsen-wang or heat-bath)")
+            raise UsageError(lambda n: f"{n('sampler')} flow needs a checkpoint (or choose {n('sampler')} swendsen-wang, heat-bath or line)")
         if self.sampler != "flow" and self.checkpoint is None and self.image is None:
             raise UsageError(lambda n: f"{n('sampler')} {self.sampler} needs {n('image')} or a checkpoint whose image it samples")
         if isinstance(self.sweeps, bool) or int(self.sweeps) != self.sweeps or self.sweeps < 1:
@@ -134,9 +134,10 @@ def flow_for(ckpt: dict, energy, new_image: bool) -> RandomizedFlow:
 def model_for(config: SampleConfig, ckpt: dict | None, energy):
     """What draws the samples: the checkpoint's model, or chains from random labelings."""
     if config.sampler != "flow":
-        sw = config.sweeps if config.sampler == "swendsen-wang" else 0
+        counts = {kind: config.sweeps if config.sampler == kind else 0 for kind in ("swendsen-wang", "heat-bath", "line")}
         with owned_by("model"):
-            return RandomStartChains(energy, sw_sweeps=sw, heat_bath_sweeps=config.sweeps - sw)
+            return RandomStartChains(energy, sw_sweeps=counts["swendsen-wang"], heat_bath_sweeps=counts["heat-bath"],
+                                     line_sweeps=counts["line"])
     hp = ckpt["hyper_parameters"]
     if "recipe" in hp:
         return flow_for(ckpt, energy, new_image=config.image is not None)

@@ -67,6 +67,7 @@ def test_heat_bath_chains_from_random_labelings_reach_the_exact_marginals():
     tv = lambda model: float(0.5 * (model.marginals(20_000, gen(6)) - exact).abs().sum(1).mean())  # noqa: E731
     assert tv(RandomStartChains(energy, heat_bath_sweeps=30)) < 0.015
     assert tv(RandomStartChains(energy, sw_sweeps=30, heat_bath_sweeps=0)) < 0.015
+    assert tv(RandomStartChains(energy, heat_bath_sweeps=0, line_sweeps=30)) < 0.015
     assert tv(RandomStartChains(energy, heat_bath_sweeps=1)) > 0.03
 
 
