@@ -65,44 +65,64 @@ def resample_lines(x: Tensor, parity: int, unary: Tensor, along: Tensor, across:
     K, L, B = x.shape
     c = unary.shape[-1]
     dtype = torch.float32
-    labels = torch.arange(c, device=x.device, dtype=x.dtype)[:, None]
-    # the other lines, padded with a label no line has (weight 0) where a line has no neighbour
-    padded = torch.full((K, L + 2, B), c, dtype=x.dtype, device=x.device)
+    # the other lines, padded with a line of weight 0 (any label) where a line has no neighbour
+    padded = torch.zeros(K, L + 2, B, dtype=torch.long, device=x.device)
     padded[:, 1:-1] = x
     w_pad = torch.zeros(K, L + 1, dtype=dtype, device=x.device)
     w_pad[:, 1:-1] = across
     picked = slice(parity, L, 2)
     R = len(range(parity, L, 2))
-    above, below = padded[:, parity : parity + R * 2 : 2], padded[:, parity + 2 : parity + 2 + R * 2 : 2]
-    w_above, w_below = w_pad[:, parity : parity + R * 2 : 2], w_pad[:, parity + 1 : parity + 1 + R * 2 : 2]
-    # local logits (K, R, c, B): −U plus w for each neighbouring line that agrees
+    # local logits (K, R, c, B): −U plus w at the label of each neighbouring line (a scatter: no pass over c)
     local = (-unary[:, picked]).to(dtype)[..., None].expand(-1, -1, -1, B).clone()
-    local += torch.where(above[:, :, None, :] == labels, w_above[:, :, None, None], 0.0)
-    local += torch.where(below[:, :, None, :] == labels, w_below[:, :, None, None], 0.0)
+    for side in (0, 2):  # the line above, the line below
+        neighbour = padded[:, parity + side : parity + side + 2 * R : 2, None, :]  # (K, R, 1, B)
+        weight = w_pad[:, parity + side // 2 : parity + side // 2 + 2 * R : 2, None, None].expand(-1, -1, 1, B)
+        local.scatter_add_(2, neighbour, weight)
     psi = (local - local.amax(2, keepdim=True)).exp_()  # each pixel's local factor, largest label 1
     stay = (-along[:, picked]).exp().to(dtype)[..., None, None]  # e^{−w}: (K−1, R, 1, 1)
     move = 1 - stay
-    # forward filter: filtered[k] ∝ P(pixel k | the line's pixels ≤ k, the other lines)
+    # forward filter: filtered[k] ∝ P(pixel k | the line's pixels ≤ k, the other lines); per pixel views, unbound
+    # once (indexing a tensor in the loop costs more than the arithmetic on these small slices)
     filtered = torch.empty_like(psi)
-    torch.div(psi[0], psi[0].sum(1, keepdim=True), out=filtered[0])
+    f, psi_k, stay_k, move_k = filtered.unbind(0), psi.unbind(0), stay.unbind(0), move.unbind(0)
+    torch.div(psi_k[0], psi_k[0].sum(1, keepdim=True), out=f[0])
     for k in range(1, K):
-        g = torch.addcmul(stay[k - 1], move[k - 1], filtered[k - 1]).mul_(psi[k])
-        torch.div(g, g.sum(1, keepdim=True), out=filtered[k])
-    # backward sampling: pixel k given pixel k + 1 = b has law ∝ filtered[k](a) · (1 if a = b else e^{−w})
-    u = torch.rand(K, R, 1, B, generator=generator, device=x.device, dtype=dtype)
+        g = torch.addcmul(stay_k[k - 1], move_k[k - 1], f[k - 1]).mul_(psi_k[k])
+        torch.div(g, g.sum(1, keepdim=True), out=f[k])
+    # backward sampling: pixel k given pixel k + 1 = b has law ∝ filtered[k](a) · (1 if a = b else e^{−w}), the
+    # factor e^{−w} + (1 − e^{−w})·onehot(b); the draws are kept one-hot, which costs fewer small operations
+    u = torch.rand(K, R, B, generator=generator, device=x.device, dtype=dtype).unbind(0)
     drawn = torch.empty(K, R, B, dtype=x.dtype, device=x.device)
-    _draw(filtered[K - 1], u[K - 1], out=drawn[K - 1])
+    label = drawn.unbind(0)
+    onehot = torch.empty_like(psi_k[0])
+    _draw(f[K - 1], u[K - 1], label[K - 1], onehot)
     for k in range(K - 2, -1, -1):
-        p = torch.where(drawn[k + 1][:, None, :] == labels, filtered[k], filtered[k] * stay[k])
-        _draw(p, u[k], out=drawn[k])
+        _draw(torch.addcmul(stay_k[k], move_k[k], onehot).mul_(f[k]), u[k], label[k], onehot)
     out = x.clone()
     out[:, picked] = drawn
     return out
 
 
-def _draw(p: Tensor, u: Tensor, out: Tensor) -> Tensor:
-    """One label per ``(R, B)`` into ``out`` from unnormalised probabilities ``p (R, c, B)``, by the inverse CDF at
-    ``u (R, 1, B)``: the number of labels whose cumulative probability is below ``u``."""
-    cumulative = p.cumsum(1)
-    below = cumulative[:, :-1] < u * cumulative[:, -1:]  # the last label takes the rest (and rounding)
-    return torch.sum(below, 1, out=out)
+def _draw(p: Tensor, u: Tensor, label: Tensor, onehot: Tensor) -> None:
+    """One label per ``(R, B)`` from unnormalised probabilities ``p (R, c, B)`` by the inverse CDF at ``u (R, B)``,
+    written to ``label`` and as one-hot rows to ``onehot``. The label is the number of labels whose cumulative
+    probability is below ``u`` of the total (the last label takes the rest, and any rounding)."""
+    c = p.shape[1]
+    if c == 1:
+        label.zero_()
+        onehot.fill_(1)
+        return
+    planes = p.unbind(1)
+    threshold = u * p.sum(1)
+    cumulative, passed = planes[0], []
+    for a in range(c - 1):  # a few labels: one plane at a time is cheaper than cumsum and where over a short axis
+        if a:
+            cumulative = cumulative + planes[a]
+        passed.append(cumulative < threshold)  # the label is above a
+    label.copy_(passed[0])
+    for above in passed[1:]:
+        label += above
+    onehot[:, 0] = ~passed[0]
+    for a in range(1, c - 1):
+        onehot[:, a] = passed[a - 1] & ~passed[a]
+    onehot[:, c - 1] = passed[-1]
