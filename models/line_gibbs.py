@@ -33,11 +33,11 @@ class LineGibbs:
         if energy.periodic:
             raise ValueError("line heat bath needs an open grid (a torus's lines are cycles)")
         self.energy = energy
-        unary = energy.unary.detach()
+        unary, w_h, w_v = energy.unary.detach(), energy.weights_h.detach(), energy.weights_v.detach()
         # per direction, with the labels held (K, L, chains), lines along dim 1: the unary (K, L, c), the weights
         # along the lines (K−1, L) and across them (K, L−1)
-        self.rows = (unary.transpose(0, 1), energy.weights_h.T, energy.weights_v.T)
-        self.columns = (unary, energy.weights_v, energy.weights_h)
+        self.rows = (unary.transpose(0, 1), w_h.T, w_v.T)
+        self.columns = (unary, w_v, w_h)
 
     def sweep(self, x: Tensor, generator: torch.Generator | None = None, sweeps: int = 1) -> Tensor:
         """``sweeps`` line sweeps of ``x (chains, H, W)``: rows of even, then odd index, then columns alike."""
