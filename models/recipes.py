@@ -54,7 +54,7 @@ _IMAGE = _ISING.replace(
     score_function=False, s0_noise=0.0, tie_labels=True, noise_rank=1, noise_rank_init=1.0, omega_noise="role", offset="region",
     # the P*-invariant finish (benchmarks/exact_images.py, seeds 0–2): one SW sweep re-decides each region with P*'s odds;
     # soft's one-pixel halos need their domain walls moved: pixel TV over all pixels 0.004–0.005 with 1 SW + 1 line + 1
-    # heat-bath sweep, 0.008–0.018 with 1 SW + 4 heat-bath sweeps (the default until 2026-12), which cost ~8 % more; the
+    # heat-bath sweep, 0.008–0.018 with 1 SW + 4 heat-bath sweeps (the default until 2026-12), which cost ~25 % more; the
     # last heat-bath sweep gives the entropy bound its law (models/last_draw.py)
     sw_sweeps=1, line_sweeps=1, heat_bath_sweeps=1,
     # larger images train on 128² crops (a scale and an offset factor per pixel, trained while its pixel is in the crop)
