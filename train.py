@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "exactly given the rest: boundary fluctuations as P*'s (open grids; default: the recipe's)")
     model.add_argument("--heat-bath-sweeps", type=int, help="heat-bath sweeps after them: pixel fluctuations as P*'s "
                        "(default: the recipe's)")
+    model.add_argument("--finish", metavar="auto|N", help="rounds of those sweeps: 'auto', rounds until the convergence check "
+                       "passes (the image recipes' default), or a fixed number N (default: the recipe's)")
+    model.add_argument("--finish-cap", type=int, help="rounds an automatic finish runs at most (default: the recipe's)")
     model.add_argument("--restarts", type=int, help="mean-field random restarts (default: mean field's own)")
 
     train = p.add_argument_group("training")
@@ -158,7 +161,7 @@ OWNER_FLAGS = {
         "end_time": "--end-time", "step_size": "--step-size", "omega_variance": "--omega-variance", "variance": "--omega-variance",
         "rounding": "--rounding", "anneal_fraction": "--anneal", "learn_offset_mean": "--learn-offset", "start": "--start",
         "restarts": "--restarts", "recipe": "--recipe", "sw_sweeps": "--sw-sweeps", "line_sweeps": "--line-sweeps",
-        "heat_bath_sweeps": "--heat-bath-sweeps",
+        "heat_bath_sweeps": "--heat-bath-sweeps", "finish_rounds": "--finish", "finish_cap": "--finish-cap",
     },
     "summary": {"samples": "--summary-samples"},
 }

@@ -16,9 +16,11 @@ from energies.exact import ExactResult
 from energies.sample_stats import plugin_withheld
 from figures.bounds import bound_figures
 from figures.metric import SampleFigures
+from models.convergence import check_kernel, check_with
 
 # each use of noise has its own seed offset, so e.g. the marginals never reuse the samples' draws
-NOISE = {"samples": 0, "marginals": 1, "pixelwise": 2, "integrality": 3, "bound": 4}
+NOISE = {"samples": 0, "marginals": 1, "pixelwise": 2, "integrality": 3, "bound": 4, "check": 5}
+CHECK_ROUNDS = 2  # the check's rounds at least; after an automatic finish of t rounds, t (the state after t against 2t)
 RANK_STRIDE = 1_000_003  # process r draws from seed + r·stride: distinct samples on every process
 
 
@@ -56,15 +58,36 @@ class Evaluation:
     figures: dict  # numbers: energy, entropy, free_energy, support, label_changes, [kl, marginal_diff, integrality]
     samples: Tensor  # (m, n) the labelings of all processes, on the CPU
     marginals: Tensor  # (n, c) their empirical marginals, on the CPU
+    convergence: dict | None = None  # the convergence check of the samples (convergence_figures), None without a kernel
 
 
-def evaluate(pl_module, samples: int, seed: int, exact: ExactResult | None = None, integrality_samples: int = 256) -> Evaluation:
+def convergence_figures(pl_module, samples: Tensor, seed: int) -> dict | None:
+    """The convergence check of ``samples (m, n)`` (:mod:`models.convergence`) with what the model's finish did: the
+    check's verdict, drift and threshold, and ``finish_rounds``, ``finish_sweeps``, ``finish_capped`` of the latest
+    sampling where the model has a finish. ``None`` where no kernel applies; ``{"converged": None, …}`` with too few samples."""
+    kernel = check_kernel(pl_module)
+    if kernel is None:
+        return None
+    report = pl_module.finish_report() if hasattr(pl_module, "finish_report") else None
+    rounds = max(CHECK_ROUNDS, report.rounds if report is not None and report.check is not None else 0)
+    x = samples.to(pl_module.energy.unary.device)
+    with evaluating(pl_module):
+        _, check = check_with(kernel, pl_module.energy, x, rounds, noise(seed, "check", x.device))
+    out = check.as_dict() if check is not None else {"converged": None, "samples": len(samples), "sweeps": 0}
+    if report is not None:
+        out.update(finish_rounds=report.rounds, finish_sweeps=report.sweeps, finish_capped=report.capped)
+    return out
+
+
+def evaluate(pl_module, samples: int, seed: int, exact: ExactResult | None = None, integrality_samples: int = 256,
+             check: bool = True) -> Evaluation:
     """The figures of ``samples`` fresh integer samples in all (at most :func:`~callbacks.common.affordable`), each
     process drawing its share.
 
     Under DDP a collective: every process must call it at the same point (the figures of ``exact`` only
     where it is given). ``integrality`` (mean of ``max_a S_ia``, 1 = integral) for models with soft
-    samples, from ``min(samples, integrality_samples)`` of them.
+    samples, from ``min(samples, integrality_samples)`` of them. ``check``: run the convergence check on the samples
+    (:func:`convergence_figures`).
     """
     processes, rank = world()
     energy, device = pl_module.energy, pl_module.device
@@ -85,7 +108,8 @@ def evaluate(pl_module, samples: int, seed: int, exact: ExactResult | None = Non
             figures["integrality"] = mean.compute()
     labelings, marginals = figures.pop("labelings").cpu(), figures.pop("marginals").cpu()
     figures.pop("samples")
-    return Evaluation({k: float(v) if isinstance(v, Tensor) else v for k, v in figures.items()}, labelings, marginals)
+    convergence = convergence_figures(pl_module, labelings, seed) if check else None  # the same on every process
+    return Evaluation({k: float(v) if isinstance(v, Tensor) else v for k, v in figures.items()}, labelings, marginals, convergence)
 
 
 PLUGIN = ("entropy", "free_energy", "kl")  # the plug-in figures, meaningful only while the samples repeat

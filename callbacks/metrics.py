@@ -14,6 +14,17 @@ from energies.exact import MAX_STATES, check_enumerable
 from figures.fig1 import fig1_figures, fig1_labels
 
 
+def convergence_scalars(convergence: dict | None) -> dict:
+    """The ``eval/*`` scalars of a convergence check (:func:`callbacks.evaluation.convergence_figures`)."""
+    if not convergence or convergence.get("converged") is None:
+        return {}
+    out = {"eval/finish_drift": convergence["drift"], "eval/finish_threshold": convergence["threshold"],
+           "eval/converged": float(convergence["converged"])}
+    if "finish_rounds" in convergence:
+        out["eval/finish_rounds"] = convergence["finish_rounds"]
+    return out
+
+
 class SampleMetrics(Periodic):
     """Logs ``eval/*`` scalars from ``samples`` integer samples every ``every_n_steps`` steps and at the end.
 
@@ -33,6 +44,9 @@ class SampleMetrics(Periodic):
     * where P* is exact (enumeration, or the transfer matrix on a grid of a few rows; computed once, at fit
       start): ``eval/marginal_diff`` (mean TV to P*'s marginals) and the constant ``eval/exact_free_energy``
       (−log Z*);
+    * the convergence check (:mod:`models.convergence`) on grid Potts energies: ``eval/finish_drift`` (the largest
+      standardised drift of the samples' statistics over the check's sweeps), ``eval/finish_threshold`` (its sign-flip
+      threshold: the noise), ``eval/converged`` (1 or 0) and, for a model with a finish, ``eval/finish_rounds``;
     * on grids whose labels are a background and two subjects (:func:`figures.fig1.fig1_labels`) Fig. 1's
       ``eval/subject_coherence``, ``eval/cat_share`` and ``eval/pixelwise_coherence``.
 
@@ -97,6 +111,7 @@ class SampleMetrics(Periodic):
         out = {f"eval/{k}": v for k, v in figures.items() if k not in skip and not isinstance(v, str)}
         if self._exact is not None:
             out["eval/exact_free_energy"] = -self._exact.log_z
+        out.update(convergence_scalars(ev.convergence))
         if energy.grid is not None and fig1_labels(names, energy.c) is not None:
             fig = fig1_figures(ev.samples, ev.marginals, names, generator=noise(self.seed, "pixelwise", "cpu"))
             out.update({f"eval/{k}": fig[k] for k in ("subject_coherence", "cat_share", "pixelwise_coherence")})

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 from callbacks.common import check_every, label_info, model_marginals, try_exact, try_kl_lower
 from callbacks.evaluation import evaluate, evaluating, noise, reported_figures
+from callbacks.metrics import convergence_scalars
 from energies.exact import MAX_STATES
 from figures.fig1 import fig1_figures, fig1_labels, pixelwise_samples
 from figures.rendering import auto_scale, colourise, hex_colour, legend, marginals_figure, palette, save_png, tile, uncertainty_figure
@@ -44,7 +45,8 @@ class RunSummary(Callback):
     TensorBoard logger, ``default_root_dir`` without a logger):
 
     * ``summary.json``: labels, image size, steps, seconds (summed over resumed runs), the final
-      ``train/*`` scalars, figures of the integer samples (``samples``: energy, ``label_changes`` measured over
+      ``train/*`` scalars, ``convergence`` (the convergence check of the samples, :mod:`models.convergence`: ``converged``
+      true or false, the drift and its threshold, the worst statistic, the finish's rounds), figures of the integer samples (``samples``: energy, ``label_changes`` measured over
       all pairs of the samples, the bounds of :mod:`figures.bounds`, and the plug-in entropy and free energy
       while the samples cover the model's mass, else ``plugin_withheld`` says why), figures of the model's marginals
       (``marginals``: the same ``label_changes`` by the marginal formula, mean and largest pixel entropy
@@ -188,6 +190,7 @@ class RunSummary(Callback):
             **run,
             "samples": {"m": len(samples), **evals},
             "marginals": of_marginals,
+            **({"convergence": ev.convergence} if ev.convergence is not None else {}),
             **self.extra,
         }
         if grid is not None and fig1_labels(names, pl_module.c) is not None:
@@ -223,6 +226,7 @@ class RunSummary(Callback):
         s = summary["samples"]
         keys = ("free_energy", "energy", "entropy", "label_changes", "kl", "kl_upper", "kl_lower", "free_energy_upper", "entropy_lower")
         metrics = {f"hp/{k}": s[k] for k in keys if k in s}
+        metrics.update({f"hp/{k.split('/', 1)[1]}": v for k, v in convergence_scalars(summary.get("convergence")).items()})
         for k in ("subject_coherence", "cat_share"):
             if k in summary.get("fig1", {}):
                 metrics[f"hp/{k}"] = summary["fig1"][k]

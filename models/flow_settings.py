@@ -96,6 +96,11 @@ class FlowSettings:
     heat_bath_sweeps: int
     """Heat-bath checkerboard sweeps after them (0: none). Each kind leaves P* invariant: they can only bring samples closer
     to it."""
+    finish_rounds: int
+    """Rounds of those sweeps (``models/adaptive_finish.py``); 0: automatic, rounds until the convergence check passes
+    (``models/convergence.py``), at most ``finish_cap``."""
+    finish_cap: int
+    """Rounds an automatic finish runs at most (≥ 1); reaching it is reported with a one-line message."""
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):  # the Literal fields: their choices
@@ -115,10 +120,12 @@ class FlowSettings:
             raise ValueError(f"schedule_steps must be ≥ 1, got {self.schedule_steps}")
         if not 0 <= self.anneal_fraction <= 1:
             raise ValueError(f"anneal_fraction must be in [0, 1], got {self.anneal_fraction}")
-        for name in ("sw_sweeps", "line_sweeps", "heat_bath_sweeps", "crop"):
+        for name in ("sw_sweeps", "line_sweeps", "heat_bath_sweeps", "crop", "finish_rounds"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be an integer ≥ 0, got {value!r}")
+        if isinstance(self.finish_cap, bool) or not isinstance(self.finish_cap, int) or self.finish_cap < 1:
+            raise ValueError(f"finish_cap must be an integer ≥ 1, got {self.finish_cap!r}")
         for name in ("init_std", "s0_noise", "noise_rank", "noise_rank_init", "omega_eps", "lr_final", "offset_lr_factor", "omega_lr_factor"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be ≥ 0, got {getattr(self, name)}")

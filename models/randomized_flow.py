@@ -29,6 +29,7 @@ from energies.base import label_symmetric
 from energies.grid_potts import GridPottsEnergy
 from models.assignment_flow import AssignmentFlow
 from models.energy_model import EnergyModel
+from models.adaptive_finish import AdaptiveFinish, FinishReport
 from models.finish import Finish
 from models.last_draw import LastDraw
 from models.mean_field import mean_field_solution
@@ -174,7 +175,7 @@ class RandomizedFlow(EnergyModel):
         hp = self.hparams
         return bool(hp.sw_sweeps or hp.line_sweeps or hp.heat_bath_sweeps)
 
-    def _build_finish(self, energy) -> Finish | None:
+    def _build_finish(self, energy) -> AdaptiveFinish | None:
         hp = self.hparams
         if not self._has_finish():
             return None
@@ -182,9 +183,10 @@ class RandomizedFlow(EnergyModel):
             raise ValueError(f"sw_sweeps={hp.sw_sweeps}, line_sweeps={hp.line_sweeps} and heat_bath_sweeps={hp.heat_bath_sweeps} "
                              f"need a grid Potts energy, got {type(energy).__name__}; set them to 0")
         # its own checks: edge weights ≥ 0, a torus with even sides for heat bath, an open grid for line sweeps
-        return Finish(energy, hp.sw_sweeps, hp.heat_bath_sweeps, line_sweeps=hp.line_sweeps)
+        one_round = Finish(energy, hp.sw_sweeps, hp.heat_bath_sweeps, line_sweeps=hp.line_sweeps)
+        return AdaptiveFinish(one_round, hp.finish_rounds or None, hp.finish_cap)
 
-    def finisher(self) -> Finish | None:
+    def finisher(self) -> AdaptiveFinish | None:
         """The P*-invariant finish of the attached energy on its device (``None`` without sweeps); rebuilt only
         when the energy has moved (``model.to(device)`` carries the energy, not the finish's tensors)."""
         if not self._has_finish():
@@ -245,16 +247,26 @@ class RandomizedFlow(EnergyModel):
     def sample_chunks(self, m: int, generator: torch.Generator | None = None, finish: bool = True):
         """:meth:`sample`'s ``m`` labelings as ``(k, n)`` chunks of at most :meth:`chunk` samples, each drawn when asked for."""
         finisher = self.finisher() if finish else None
+        reports = []
         for i in range(0, m, self.chunk()):
             with torch.no_grad():
                 labels = self.round(self.log_soft_samples(min(self.chunk(), m - i), generator), generator, log=True)
-                yield (labels if finisher is None else finisher(labels, generator)).long()
+                if finisher is not None:
+                    labels, report = finisher.run(labels, generator)
+                    reports.append(report)
+                    self.__dict__["last_finish"] = FinishReport.merge(reports)  # what the latest sampling's finish did
+                yield labels.long()
 
     def sample(self, m: int, generator: torch.Generator | None = None, finish: bool = True) -> Tensor:
         """``m`` integer labelings ``(m, n)``: a flow run to ``T`` per sample, then ``rounding``
         (``"draw"``: an independent label per node from ``S(T)``; ``"argmax"``: the argmax per node), then the
-        finish's sweeps (``sw_sweeps``, ``line_sweeps``, ``heat_bath_sweeps``; ``finish=False``: the flow alone)."""
+        finish's rounds of sweeps (``sw_sweeps``, ``line_sweeps``, ``heat_bath_sweeps``; ``finish_rounds``, automatic
+        when 0; ``finish=False``: the flow alone). :meth:`finish_report` says what the finish did."""
         return torch.cat(list(self.sample_chunks(m, generator, finish)))
+
+    def finish_report(self) -> FinishReport | None:
+        """What the finish of the latest :meth:`sample` did (rounds, the check; its chunks merged), ``None`` before one."""
+        return self.__dict__.get("last_finish")
 
     def last_draw_missing(self) -> str | None:
         """Why the model's samples have no :class:`~models.last_draw.LastDraw` (``None`` when they have one)."""

@@ -24,7 +24,7 @@ from models.randomized_flow import RandomizedFlow
 from models.van import VAN
 from run import console
 from run.checkpoint_io import AtomicCheckpointIO
-from run.config import RunConfig, device_count, parse_size
+from run.config import RunConfig, device_count, finish_rounds, parse_size
 from run.errors import UsageError
 from run.logger import RunLogger
 from run.report import describe_run
@@ -105,8 +105,9 @@ def build_model(config: RunConfig, energy) -> L.LightningModule:
             # rounding names the rounding with its gradient: a draw carries its score-function term
             score_function=None if config.rounding is None else config.rounding == "draw",
             learn_offset_mean=config.learn_offset or None, sw_sweeps=config.sw_sweeps, line_sweeps=config.line_sweeps,
-            heat_bath_sweeps=config.heat_bath_sweeps,
+            heat_bath_sweeps=config.heat_bath_sweeps, finish_rounds=finish_rounds(config.finish), finish_cap=config.finish_cap,
         )
+
 
 
 def _given(**options) -> dict:

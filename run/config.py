@@ -19,7 +19,7 @@ IMAGE_ONLY = ("image", "labels", "classes", "sigma", "beta", "max_size")
 _FLOW = ("flow",)
 MODEL_ONLY = {
     "recipe": _FLOW, "omega": _FLOW, "kernel_size": _FLOW, "end_time": _FLOW, "step_size": _FLOW, "omega_variance": _FLOW,
-    "rounding": _FLOW, "anneal": _FLOW, "learn_offset": _FLOW, "start": _FLOW, "sw_sweeps": _FLOW, "line_sweeps": _FLOW, "heat_bath_sweeps": _FLOW, "samples": ("flow", "van"), "restarts": ("meanfield",),
+    "rounding": _FLOW, "anneal": _FLOW, "learn_offset": _FLOW, "start": _FLOW, "sw_sweeps": _FLOW, "line_sweeps": _FLOW, "heat_bath_sweeps": _FLOW, "finish": _FLOW, "finish_cap": _FLOW, "samples": ("flow", "van"), "restarts": ("meanfield",),
 }
 
 
@@ -60,6 +60,8 @@ class RunConfig:
     sw_sweeps: int | None = None
     line_sweeps: int | None = None
     heat_bath_sweeps: int | None = None
+    finish: str | int | None = None
+    finish_cap: int | None = None
     restarts: int | None = None
     # training
     max_steps: int | None = None
@@ -100,6 +102,7 @@ class RunConfig:
             raise UsageError(lambda n: f"{n('kernel_size')} applies to the conv Ω; this run's Ω is dense")
         if self.ising is not None:
             parse_size(self.ising)
+        finish_rounds(self.finish)
         device_count(self.devices)
 
     @property
@@ -124,6 +127,21 @@ def parse_size(text: str) -> tuple[int, int]:
     if h < 1 or w < 2:
         raise UsageError(lambda n: f"{n('ising')} {text!r}: the grid needs at least 1x2 nodes")
     return h, w
+
+
+def finish_rounds(finish: str | int | None) -> int | None:
+    """``--finish``: ``"auto"`` → 0 (rounds until the convergence check passes), a count ``N ≥ 1`` → ``N``; ``None``: the recipe's."""
+    if finish is None:
+        return None
+    if str(finish).strip().lower() == "auto":
+        return 0
+    try:
+        rounds = int(str(finish))
+    except ValueError:
+        rounds = 0
+    if rounds < 1:
+        raise UsageError(lambda n: f"{n('finish')} must be 'auto' or a number of rounds ≥ 1, got {finish!r}")
+    return rounds
 
 
 def device_count(devices: int | str) -> int | str:

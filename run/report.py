@@ -58,8 +58,15 @@ def _describe_model(model) -> str:
         omega += ", local randomness" if hp.offset == "region" else ", global randomness"
     return (f"randomized flow (recipe {hp.recipe}), {omega}, m = {hp.samples_per_step} samples per step, T = {hp.end_time:g} in steps of "
             f"{hp.step_size:g}, {hp.rounding} rounding, Adam lr {hp.lr:g} ({hp.lr_schedule})"
-            + (f", finish {hp.sw_sweeps} Swendsen–Wang + {hp.line_sweeps} line + {hp.heat_bath_sweeps} heat-bath sweeps"
+            + (f", finish {_rounds(hp)} of {hp.sw_sweeps} Swendsen–Wang + {hp.line_sweeps} line + {hp.heat_bath_sweeps} heat-bath sweeps"
                if hp.sw_sweeps or hp.line_sweeps or hp.heat_bath_sweeps else ""))
+
+
+def _rounds(hp) -> str:
+    rounds = hp.get("finish_rounds", 1)
+    if not rounds:
+        return f"rounds until the convergence check passes (at most {hp.get('finish_cap')})"
+    return f"{rounds} round{'s' if rounds != 1 else ''}"
 
 
 def _fmt(value) -> str:
@@ -72,6 +79,19 @@ def _swatch(colour) -> str:
         return ""
     r, g, b = (int(round(float(v) * 255)) for v in colour)
     return f"\x1b[48;2;{r};{g};{b}m  \x1b[0m "
+
+
+def convergence_line(check: dict) -> str:
+    """One line on the convergence check of a summary (``summary["convergence"]``)."""
+    finish = f" after {check['finish_rounds']} finish round{'s' if check['finish_rounds'] != 1 else ''}" if "finish_rounds" in check else ""
+    if check.get("converged") is None:
+        return f"convergence: not checked{finish} ({check['samples']} samples; the check needs 8 or more)"
+    verdict = "passed" if check["converged"] else "FAILED: the samples may not follow P*, sample longer (--finish-cap, --sweeps)"
+    line = (f"convergence check {verdict}{finish}: {check['sweeps']} more sweeps moved the statistics by {check['drift']:.2f} "
+            f"(noise threshold {check['threshold']:.2f}; worst: {check['statistic']})")
+    if check.get("finish_capped"):
+        line += "; the finish reached its cap (raise --finish-cap)"
+    return line
 
 
 def report(summary: dict, folder: Path, root: Path | None = None) -> None:
@@ -101,6 +121,9 @@ def report(summary: dict, folder: Path, root: Path | None = None) -> None:
         if "pixel_entropy_mean" in marg:
             line += f"; mean entropy per {unit[:-1]} {marg['pixel_entropy_mean']:.3f} nats (at most {marg['pixel_entropy_limit']:.3f})"
         print(line)
+    check = summary.get("convergence")
+    if check:
+        print(convergence_line(check))
     fig = summary.get("fig1")  # present only for labels with a background and two subjects (figures.fig1.fig1_labels)
     if fig:
         print(

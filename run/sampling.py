@@ -35,7 +35,7 @@ SAMPLERS = ("flow", "swendsen-wang", "heat-bath", "line")
 #: the model's parameters that belong to one image: rebuilt from the new image, never loaded
 PER_IMAGE = ("start.logits", "start.representative")
 #: flow settings newer than some checkpoints, with the value a checkpoint that lacks them was trained with
-INTRODUCED = {"stationary": False, "crop": 0, "line_sweeps": 0}
+INTRODUCED = {"stationary": False, "crop": 0, "line_sweeps": 0, "finish_rounds": 1, "finish_cap": 64}
 
 
 @dataclass(frozen=True)
