@@ -19,6 +19,15 @@ from dataclasses import fields
 from run.errors import UsageError
 
 
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``(default: …)`` only where the help text does not say it already and the default is not ``None``."""
+
+    def _get_help_string(self, action):
+        if action.default is None or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, not usage + error
         raise UsageError(message)
@@ -27,7 +36,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     from run.sampling import SAMPLERS, SampleConfig
 
-    p = _Parser(prog="sample.py", description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = _Parser(prog="sample.py", description=__doc__.split("\n")[0], formatter_class=_Formatter)
     p.add_argument("checkpoint", nargs="?", help="a train.py checkpoint (needed by --sampler flow)")
     p.add_argument("--image", help="sample this image instead of the checkpoint's (a bare name also resolves in data/)")
     p.add_argument("--labels", help='the new image\'s label colours "name=#rrggbb,..." (default: as the checkpoint\'s)')
@@ -39,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="results folder (default: samples/<image> in the checkpoint's run folder)")
     p.add_argument("--sampler", choices=SAMPLERS, help="the trained flow with its finish, or chains from random labelings")
     p.add_argument("--sweeps", type=int, help="the chains' sweeps (--sampler swendsen-wang, heat-bath or line)")
+    p.add_argument("--finish", metavar="auto|N", help="the flow's finish: 'auto', rounds until the convergence check passes, "
+                   "or N rounds (default: the checkpoint's)")
     p.add_argument("--seed", type=int, help="seeds the samples")
     p.add_argument("--device", help="cpu, cuda, ...")
     p.set_defaults(**{f.name: f.default for f in fields(SampleConfig)})
@@ -52,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             args = vars(build_parser().parse_args(argv))
         except SystemExit as exit_:  # --help
             return int(exit_.code or 0)
+        from run.report import convergence_line
         from run.sampling import SampleConfig, sample
 
         summary = sample(SampleConfig(**args))
@@ -63,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{s['m']} samples of a {summary['image_size'][0]}×{summary['image_size'][1]} grid by {summary['sampler']} in {summary['seconds']:.1f} s"
           if summary.get("image_size") else f"{s['m']} samples by {summary['sampler']} in {summary['seconds']:.1f} s")
     print(f"energy {s['energy']:.3f}; mean pixel entropy {s.get('pixel_entropy', float('nan')):.3f} nats")
+    if summary.get("convergence"):
+        print(convergence_line(summary["convergence"]))
     print(f"results: {summary['folder']}")
     return 0
 

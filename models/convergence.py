@@ -184,7 +184,8 @@ def drift_check(energy: GridPottsEnergy, before: Tensor, after: Tensor, sweeps: 
             observed, index, null = _max_t(d, signs)
             threshold = float(null.sort().values[rank])
             p_value = (1 + int((null >= observed).sum())) / (FLIPS + 1)
-            groups.append(GroupDrift(name, observed, threshold, p_value, _names(name, index, energy.c, R), d.shape[1]))
+            statistic = _names(name, index, energy.c, R) if d.shape[1] else "none"
+            groups.append(GroupDrift(name, observed, threshold, p_value, statistic, d.shape[1]))
     converged = all(g.p_value > level for g in groups)
     worst = max(groups, key=lambda g: g.drift / g.threshold if g.threshold > 0 else 0.0)
     return ConvergenceCheck(converged, worst.drift, worst.threshold, worst.name, worst.statistic, int(sweeps), m, tuple(groups))

@@ -28,6 +28,7 @@ from models.randomized_flow import RandomizedFlow
 from models.van import VAN
 from run import console
 from run.build import owned_by, resolve_image
+from run.config import finish_rounds
 from run.errors import UsageError
 from run.resume import read_checkpoint
 
@@ -52,6 +53,8 @@ class SampleConfig:
         sampler: ``"flow"`` (the trained model with its finish), or chains from uniform random labelings:
             ``"swendsen-wang"`` (with the data term), ``"heat-bath"`` or ``"line"`` (line heat bath; open grids).
         sweeps: the chains' sweeps (``sampler`` other than ``"flow"``).
+        finish: the flow's finish: ``"auto"`` (rounds until the convergence check passes) or a number of rounds
+            (default: the checkpoint's).
         seed: seeds the samples.
         device: ``"cpu"``, ``"cuda"``, … (default: the CPU).
     """
@@ -67,6 +70,7 @@ class SampleConfig:
     out: str | Path | None = None
     sampler: str = "flow"
     sweeps: int = 100
+    finish: str | int | None = None
     seed: int = 0
     device: str = "cpu"
 
@@ -79,6 +83,9 @@ class SampleConfig:
             raise UsageError(lambda n: f"{n('sampler')} {self.sampler} needs {n('image')} or a checkpoint whose image it samples")
         if isinstance(self.sweeps, bool) or int(self.sweeps) != self.sweeps or self.sweeps < 1:
             raise UsageError(lambda n: f"{n('sweeps')} must be an integer ≥ 1, got {self.sweeps}")
+        if self.finish is not None and self.sampler != "flow":
+            raise UsageError(lambda n: f"{n('finish')} applies to {n('sampler')} flow (the chains run {n('sweeps')} sweeps)")
+        finish_rounds(self.finish)
         if self.labels is not None and self.classes is not None:
             raise UsageError(lambda n: f"give {n('labels')} or {n('classes')}, not both")
 
@@ -110,10 +117,13 @@ def datamodule_of(config: SampleConfig, saved: dict | None):
         return ImageDataModule(image=resolve_image(config.image), **{**keep, **given})
 
 
-def flow_for(ckpt: dict, energy, new_image: bool) -> RandomizedFlow:
+def flow_for(ckpt: dict, energy, new_image: bool, finish: str | int | None = None) -> RandomizedFlow:
     """The checkpoint's flow on ``energy``: as saved on its own image; rebuilt for the grid of a new one, its
-    per-image tensors (:data:`PER_IMAGE`) from the new data term and its learned ones from the checkpoint."""
+    per-image tensors (:data:`PER_IMAGE`) from the new data term and its learned ones from the checkpoint; ``finish``
+    (``--finish``) replaces its finish's rounds."""
     hp = {**INTRODUCED, **ckpt["hyper_parameters"]}
+    if finish is not None:
+        hp["finish_rounds"] = finish_rounds(finish)
     if not new_image:
         model = RandomizedFlow(**hp)
         model.load_state_dict(ckpt["state_dict"])
@@ -140,7 +150,7 @@ def model_for(config: SampleConfig, ckpt: dict | None, energy):
                                      line_sweeps=counts["line"])
     hp = ckpt["hyper_parameters"]
     if "recipe" in hp:
-        return flow_for(ckpt, energy, new_image=config.image is not None)
+        return flow_for(ckpt, energy, new_image=config.image is not None, finish=config.finish)
     if config.image is not None:
         raise UsageError(lambda n: f"{n('image')}: a {'mean-field' if 'restarts' in hp else 'VAN'} checkpoint learned one "
                          "distribution per pixel of its own image; sample that image (leave out the option)")
