@@ -1,4 +1,4 @@
-"""Exact inference on a grid Potts energy by a row transfer matrix: log Z, marginals, mean energy.
+"""Exact inference on a grid Potts energy by a row transfer matrix: log Z, marginals, mean energy, samples.
 
 The grid is cut into ``L`` slices (rows) of ``w`` nodes, ``w`` the shorter side (a wide grid is
 transposed first). A slice has ``c^w`` states; its own terms (unary and the edges inside the slice) form
@@ -14,6 +14,9 @@ than ~700 nats below the best one underflows to probability 0). ``P_t(s) = e^{α
 The expected disagreement across a between-slice edge at position ``i`` is read off half-way through
 the product with ``K_t``: with ``P = K_{<i} e^{α_t}`` and ``R = K_{>i} e^{−φ_{t+1} + β_{t+1}}``,
 ``P(x_i = x'_i) = k_i(a, a) ⟨P, R⟩ / ⟨k_i P, R⟩``.
+
+Exact samples (:func:`transfer_matrix_sample`): forward filtering, then backward sampling of one slice
+given the next, one position at a time (the same partial products of ``K_t``).
 
 Memory: the backward messages (``L × c^w``) plus ``w`` partial products of one transition, float64:
 ``(L + w + 4) · c^w · 8`` bytes (330 MB for ``c^w = 2^20``, ``L = w = 20``); checked against
@@ -77,8 +80,8 @@ class _Chain:
         self.diag = torch.exp(-self.shift)  # k(a, a)
         off = torch.exp(-b - self.shift)  # k(a, a'), a ≠ a'
         eye = torch.eye(c, dtype=torch.float64)
-        kernels = self.diag[..., None, None] * eye + off[..., None, None] * (1 - eye)  # (L − 1, w, c, c)
-        self.kernel_lists = kernels.tolist()  # Python floats: scalar arguments of the in-place updates
+        self.kernels = self.diag[..., None, None] * eye + off[..., None, None] * (1 - eye)  # (L − 1, w, c, c)
+        self.kernel_lists = self.kernels.tolist()  # Python floats: scalar arguments of the in-place updates
 
     def axis_shape(self, i: int, size: int = 0) -> list[int]:
         shape = [1] * self.w
@@ -187,3 +190,56 @@ def _forward_backward(chain: _Chain, grid: tuple[int, int]) -> ExactResult:
     H, W = grid
     log_z = float(log_z)
     return ExactResult(log_z, marginals.reshape(H * W, c).contiguous(), mean_energy + log_z, mean_energy)
+
+
+def transfer_matrix_sample(
+    energy: GridPottsEnergy,
+    m: int,
+    generator: torch.Generator | None = None,
+    max_states: int = MAX_TRANSFER_STATES,
+) -> Tensor:
+    """``m`` exact samples of ``P* ∝ exp(−E)``: ``(m, n)`` long labelings in row-major node order.
+
+    Forward filtering keeps every slice's ``α_t`` (``L × c^w``); backward sampling draws the last slice
+    from ``e^{α_{L−1}}``, then slice ``t`` given slice ``t+1`` from ``e^{α_t(s)} K_t(s, s_{t+1})``. That
+    conditional is drawn one position at a time, so no ``m × c^w`` table is built: with
+    ``T_i = K_{>i} e^{α_t}`` (the kernels of the positions after ``i`` applied, as in the marginals of
+    :func:`transfer_matrix_inference`), ``P(s_i = a | s_{<i}, s_{t+1}) ∝ k_{t,i}(a, s'_i) T_i[s_{<i}, a, s'_{>i}]``.
+    Work ``O(L · w · c^(w+1))`` once plus ``O(m · L · w · c)``; the generator must be a CPU one.
+
+    Raises:
+        TypeError, ValueError: see :func:`check_transfer`; ValueError for ``m < 0``.
+    """
+    check_transfer(energy, max_states)
+    if isinstance(m, bool) or int(m) != m or m < 0:
+        raise ValueError(f"m must be a non-negative integer, got {m}")
+    if m == 0:
+        return torch.empty(0, energy.n, dtype=torch.long, device=energy.unary.device)
+    with torch.no_grad():
+        chain = _Chain(energy)
+        L, w, c = chain.L, chain.w, chain.c
+        alphas = torch.empty((L,) + (c,) * w, dtype=torch.float64)  # forward messages, log
+        alphas[0] = -chain.phi(0)
+        for t in range(L - 1):
+            alphas[t + 1] = chain.transfer(alphas[t], t) - chain.phi(t + 1)
+        labels = torch.empty(m, L, w, dtype=torch.long)  # position i of slice t
+        last = torch.exp(alphas[-1].reshape(-1) - alphas[-1].max())
+        state = torch.multinomial(last, m, replacement=True, generator=generator)
+        strides = c ** torch.arange(w - 1, -1, -1)  # axis 0 is the most significant digit of a flat state
+        labels[:, L - 1] = state[:, None] // strides % c
+        for t in range(L - 2, -1, -1):
+            after = labels[:, t + 1]  # s' = slice t+1, (m, w)
+            T = [torch.exp(alphas[t] - alphas[t].max())]  # T[i] = K_{>i} e^{α_t}, built from i = w−1 down
+            for i in range(w - 1, 0, -1):
+                T.append(chain.site(T[-1], t, i))
+            T.reverse()
+            prefix = torch.zeros(m, dtype=torch.long)  # flat index of the positions drawn so far
+            for i in range(w):
+                suffix = (after[:, i + 1 :] * strides[i + 1 :]).sum(1)  # s'_{>i}, in the low digits
+                base = prefix * c ** (w - i) + suffix
+                weights = T[i].reshape(-1)[base[:, None] + torch.arange(c) * int(strides[i])]  # (m, c)
+                weights = weights * chain.kernels[t, i][:, after[:, i]].T  # k(a, s'_i)
+                labels[:, t, i] = torch.multinomial(weights, 1, generator=generator)[:, 0]
+                prefix = prefix * c + labels[:, t, i]
+        grid = labels.transpose(1, 2) if chain.transposed else labels  # back to (m, H, W)
+        return grid.reshape(m, -1).contiguous().to(energy.unary.device)
