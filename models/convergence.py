@@ -138,7 +138,7 @@ def _names(group: str, index: int, c: int, regions: int) -> str:
     if group == "pixels":
         return f"uncertain pixel {index // c}'s label {index % c}"
     kind, rest = divmod(index, regions * c)
-    return f"region {rest // c}'s {'share of' if kind == 0 else 'all-'}label {rest % c}"
+    return f"region {rest // c}'s {'share of label' if kind == 0 else 'all-label'} {rest % c}"
 
 
 def _max_t(d: Tensor, signs: Tensor) -> tuple[float, int, Tensor]:

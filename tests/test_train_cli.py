@@ -253,6 +253,9 @@ WHOLE = [
     (["--end-time", "0"], "--end-time must be positive, got 0.0"),
     (["--omega-variance", "-1"], "--omega-variance must be positive, got -1.0"),
     (["--sw-sweeps", "-1"], "--sw-sweeps must be an integer ≥ 0, got -1"),
+    (["--finish", "0"], "--finish must be 'auto' or a number of rounds ≥ 1, got '0'"),
+    (["--finish", "often"], "--finish must be 'auto' or a number of rounds ≥ 1, got 'often'"),
+    (["--finish-cap", "0"], "--finish-cap must be an integer ≥ 1, got 0"),
     (["--ising", "3x8", "--recipe", "image", "--coupling", "-1"],
      f"--sw-sweeps {RECIPES['image'].settings.sw_sweeps}: Swendsen–Wang needs edge weights ≥ 0 (a ferromagnetic Potts "
      "model); set --sw-sweeps 0"),

@@ -1,0 +1,125 @@
+"""The convergence check (models/convergence.py) and the automatic finish (models/adaptive_finish.py).
+
+Exact samples come from the transfer matrix, an independent sampler: on them the check must stay quiet (at its
+nominal rate); samples of a wrong β, with no sweeps, or a chain stopped early must raise it."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from benchmarks.exact_suite_images import generate_suite
+from conftest import gen
+from energies.grid_potts import GridPottsEnergy
+from energies.transfer_matrix import transfer_matrix_sample
+from models.adaptive_finish import AdaptiveFinish, FinishReport
+from models.convergence import ALPHA, LEAST_SAMPLES, check_with, drift_check, uncertain_regions
+from models.finish import Finish
+
+
+@pytest.fixture(scope="module")
+def instances():
+    return generate_suite(6)
+
+
+def one_round(energy):
+    return Finish(energy, 1, 1, line_sweeps=1)
+
+
+def with_beta(energy: GridPottsEnergy, factor: float) -> GridPottsEnergy:
+    return GridPottsEnergy(energy.unary, beta=energy.beta * factor, weights_h=energy.weights_h * factor,
+                           weights_v=energy.weights_v * factor)
+
+
+@pytest.mark.parametrize("index", range(6))
+def test_exact_samples_pass(instances, index):
+    energy = instances[index].energy
+    x = transfer_matrix_sample(energy, 512, gen(index))
+    _, check = check_with(one_round(energy), energy, x, 2, gen(100 + index))
+    assert check.converged, check.line()
+
+
+def test_false_alarms_on_exact_samples_stay_near_alpha(instances):
+    """60 checks of 64 exact samples of one instance: alarms are Binomial(60, ≤ α); 4 or more has probability < 0.3 %
+    at α = 0.01."""
+    energy = instances[1].energy
+    kernel = one_round(energy)
+    alarms = 0
+    for k in range(60):
+        _, check = check_with(kernel, energy, transfer_matrix_sample(energy, 64, gen(k)), 2, gen(1000 + k))
+        alarms += not check.converged
+    assert ALPHA <= 0.01 and alarms <= 3
+
+
+@pytest.mark.parametrize("index", range(3))
+def test_a_wrong_beta_is_flagged(instances, index):
+    """Exact samples of the same image at 0.6 β: the right kernel moves them back towards P*."""
+    energy = instances[index].energy
+    x = transfer_matrix_sample(with_beta(energy, 0.6), 512, gen(index))
+    _, check = check_with(one_round(energy), energy, x, 2, gen(7))
+    assert not check.converged, check.line()
+
+
+@pytest.mark.parametrize("index", range(3))
+def test_no_sweeps_and_one_sweep_from_random_labelings_are_flagged(instances, index):
+    energy = instances[index].energy
+    random = torch.randint(0, energy.c, (512, energy.n), generator=gen(index))
+    for x in (random, Finish(energy, 0, 1)(random, gen(1))):
+        _, check = check_with(one_round(energy), energy, x, 2, gen(2))
+        assert not check.converged, check.line()
+
+
+def test_too_few_samples_give_no_verdict(instances):
+    energy = instances[0].energy
+    x = transfer_matrix_sample(energy, LEAST_SAMPLES - 1, gen())
+    assert drift_check(energy, x, x, 3) is None
+    with pytest.raises(ValueError, match="before and after"):
+        drift_check(energy, x, x[:, :-1], 3)
+
+
+def test_regions_are_the_connected_uncertain_pixels():
+    energy = GridPottsEnergy(torch.zeros(3, 4, 2))
+    uncertain = torch.tensor([[1, 1, 0, 1], [0, 0, 0, 1], [1, 0, 0, 0]], dtype=torch.bool).view(-1)
+    assert uncertain_regions(energy, uncertain).view(3, 4).tolist() == [[0, 0, -1, 1], [-1, -1, -1, 1], [-1, -1, -1, -1]]
+    torus = GridPottsEnergy(torch.zeros(3, 4, 2), periodic=True)  # the corner pixel joins the first region across the wrap
+    assert uncertain_regions(torus, uncertain).view(3, 4)[2, 0] == 0
+
+
+def test_the_automatic_finish_doubles_until_the_check_passes(instances):
+    energy = instances[2].energy
+    random = torch.randint(0, energy.c, (512, energy.n), generator=gen())
+    x, report = AdaptiveFinish(one_round(energy), None, cap=64).run(random, gen(1))
+    assert report.converged and not report.capped
+    assert report.rounds in (2, 4, 8, 16, 32, 64) and report.sweeps == 3 * report.rounds
+    _, again = check_with(one_round(energy), energy, x, 2, gen(3))  # an independent check agrees
+    assert again.converged, again.line()
+
+
+def test_the_cap_stops_the_finish_and_says_which_option_raises_it(instances):
+    energy = instances[2].energy
+    random = torch.randint(0, energy.c, (512, energy.n), generator=gen())
+    finish = AdaptiveFinish(Finish(energy, 0, 1), None, cap=2)  # two heat-bath sweeps cannot bring random labelings to P*
+    _, report = finish.run(random, gen(1))
+    assert report.capped and report.rounds == 2 and report.converged is False
+    assert "cap of 2 rounds" in finish.cap_message() and "finish_cap" in finish.cap_message()
+
+
+def test_a_fixed_finish_runs_its_rounds_without_a_check(instances):
+    energy = instances[0].energy
+    x = torch.randint(0, energy.c, (16, energy.n), generator=gen())
+    fixed = AdaptiveFinish(one_round(energy), 3)
+    out, report = fixed.run(x, gen(5))
+    assert report == FinishReport(3, 9, None) and report.converged is None
+    expected = x
+    g = gen(5)
+    for _ in range(3):
+        expected = one_round(energy)(expected, g)
+    assert torch.equal(out, expected)  # the same computation twice on one machine
+    with pytest.raises(ValueError, match="rounds"):
+        AdaptiveFinish(one_round(energy), 0)
+
+
+def test_a_run_reports_its_check(tiny_run, tiny_run_stdout):
+    check = tiny_run.summary["convergence"]
+    assert check["converged"] in (True, False) and check["sweeps"] > 0 and "finish_rounds" in check
+    assert "convergence check" in tiny_run_stdout
