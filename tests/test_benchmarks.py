@@ -285,3 +285,33 @@ def test_bounds_writes_the_three_instances(tmp_path):
         assert [r["model"] for r in rows] == list(bounds.MODELS)
         assert all(kind in logged for r in rows for logged in r["logged"])
         assert sorted(result[instance]["order_by_tv"]) == sorted(bounds.MODELS)
+
+
+def test_exact_suite_writes_every_row_with_its_check(tmp_path):
+    from benchmarks import exact_suite
+
+    out = tmp_path / "exact_suite.json"
+    assert exact_suite.main(["--quick", "--count", "2", "--samples", "64", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    check_provenance(result, "exact_suite")
+    assert len(result["instances"]) == 2
+    rows = {"exact", "flow", "flow+1", "flow+auto", "meanfield+auto", "random+auto", "random+same"}
+    for instance in result["instances"]:
+        assert set(instance["rows"]) == rows
+        for row in instance["rows"].values():
+            for key in ("subject_error", "tv_all", "tv_uncertain", "entropy_sum", "sweeps", "seconds_per_sample", "check", "meets_targets"):
+                assert key in row, key
+    summary = result["summary"]
+    assert set(summary["share_meeting_targets"]) == rows and 0 <= summary["exact_false_alarm_rate"] <= 1
+
+
+def test_photo_suite_writes_the_flow_the_control_and_random_starts(tmp_path):
+    from benchmarks import photo_suite
+
+    out = tmp_path / "photo_suite.json"
+    assert photo_suite.main(["--quick", "--references", str(tmp_path / "refs"), "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    check_provenance(result, "photo_suite")
+    (row,) = result["rows"]
+    assert {"flow", "control", "random+auto"} <= set(row) and row["control"]["converged"] is False
+    assert list((tmp_path / "refs").glob("chains-*.pt"))  # the references are kept
