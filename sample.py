@@ -3,6 +3,7 @@
     python sample.py lightning_logs/version_0/checkpoints/last.ckpt                  # its own image again
     python sample.py CHECKPOINT --image coffee.png --samples 512                     # a new photo, no training
     python sample.py --sampler swendsen-wang --sweeps 50 --image coffee.png          # no model: chains from random labelings
+    python sample.py --sampler swendsen-wang --unary probs.npy                        # your network's probabilities as the data term
 
 The results (what a run folder has: ``summary.json``, ``samples.npy``, ``marginals.npy``, the PNGs) go to
 ``--out`` (default: ``samples/<image>`` in the checkpoint's run folder). A flow samples a new image when its
@@ -34,6 +35,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from data.defaults import DEFAULT_CONTRAST_FLOOR, PROBABILITY_FLOOR, PROBABILITY_TOLERANCE, UNARY_KINDS  # no torch
     from run.sampling import SAMPLERS, SampleConfig
 
     p = _Parser(prog="sample.py", description=__doc__.split("\n")[0], formatter_class=_Formatter)
@@ -44,6 +46,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sigma", type=float, help="colour std of the data term (default: the checkpoint's)")
     p.add_argument("--beta", type=float, help="Potts weight (default: the checkpoint's)")
     p.add_argument("--max-size", type=int, help="downscale the longer side to this many pixels, 0: keep (default: the checkpoint's)")
+    p.add_argument("--unary", metavar="FILE", help="a data term of your own instead of the colour model: an H×W×c array of per-pixel "
+                   "probabilities, logits or energies (.npy, or .npz), never resized; --image is then optional and must be H×W; "
+                   "--labels takes names (default: the checkpoint's, else class0, class1, ...)")
+    p.add_argument("--unary-kind", choices=UNARY_KINDS, help="what --unary holds: probabilities (unary −log max(p, "
+                   f"{PROBABILITY_FLOOR:g}); each pixel's must sum to 1 within {PROBABILITY_TOLERANCE:g}), logits (unary −log softmax) "
+                   "or energies (default: the checkpoint's, else probabilities)")
+    p.add_argument("--unary-scale", type=float, metavar="T", help="temperature: the --unary data term is divided by T > 0 "
+                   "(default: the checkpoint's, else 1)")
+    p.add_argument("--unary-key", metavar="NAME", help="the array of a .npz --unary (default: its only one)")
+    p.add_argument("--contrast", type=float, metavar="SIGMA", help="edges that follow the image: weight β·max(floor, "
+                   "exp(−‖I_p − I_q‖²/(2 SIGMA²))) per neighbour pair (default: the checkpoint's, else β on every edge)")
+    p.add_argument("--contrast-floor", type=float, help="the least fraction of β an edge keeps with --contrast, in [0, 1] "
+                   f"(default: the checkpoint's, else {DEFAULT_CONTRAST_FLOOR:g})")
     p.add_argument("--samples", type=int, help="samples drawn, saved and scored")
     p.add_argument("--out", help="results folder (default: samples/<image> in the checkpoint's run folder)")
     p.add_argument("--sampler", choices=SAMPLERS, help="the trained flow with its finish, or chains from random labelings")

@@ -2,6 +2,7 @@
 
     python train.py                                   # the bundled cat-or-lion image (Fig. 1)
     python train.py --image photo.jpg                 # any image: 3 k-means colours (--classes K, or --labels)
+    python train.py --unary probs.npy --image photo.png --contrast 0.1   # your network's probabilities as the data term
     python train.py --ising 3x8 --max-steps 2000      # the Table 1 family
     python train.py --resume last                     # continue the newest run under --root-dir
 
@@ -50,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Randomized assignment flows: learn a Gibbs distribution and draw structured samples.",
         formatter_class=_Formatter,
     )
-    data = p.add_argument_group("data (an image, or --ising)")
+    data = p.add_argument_group("data (an image, your own --unary array, or --ising)")
     data.add_argument("--image", help=f"image file; a bare name also resolves in data/ (default: data/{DEFAULT_IMAGE.name})")
     data.add_argument("--labels", help=f'label colours "name=#rrggbb,..." (default: "{DEFAULT_LABELS}" on '
                       f'the bundled image, {DEFAULT_CLASSES} k-means colours on any other)')
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--beta", type=float, help=f"Potts weight per disagreeing neighbour pair (default: {DEFAULT_BETA})")
     data.add_argument("--max-size", type=int,
                       help=f"downscale the image's longer side to this many pixels, 0: keep (default: {DEFAULT_MAX_SIZE})")
+    add_data_term_options(data)
     data.add_argument("--ising", metavar="HxW", help="train the Ising grid of this size instead of an image (Table 1: 3x8)")
     data.add_argument("--coupling", type=float, help="Ising coupling per disagreeing pair (default: Table 1's)")
 
@@ -121,6 +123,26 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def add_data_term_options(group) -> None:
+    """``--unary`` (a data term of your own) and ``--contrast`` (edges that follow the image); sample.py has them too."""
+    from data.defaults import DEFAULT_CONTRAST_FLOOR, PROBABILITY_FLOOR, PROBABILITY_TOLERANCE, UNARY_KINDS  # no torch
+
+    group.add_argument("--unary", metavar="FILE", help="your own data term instead of the colour model: an H×W×c array (.npy, or .npz "
+                       "with --unary-key) of per-pixel probabilities, logits or energies for c labels; never resized (--max-size, "
+                       "--sigma, --classes do not apply); --image is optional: given, it must be H×W at its own size and gives "
+                       "--contrast its colours (the pictures colour the labels either way); --labels takes names "
+                       '"road,car,..." (or name=#rrggbb; default class0, class1, ... in a fixed palette)')
+    group.add_argument("--unary-kind", choices=UNARY_KINDS, help="what --unary holds: probabilities (unary −log max(p, "
+                       f"{PROBABILITY_FLOOR:g}); each pixel's must sum to 1 within {PROBABILITY_TOLERANCE:g}), logits (unary "
+                       "−log softmax, i.e. −logits up to a constant per pixel) or energies (as given) (default: probabilities)")
+    group.add_argument("--unary-scale", type=float, metavar="T", help="temperature: the --unary data term is divided by T > 0 (default: 1)")
+    group.add_argument("--unary-key", metavar="NAME", help="the array of a .npz --unary (default: its only one)")
+    group.add_argument("--contrast", type=float, metavar="SIGMA", help="edges that follow the image: weight β·max(floor, "
+                       "exp(−‖I_p − I_q‖²/(2 SIGMA²))) per neighbour pair, colours I in RGB [0, 1] (default: β on every edge)")
+    group.add_argument("--contrast-floor", type=float, help="the least fraction of β an edge keeps with --contrast, in [0, 1] "
+                       f"(default: {DEFAULT_CONTRAST_FLOOR:g})")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` into a :class:`~run.RunConfig` and run it. Returns the exit code.
 
@@ -155,7 +177,8 @@ def flag(name: str) -> str:
 # flag that sets it (``--sigma must be positive``); by owner (:attr:`run.UsageError.owner`)
 OWNER_FLAGS = {
     "data": {"labels": "--labels", "classes": "--classes", "sigma": "--sigma", "beta": "--beta", "max_size": "--max-size",
-             "coupling": "--coupling"},
+             "coupling": "--coupling", "unary": "--unary", "unary_kind": "--unary-kind", "unary_scale": "--unary-scale",
+             "unary_key": "--unary-key", "contrast": "--contrast", "contrast_floor": "--contrast-floor"},
     "model": {
         "samples_per_step": "--samples", "batch_size": "--samples", "lr": "--lr", "omega": "--omega", "kernel_size": "--kernel-size",
         "end_time": "--end-time", "step_size": "--step-size", "omega_variance": "--omega-variance", "variance": "--omega-variance",

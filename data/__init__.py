@@ -9,7 +9,8 @@ _LAZY = {
     "EnergyDataModule": "data.energy_datamodule", "StepIndices": "data.energy_datamodule", "IsingDataModule": "data.ising_datamodule",
     "Labels": "data.data_term", "gaussian_unary": "data.data_term", "kmeans_labels": "data.data_term",
     "parse_labels": "data.data_term", "ImageDataModule": "data.image_datamodule", "load_image": "data.image_io",
-    "DEFAULT_IMAGE": "data.defaults", "DEFAULT_LABELS": "data.defaults",
+    "DEFAULT_IMAGE": "data.defaults", "DEFAULT_LABELS": "data.defaults", "load_unary": "data.unary_array",
+    "contrast_weights": "data.contrast",
 }
 __all__ = list(_LAZY)
 

@@ -1,11 +1,14 @@
 """The one place an image becomes a data term: label colours and the Gaussian colour model.
 
 Unary of label ``a`` at pixel ``p``: ``‖x_p − colour_a‖² / (2σ²)`` with ``x_p`` in RGB ``[0, 1]``.
-Label colours come from ``--labels "name=#rrggbb,..."`` or, with ``--classes K``, from k-means.
+Label colours come from ``--labels "name=#rrggbb,..."`` or, with ``--classes K``, from k-means. A data term given
+as an array (``--unary``, :mod:`data.unary_array`) has its labels named by ``--labels "name,..."``, its colours
+from :data:`PALETTE` where none are given.
 """
 
 from __future__ import annotations
 
+import colorsys
 import math
 import re
 from dataclasses import dataclass
@@ -68,26 +71,66 @@ def parse_labels(spec: str) -> Labels:
     """
     if spec is None or not str(spec).strip():
         raise ValueError(f'labels is empty: expected e.g. "{DEFAULT_LABELS}"')
+    names, colours = _entries(spec, need_colour=True)
+    return Labels(names, torch.stack(colours))
+
+
+def parse_label_names(spec: str | None, c: int | None) -> Labels | None:
+    """Labels of ``c`` given unaries (an array has no colours to fit): ``"name,..."``, each entry optionally
+    ``name=#rrggbb``; an entry without a colour takes its place's colour of :func:`palette`. ``None``: ``class0 …
+    class{c-1}``. ``c=None`` checks the spec only.
+
+    Raises:
+        ValueError: one line, for what :func:`parse_labels` refuses, or a count other than ``c``.
+    """
+    if spec is None:
+        return None if c is None else Labels(tuple(f"class{a}" for a in range(c)), palette(c))
+    if not str(spec).strip():
+        raise ValueError('labels is empty: expected names, e.g. "road,car,sky"')
+    names, colours = _entries(spec, need_colour=False)
+    if c is None:
+        return None
+    if len(names) != c:
+        raise ValueError(f"labels gives {len(names)} names but the unary array has {c} labels (its last axis)")
+    fallback = palette(c)
+    return Labels(names, torch.stack([fallback[a] if col is None else col for a, col in enumerate(colours)]))
+
+
+#: label colours where none are given: matplotlib's tab10, then evenly spaced hues (:func:`palette`)
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+
+
+def palette(c: int) -> Tensor:
+    """``c`` distinct colours ``(c, 3)``: :data:`PALETTE`'s, then hues around the colour wheel for labels past its 10."""
+    colours = [parse_hex(h) for h in PALETTE[:c]]
+    for k in range(c - len(colours)):
+        hue = (k * 0.618034) % 1.0  # golden-ratio steps: neighbours in the list far apart in hue
+        colours.append(torch.tensor(colorsys.hsv_to_rgb(hue, 0.55, 0.8), dtype=torch.float32))
+    return torch.stack(colours)
+
+
+def _entries(spec: str, need_colour: bool) -> tuple[tuple[str, ...], list[Tensor | None]]:
+    """Names and colours (``None`` where an entry has none and ``need_colour`` is false) of a labels spec."""
     names, colours = [], []
     for entry in str(spec).split(","):
         entry = entry.strip()
         if not entry:
             raise ValueError(f"labels {spec!r} has an empty entry")
-        if "=" not in entry:
+        if "=" not in entry and need_colour:
             raise ValueError(f"labels entry {entry!r} is not name=#rrggbb")
-        name, colour = (part.strip() for part in entry.split("=", 1))
+        name, colour = (part.strip() for part in entry.split("=", 1)) if "=" in entry else (entry, None)
         if not name or not _NAME.match(name):
             raise ValueError(f"labels entry {entry!r}: label names use letters, digits, '_', '-', '.', spaces")
         if name in names:
             raise ValueError(f"labels names label {name!r} twice")
         try:
-            colours.append(parse_hex(colour))
+            colours.append(None if colour is None else parse_hex(colour))
         except ValueError as err:
             raise ValueError(f"labels entry {entry!r}: {err}") from None
         names.append(name)
     if len(names) < 2:
         raise ValueError(f"labels needs at least 2 labels, got {len(names)}")
-    return Labels(tuple(names), torch.stack(colours))
+    return tuple(names), colours
 
 
 def check_sigma(sigma: float) -> float:

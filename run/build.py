@@ -81,13 +81,16 @@ def resolve_image(image: str | Path | None) -> str | None:
 
 
 def build_datamodule(config: RunConfig):
-    """The DataModule of ``config``: the Ising grid of ``ising``, else the image."""
+    """The DataModule of ``config``: the Ising grid of ``ising``, else the image (or the data term ``unary``)."""
     with owned_by("data"):
         if config.ising is not None:
             return IsingDataModule(*parse_size(config.ising), **_given(coupling=config.coupling))
         return ImageDataModule(
             image=resolve_image(config.image), labels=config.labels, classes=config.classes, seed=config.seed,
             **_given(sigma=config.sigma, beta=config.beta), **({} if config.max_size is None else {"max_size": config.max_size or None}),
+            **_given(unary=None if config.unary is None else str(Path(config.unary).expanduser()), unary_kind=config.unary_kind,
+                     unary_scale=config.unary_scale, unary_key=config.unary_key, contrast=config.contrast,
+                     contrast_floor=config.contrast_floor),
         )
 
 
@@ -150,7 +153,7 @@ def _build(config: RunConfig) -> BuiltRun:
     with owned_by("summary"):
         summary = RunSummary(
             samples=config.summary_samples, seed=config.seed, hparams=hparams, progress=console.stage_bar if show_bar else None,
-            extra={"args": options, "image": getattr(datamodule, "image_path", None),
+            extra={"args": options, "image": getattr(datamodule, "image_path", None), "unary": getattr(datamodule, "unary_path", None),
                    "image_size_original": list(reversed(getattr(datamodule, "original_size", None) or ())) or None},
         )
     interrupt = GracefulInterrupt()

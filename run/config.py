@@ -9,13 +9,17 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from data.defaults import UNARY_KINDS
 from models.recipes import BASELINE_MAX_STEPS, RECIPES
 from run.errors import UsageError
 
 MODELS = ("flow", "meanfield", "van")
 EXACT = ("auto", "on", "off")
 # options of images only, and options of some models only (the others would ignore them)
-IMAGE_ONLY = ("image", "labels", "classes", "sigma", "beta", "max_size")
+IMAGE_ONLY = ("image", "labels", "classes", "sigma", "beta", "max_size", "unary", "unary_kind", "unary_scale", "unary_key", "contrast",
+              "contrast_floor")
+UNARY_ONLY = ("unary_kind", "unary_scale", "unary_key")  # options of --unary's array
+NOT_WITH_UNARY = ("classes", "sigma", "max_size")  # options of the image's colour model: the array replaces it
 _FLOW = ("flow",)
 MODEL_ONLY = {
     "recipe": _FLOW, "omega": _FLOW, "kernel_size": _FLOW, "end_time": _FLOW, "step_size": _FLOW, "omega_variance": _FLOW,
@@ -34,13 +38,19 @@ class RunConfig:
     class that owns it when the run is built. Variants: ``dataclasses.replace(config, seed=1)``.
     """
 
-    # data: an image, or the Ising grid of ``ising``
+    # data: an image (or your own data term ``unary``, with or without its image), or the Ising grid of ``ising``
     image: str | Path | None = None
     labels: str | None = None
     classes: int | None = None
     sigma: float | None = None
     beta: float | None = None
     max_size: int | None = None
+    unary: str | Path | None = None
+    unary_kind: str | None = None
+    unary_scale: float | None = None
+    unary_key: str | None = None
+    contrast: float | None = None
+    contrast_floor: float | None = None
     ising: str | None = None
     coupling: float | None = None
     # the model: the flow from its recipe with single settings overridden, or a baseline
@@ -94,6 +104,7 @@ class RunConfig:
                 raise UsageError(lambda n: f"{n('ising')} trains a synthetic grid: drop {', '.join(map(n, image_opts))}")
         elif self.coupling is not None:
             raise UsageError(lambda n: f"{n('coupling')} applies to {n('ising')} only (images use {n('beta')})")
+        self._check_data_term()
         unused = [k for k, models in MODEL_ONLY.items() if self.model not in models and getattr(self, k) not in (None, False)]
         if unused:
             verb = "does" if len(unused) == 1 else "do"
@@ -104,6 +115,27 @@ class RunConfig:
             parse_size(self.ising)
         finish_rounds(self.finish)
         device_count(self.devices)
+
+    def _check_data_term(self) -> None:
+        """Options of ``unary`` and ``contrast`` that another option excludes, or that the run would ignore."""
+        if self.unary_kind is not None:
+            _choice("unary_kind", self.unary_kind, UNARY_KINDS)
+        if self.unary is None:
+            unused = [k for k in UNARY_ONLY if getattr(self, k) is not None]
+            if unused:
+                verb = "applies" if len(unused) == 1 else "apply"
+                raise UsageError(lambda n: f"{', '.join(map(n, unused))} {verb} to {n('unary')} only")
+        else:
+            unused = [k for k in NOT_WITH_UNARY if getattr(self, k) is not None]
+            if unused:
+                verb = "does" if len(unused) == 1 else "do"
+                raise UsageError(lambda n: f"{', '.join(map(n, unused))} {verb} not apply to {n('unary')}: the array is the data term "
+                                 f"(its last axis the labels), and neither it nor {n('image')} is resized")
+            if self.contrast is not None and self.image is None:
+                raise UsageError(lambda n: f"{n('contrast')} needs {n('image')}: with {n('unary')} alone there is no image to take the "
+                                 "edge weights from")
+        if self.contrast_floor is not None and self.contrast is None:
+            raise UsageError(lambda n: f"{n('contrast_floor')} applies to {n('contrast')} only")
 
     @property
     def flow_recipe(self) -> str:

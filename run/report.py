@@ -18,6 +18,12 @@ def describe_run(config, datamodule, model, start_step: int, ckpt_path: Path | N
     if config.ising is not None:
         hp = datamodule.hparams
         lines.append(f"energy      Ising grid {grid[0]}×{grid[1]}, coupling {hp.coupling:g}, field {hp.field:g}")
+    elif config.unary is not None:
+        hp = datamodule.hparams
+        scale = "" if hp.unary_scale == 1 else f", divided by T = {hp.unary_scale:g}"
+        lines.append(f"unary       {datamodule.unary_path} ({hp.unary_kind}{scale})")
+        lines.append(f"image       {datamodule.image_path or 'none'}")
+        lines.append(f"size        {grid[1]}×{grid[0]} pixels, as is (--unary arrays are not resized)")
     else:
         lines.append(f"image       {datamodule.image_path}")
         width, height = datamodule.original_size
@@ -28,6 +34,10 @@ def describe_run(config, datamodule, model, start_step: int, ckpt_path: Path | N
             lines.append(f"size        {used} pixels, as is ({why})")
         else:
             lines.append(f"size        {width}×{height} → {used} pixels (--max-size {max_size}; 0 keeps the size)")
+    if config.contrast is not None:
+        hp = datamodule.hparams
+        lines.append(f"edges       β {hp.beta:g} · max({hp.contrast_floor:g}, exp(−‖ΔI‖²/(2·{hp.contrast:g}²))), "
+                     "following the image")
     names = getattr(datamodule, "label_names", None) or [str(a) for a in range(model.c)]
     colours = getattr(datamodule, "label_colours", None)
     if colours is not None:
@@ -115,7 +125,7 @@ def report(summary: dict, folder: Path, root: Path | None = None) -> None:
     if bounds:
         print("bounds (2 standard errors): " + "; ".join(bounds))
     if "label_changes" in s:
-        unit = "pixels" if summary.get("image") else "nodes"
+        unit = "pixels" if summary.get("image") or summary.get("unary") else "nodes"
         line = f"label changes between two samples: {s['label_changes']:.1f} of {summary['n']} {unit}"
         marg = summary.get("marginals", {})
         if "pixel_entropy_mean" in marg:

@@ -6,7 +6,9 @@ is rebuilt for that image's grid, its start logits are the new data term, and it
 kernels' means and stds, the start's functions of the start entropy) are loaded from the checkpoint. The new
 image's labels follow the checkpoint: the same colours where it was trained with given labels, as many k-means
 colours of the new image where it was trained with k-means colours, and what ``train.py`` would give the new
-image where it was trained on the bundled image's labels (``labels``/``classes`` override).
+image where it was trained on the bundled image's labels (``labels``/``classes`` override). A new data term of your
+own (``unary``, with or without its ``image``) keeps the checkpoint's label names, kind, scale, ``beta`` and contrast
+unless given.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import torch
 
 from callbacks.summary import RunSummary
 from data import ImageDataModule, IsingDataModule
-from data.defaults import DEFAULT_LABELS
+from data.defaults import DEFAULT_LABELS, UNARY_KINDS
 from models.chains import RandomStartChains
 from models.mean_field import MeanField
 from models.randomized_flow import RandomizedFlow
@@ -47,6 +49,9 @@ class SampleConfig:
         checkpoint: a ``train.py`` checkpoint (needed by ``sampler="flow"``).
         image: sample this image instead of the checkpoint's (``sampler="flow"``: a stationary flow only).
         labels, classes, sigma, beta, max_size: the new image's data term (default: the checkpoint's).
+        unary, unary_kind, unary_scale, unary_key: a data term of your own instead of the image's colour model
+            (:class:`data.ImageDataModule`; ``image`` is then optional); kind and scale default to the checkpoint's.
+        contrast, contrast_floor: edge weights that follow the image (default: the checkpoint's).
         samples: samples drawn, saved and scored.
         out: the folder for the results (default: ``samples/<image name>`` next to the checkpoint's run, or
             under the current folder without a checkpoint).
@@ -66,6 +71,12 @@ class SampleConfig:
     sigma: float | None = None
     beta: float | None = None
     max_size: int | None = None
+    unary: str | Path | None = None
+    unary_kind: str | None = None
+    unary_scale: float | None = None
+    unary_key: str | None = None
+    contrast: float | None = None
+    contrast_floor: float | None = None
     samples: int = 256
     out: str | Path | None = None
     sampler: str = "flow"
@@ -79,8 +90,8 @@ class SampleConfig:
             raise UsageError(lambda n: f"{n('sampler')} must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
         if self.sampler == "flow" and self.checkpoint is None:
             raise UsageError(lambda n: f"{n('sampler')} flow needs a checkpoint (or choose {n('sampler')} swendsen-wang, heat-bath or line)")
-        if self.sampler != "flow" and self.checkpoint is None and self.image is None:
-            raise UsageError(lambda n: f"{n('sampler')} {self.sampler} needs {n('image')} or a checkpoint whose image it samples")
+        if self.sampler != "flow" and self.checkpoint is None and self.image is None and self.unary is None:
+            raise UsageError(lambda n: f"{n('sampler')} {self.sampler} needs {n('image')}, {n('unary')} or a checkpoint whose image it samples")
         if isinstance(self.sweeps, bool) or int(self.sweeps) != self.sweeps or self.sweeps < 1:
             raise UsageError(lambda n: f"{n('sweeps')} must be an integer ≥ 1, got {self.sweeps}")
         if self.finish is not None and self.sampler != "flow":
@@ -88,6 +99,12 @@ class SampleConfig:
         finish_rounds(self.finish)
         if self.labels is not None and self.classes is not None:
             raise UsageError(lambda n: f"give {n('labels')} or {n('classes')}, not both")
+        if self.unary_kind is not None and self.unary_kind not in UNARY_KINDS:
+            raise UsageError(lambda n: f"{n('unary_kind')} must be one of {', '.join(UNARY_KINDS)}, got {self.unary_kind!r}")
+        if self.unary is None and self.unary_key is not None:
+            raise UsageError(lambda n: f"{n('unary_key')} applies to {n('unary')} only")
+        if self.unary is not None:
+            _refuse_colour_model(self)
 
 
 def load_checkpoint(path: Path) -> dict:
@@ -103,17 +120,25 @@ def datamodule_of(config: SampleConfig, saved: dict | None):
     saved = dict(saved or {})
     saved.pop("steps_per_epoch", None)
     with owned_by("data"):
-        if config.image is None:
+        if config.image is None and config.unary is None:
             if saved.get("width") is not None or saved.get("height") is not None:  # an Ising checkpoint
                 return IsingDataModule(**saved)
-            return ImageDataModule(**{**saved, **_given(config, "sigma", "beta", "max_size")})
-        given = _given(config, "labels", "classes", "sigma", "beta", "max_size")
+            if saved.get("unary") is not None:  # its own array: the options of the image's colour model do not apply
+                _refuse_colour_model(config)
+                return ImageDataModule(**{**saved, **_given(config, "beta", "unary_kind", "unary_scale", "contrast", "contrast_floor")})
+            return ImageDataModule(**{**saved, **_given(config, "sigma", "beta", "max_size", "contrast", "contrast_floor")})
+        if config.unary is not None:  # a new array: the checkpoint's names, kind, scale, beta and contrast unless given
+            keep = {k: saved[k] for k in ("labels", "beta", "unary_kind", "unary_scale", "contrast", "contrast_floor", "max_pixels", "seed")
+                    if saved.get(k) is not None}
+            given = _given(config, "labels", "beta", "unary_kind", "unary_scale", "unary_key", "contrast", "contrast_floor")
+            return ImageDataModule(unary=str(Path(config.unary).expanduser()), image=resolve_image(config.image), **{**keep, **given})
+        given = _given(config, "labels", "classes", "sigma", "beta", "max_size", "contrast", "contrast_floor")
         bundled = saved.get("labels") == DEFAULT_LABELS  # the bundled image's own labels: a photo gets k-means colours
         if "labels" not in given and "classes" not in given and not bundled:  # the checkpoint's kind of labels
             key = "classes" if saved.get("classes") is not None else "labels"
             if saved.get(key) is not None:
                 given[key] = saved[key]
-        keep = {k: saved[k] for k in ("sigma", "beta", "max_size", "max_pixels", "seed") if k in saved}
+        keep = {k: saved[k] for k in ("sigma", "beta", "max_size", "max_pixels", "seed", "contrast", "contrast_floor") if k in saved}
         return ImageDataModule(image=resolve_image(config.image), **{**keep, **given})
 
 
@@ -150,8 +175,8 @@ def model_for(config: SampleConfig, ckpt: dict | None, energy):
                                      line_sweeps=counts["line"])
     hp = ckpt["hyper_parameters"]
     if "recipe" in hp:
-        return flow_for(ckpt, energy, new_image=config.image is not None, finish=config.finish)
-    if config.image is not None:
+        return flow_for(ckpt, energy, new_image=config.image is not None or config.unary is not None, finish=config.finish)
+    if config.image is not None or config.unary is not None:
         raise UsageError(lambda n: f"{n('image')}: a {'mean-field' if 'restarts' in hp else 'VAN'} checkpoint learned one "
                          "distribution per pixel of its own image; sample that image (leave out the option)")
     model = (MeanField if "restarts" in hp else VAN)(**hp)
@@ -160,7 +185,7 @@ def model_for(config: SampleConfig, ckpt: dict | None, energy):
 
 
 def default_out(config: SampleConfig, datamodule) -> Path:
-    name = Path(getattr(datamodule, "image_path", "ising")).stem
+    name = Path(getattr(datamodule, "unary_path", None) or getattr(datamodule, "image_path", None) or "ising").stem
     suffix = "" if config.sampler == "flow" else f"_{config.sampler}"
     if config.checkpoint is not None:
         ckpt = Path(config.checkpoint).expanduser().resolve()
@@ -197,11 +222,20 @@ def sample(config: SampleConfig) -> dict:
     colours = getattr(datamodule, "label_colours", None)
     start = time.perf_counter()
     run = {"sampler": config.sampler, "checkpoint": None if config.checkpoint is None else str(config.checkpoint),
-           "image": getattr(datamodule, "image_path", None), "sweeps": None if config.sampler == "flow" else config.sweeps}
+           "image": getattr(datamodule, "image_path", None), "unary": getattr(datamodule, "unary_path", None),
+           "sweeps": None if config.sampler == "flow" else config.sweeps}
     out = summary.write_results(model, names, colours, run)
     out["seconds"] = round(time.perf_counter() - start, 2)  # drawing, scoring and writing
     out["folder"] = str(summary.folder)
     return out
+
+
+def _refuse_colour_model(config: SampleConfig) -> None:
+    """The options of an image's colour model, given where an array is the data term: a one-line error."""
+    unused = [k for k in ("classes", "sigma", "max_size") if getattr(config, k) is not None]
+    if unused:
+        raise UsageError(lambda n: f"{', '.join(map(n, unused))} {'does' if len(unused) == 1 else 'do'} not apply to {n('unary')}: "
+                         f"the array is the data term (its last axis the labels), and neither it nor {n('image')} is resized")
 
 
 def _given(config: SampleConfig, *names: str) -> dict:

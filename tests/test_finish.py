@@ -387,3 +387,31 @@ def test_torch_line_sweep_matches_exact_block_conditionals_with_uneven_weights()
         assert p_value(wh, wv) > P_MIN, (direction, parity)
         assert p_value(wv.T, wh.T) < 1e-12, (direction, parity)
 
+
+
+# -- one sweep from P* with every edge its own weight ---------------------------------------------------
+@pytest.mark.parametrize("sw, hb", [(1, 0), (0, 1)], ids=["swendsen-wang", "heat-bath"])
+def test_one_sweep_from_exact_draws_keeps_p_star_with_uneven_weights(sw, hb):
+    """2 × 3 grid, 3 labels, every edge its own weight in [0.2, 2.5]: exact draws from P* (all 3⁶ labelings
+    enumerated), one sweep of ``Finish(energy, sw, hb)``, and the result's distribution against P* by chi-square.
+    The failing control is the kernel of the weights rotated by 180° (each edge takes its bond probability or its
+    share of a conditional from the edge opposite it); on a 2-row grid an up–down flip of the vertical weights would
+    change nothing."""
+    h, w, c, draws = 2, 3, 3, 40_000
+    rng = np.random.default_rng(11)
+    unary, wh, wv = rng.uniform(0, 2, (h, w, c)), rng.uniform(0.2, 2.5, (h, w - 1)), rng.uniform(0.2, 2.5, (h - 1, w))
+    states = np.array(list(itertools.product(range(c), repeat=h * w))).reshape(-1, h, w)
+    e = unary[np.arange(h)[:, None], np.arange(w)[None], states].sum((1, 2))
+    e = e + (wh * (states[:, :, 1:] != states[:, :, :-1])).sum((1, 2)) + (wv * (states[:, 1:] != states[:, :-1])).sum((1, 2))
+    p_star = np.exp(-(e - e.min()))
+    p_star /= p_star.sum()
+    x = torch.tensor(states[rng.choice(len(states), draws, p=p_star)].reshape(draws, h * w))
+
+    def p_value(wh, wv) -> float:
+        energy = GridPottsEnergy(torch.tensor(unary), weights_h=torch.tensor(wh), weights_v=torch.tensor(wv), dtype=torch.float64)
+        y = Finish(energy, sw, hb)(x, torch.Generator().manual_seed(0)).numpy()
+        counts = np.bincount(y @ c ** np.arange(h * w - 1, -1, -1), minlength=len(states))  # states' row-major index
+        return chi2_sf(*chi_square(counts, draws * p_star))
+
+    assert p_value(wh, wv) > P_MIN
+    assert p_value(wh[::-1, ::-1].copy(), wv[::-1, ::-1].copy()) < 1e-12

@@ -27,7 +27,8 @@ def _error_line(capsys) -> str:
 def test_help_is_grouped_with_defaults(capsys):
     assert train.main(["--help"]) == 0
     out = capsys.readouterr().out
-    for text in ("data (an image, or --ising)", "model:", "training:", "--max-size", "(default: 64)", "--resume PATH|last"):
+    for text in ("data (an image, your own --unary array, or --ising)", "model:", "training:", "--max-size", "(default: 64)",
+                 "--resume PATH|last"):
         assert text in out
 
 
@@ -132,6 +133,7 @@ LIBRARY_BAD = [
     (dict(model="flw"), "model must be one of flow, meanfield, van, got 'flw'"),
     (dict(summary_samples=10), "samples must be ≥ 64"),
     (dict(resume="last"), "resume last: no lightning_logs"),
+    (dict(unary="probs.npy", contrast=0.1), "contrast needs image: with unary alone there is no image"),
 ]
 
 
@@ -156,6 +158,19 @@ def _bad_files(tmp_path):
     (tmp_path / "truncated.png").write_bytes(data[: len(data) // 2])
     Image.new("RGB", (600, 600)).save(tmp_path / "huge.png")
     (tmp_path / "fake.ckpt").write_text("not a checkpoint")
+    # --unary arrays: 4×5 pixels, 3 labels
+    p = np.full((4, 5, 3), 1 / 3)
+    np.save(tmp_path / "p.npy", p)
+    np.save(tmp_path / "nan.npy", np.where(np.arange(3) == 1, np.nan, p))
+    np.save(tmp_path / "inf.npy", np.where(np.arange(3) == 1, np.inf, p))
+    np.save(tmp_path / "negative.npy", p * np.array([-1, 2, 2]))
+    np.save(tmp_path / "off.npy", p * 1.01)
+    np.save(tmp_path / "rank2.npy", p[..., 0])
+    np.save(tmp_path / "c1.npy", p[..., :1] * 3)
+    np.save(tmp_path / "huge.npy", np.zeros((1, 512 * 512 + 1, 2), np.uint8))
+    objects = np.empty((4, 5, 3), dtype=object)
+    np.save(tmp_path / "objects.npy", objects, allow_pickle=True)
+    np.savez(tmp_path / "two.npz", a=p, b=p)
 
 
 def test_images_train_the_label_tied_flow_unless_asked_not_to(tmp_path, capsys, argv, tiny_run):
@@ -241,6 +256,29 @@ BAD = [
     (["--model", "van", "--samples", "1"], "--samples must be ≥ 2"),
     (["--model", "meanfield", "--lr", "inf"], "--lr must be positive and finite"),
     (["--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--samples", "3"], "divisible"),
+    # your own data term (--unary) and edges that follow the image (--contrast)
+    (["--unary", "{tmp}/missing.npy"], "--unary file not found"),
+    (["--unary", "{tmp}/dir.png"], "--unary path is a directory"),
+    (["--unary", "{tmp}/text.png"], "is not a .npy or .npz file"),
+    (["--unary", "{tmp}/nan.npy"], "has 20 NaN or ±inf values"),
+    (["--unary", "{tmp}/inf.npy", "--unary-kind", "energies"], "has 20 NaN or ±inf values"),
+    (["--unary", "{tmp}/negative.npy"], "has negative probabilities"),
+    (["--unary", "{tmp}/off.npy"], "do not sum to 1 within 0.001"),
+    (["--unary", "{tmp}/rank2.npy"], "must be an H × W × c array"),
+    (["--unary", "{tmp}/c1.npy"], "it needs at least 2"),
+    (["--unary", "{tmp}/huge.npy"], "over the limit of 262,144; arrays are not resized"),
+    (["--unary", "{tmp}/objects.npy"], "holds an array of Python objects; they are never loaded"),
+    (["--unary", "{tmp}/two.npz"], "name one with --unary-key NAME"),
+    (["--unary", "{tmp}/two.npz", "--unary-key", "c"], "--unary-key 'c' is not in"),
+    (["--unary", "{tmp}/p.npy", "--image", "{tmp}/t.png"], "is 4×5 but image"),
+    (["--unary", "{tmp}/p.npy", "--labels", "a,b"], "--labels gives 2 names but the unary array has 3 labels"),
+    (["--unary", "{tmp}/p.npy", "--unary-scale", "0"], "--unary-scale must be a positive finite number"),
+    (["--unary", "{tmp}/p.npy", "--unary-kind", "odds"], "invalid choice"),
+    (["--unary", "{tmp}/p.npy", "--max-size", "32"], "--max-size does not apply to --unary"),
+    (["--contrast", "0"], "--contrast must be a positive finite number"),
+    (["--contrast", "nan"], "--contrast must be a positive finite number"),
+    (["--contrast", "0.1", "--contrast-floor", "-1"], "--contrast-floor must be in [0, 1]"),
+    (["--ising", "3x8", "--contrast", "0.1"], "--ising trains a synthetic grid: drop --contrast"),
 ]
 
 
@@ -256,6 +294,12 @@ WHOLE = [
     (["--finish", "0"], "--finish must be 'auto' or a number of rounds ≥ 1, got '0'"),
     (["--finish", "often"], "--finish must be 'auto' or a number of rounds ≥ 1, got 'often'"),
     (["--finish-cap", "0"], "--finish-cap must be an integer ≥ 1, got 0"),
+    (["--unary", "probs.npy", "--contrast", "0.1"],
+     "--contrast needs --image: with --unary alone there is no image to take the edge weights from"),
+    (["--unary", "probs.npy", "--sigma", "0.2", "--classes", "3"],
+     "--classes, --sigma do not apply to --unary: the array is the data term (its last axis the labels), and neither it nor --image is resized"),
+    (["--unary-key", "a"], "--unary-key applies to --unary only"),
+    (["--contrast-floor", "0.2"], "--contrast-floor applies to --contrast only"),
     (["--ising", "3x8", "--recipe", "image", "--coupling", "-1"],
      f"--sw-sweeps {RECIPES['image'].settings.sw_sweeps}: Swendsen–Wang needs edge weights ≥ 0 (a ferromagnetic Potts "
      "model); set --sw-sweeps 0"),
