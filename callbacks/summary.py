@@ -33,7 +33,7 @@ from figures.uncertainty import label_changes_from_marginals, pixel_entropy
 
 FILES = (
     "summary.json", "samples.npy", "marginals.npy", "joint_samples.png", "pixelwise_samples.png", "marginals.png",
-    "uncertainty.png", "legend.png", "fig1.png",
+    "uncertainty.png", "legend.png", "fig1.png", "entropy.npy", "map.png",
 )
 
 
@@ -57,7 +57,9 @@ class RunSummary(Callback):
     * on grids: ``joint_samples.png``, ``pixelwise_samples.png``, ``marginals.png`` (one titled panel
       per label, with a scale bar), ``uncertainty.png`` (entropy of the marginals per pixel, in nats,
       with a colour scale), ``fig1.png`` (first row joint samples, second row pixelwise samples, as in
-      Fig. 1); and ``legend.png``.
+      Fig. 1), and what a segmentation's user looks for: ``map.png`` (the most probable label per pixel, the
+      marginals' argmax, in the label colours, scaled as the samples' PNGs) and ``entropy.npy`` (float32, ``H × W``:
+      the entropy behind ``uncertainty.png``); and ``legend.png``.
 
     With a TensorBoard logger it also logs ``hparams`` (default: the model's) with the run's results
     (``hp/energy``, ``hp/label_changes``, the bounds, and ``hp/free_energy``, ``hp/entropy``, ``hp/kl`` and the
@@ -213,6 +215,8 @@ class RunSummary(Callback):
             self._save(out / "marginals.png", lambda p: save_png(marginals_figure(marginals, grid, summary["labels"], scale=big), p))
             self._save(out / "uncertainty.png", lambda p: save_png(uncertainty_figure(entropy, grid, pl_module.c, scale=big), p))
             self._save(out / "fig1.png", lambda p: save_png(tile(torch.cat([joint_img[:6], pixel_img[:6]]), 6, pad=2, scale=scale), p))
+            self._save(out / "entropy.npy", lambda p: np.save(p, entropy.reshape(grid).numpy().astype(np.float32)))
+            self._save(out / "map.png", lambda p: save_png(tile(colourise(marginals.argmax(-1)[None], grid, colours), 1, pad=0, scale=scale), p))
         summary["files"] = sorted([p.name for p in self.written] + ["summary.json"])
         self._save(out / "summary.json", lambda p: p.write_text(json.dumps(_jsonable(summary), indent=2) + "\n"))
         self.summary = summary

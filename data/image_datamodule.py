@@ -7,6 +7,7 @@ import hashlib
 import math
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from data.contrast import check_contrast, check_contrast_floor, contrast_weights
@@ -14,9 +15,12 @@ from data.data_term import Labels, check_classes, check_sigma, gaussian_unary, k
 from data.defaults import (DEFAULT_BETA, DEFAULT_CLASSES, DEFAULT_CONTRAST_FLOOR, DEFAULT_IMAGE, DEFAULT_LABELS, DEFAULT_MAX_SIZE,
                            DEFAULT_SIGMA)
 from data.energy_datamodule import EnergyDataModule
-from data.image_io import MAX_PIXELS, check_max_size, image_size, load_image
-from data.unary_array import check_unary_kind, check_unary_scale, load_unary
+from data.image_io import MAX_PIXELS, check_max_size, image_from_array, image_size, load_image
+from data.unary_array import check_unary_kind, check_unary_scale, load_unary, unary_from_array
 from energies.grid_potts import GridPottsEnergy
+
+#: how hyperparameters and messages name an image or data term handed over as an array in memory (``run.posterior``)
+IN_MEMORY = "<array>"
 
 
 class ImageDataModule(EnergyDataModule):
@@ -33,8 +37,12 @@ class ImageDataModule(EnergyDataModule):
     Labels are ``labels`` as names (``"road,car,sky"``, each optionally ``=#rrggbb``) or ``class0 …``, with the
     colours of :func:`data.data_term.palette` where none are given.
 
+    ``image`` and ``unary`` may also be numpy arrays in memory (``run.posterior``): checked where a file's contents
+    are (:func:`data.image_io.image_from_array`, :func:`data.unary_array.unary_from_array`), held by the module and
+    recorded as ``"<array>"`` in its hyperparameters (which take primitives only).
+
     Args:
-        image: path of any image Pillow reads (default: the bundled ``data/cat_lion.png``).
+        image: path of any image Pillow reads, or an ``(H, W, 3)`` array (default: the bundled ``data/cat_lion.png``).
         labels: label spec, see :func:`data.data_term.parse_labels`.
         classes: number of k-means colours (exclusive with ``labels``).
         sigma: colour noise std of the Gaussian data term, in RGB units of ``[0, 1]``.
@@ -43,7 +51,7 @@ class ImageDataModule(EnergyDataModule):
         max_pixels: refuse grids larger than this after downscaling.
         seed: k-means seed.
         steps_per_epoch: see :class:`data.energy_datamodule.EnergyDataModule`.
-        unary: ``.npy``/``.npz`` file of the data term (``None``: the image's Gaussian colour model).
+        unary: ``.npy``/``.npz`` file of the data term, or an ``(H, W, c)`` array (``None``: the image's Gaussian colour model).
         unary_kind: what ``unary`` holds: ``"probabilities"``, ``"logits"`` or ``"energies"``.
         unary_scale: temperature ``T``: the array's unary is divided by it.
         unary_key: the array's name in a ``.npz`` (``None``: its only one).
@@ -57,7 +65,7 @@ class ImageDataModule(EnergyDataModule):
 
     def __init__(
         self,
-        image: str | None = None,
+        image: str | np.ndarray | None = None,
         labels: str | None = None,
         classes: int | None = None,
         sigma: float = DEFAULT_SIGMA,
@@ -66,7 +74,7 @@ class ImageDataModule(EnergyDataModule):
         max_pixels: int | None = MAX_PIXELS,
         seed: int = 0,
         steps_per_epoch: int = 100,
-        unary: str | None = None,
+        unary: str | np.ndarray | None = None,
         unary_kind: str = "probabilities",
         unary_scale: float = 1.0,
         unary_key: str | None = None,
@@ -74,6 +82,13 @@ class ImageDataModule(EnergyDataModule):
         contrast_floor: float = DEFAULT_CONTRAST_FLOOR,
     ) -> None:
         super().__init__(steps_per_epoch)
+        self._arrays: dict[str, np.ndarray] = {}  # arrays in memory by argument; the hyperparameters say IN_MEMORY
+        if isinstance(unary, np.ndarray):
+            self._arrays["unary"], unary = unary, IN_MEMORY
+            if unary_key is not None:
+                raise ValueError("unary_key names an array in a .npz file; this unary is an array already")
+        if isinstance(image, np.ndarray):
+            self._arrays["image"], image = image, IN_MEMORY
         if labels is not None and classes is not None:
             raise ValueError("give labels=… or classes=…, not both")
         check_unary_kind(unary_kind)
@@ -118,7 +133,10 @@ class ImageDataModule(EnergyDataModule):
         """The data term read from ``unary``, ``(H, W, c)``; ``None`` for an image's Gaussian colour model."""
         if self._unary is None and self.unary_path is not None:
             hp = self.hparams
-            self._unary = load_unary(self.unary_path, hp.unary_kind, hp.unary_scale, hp.unary_key, hp.max_pixels)
+            if "unary" in self._arrays:
+                self._unary = unary_from_array(self._arrays["unary"], hp.unary_kind, hp.unary_scale, IN_MEMORY, hp.max_pixels)
+            else:
+                self._unary = load_unary(self.unary_path, hp.unary_kind, hp.unary_scale, hp.unary_key, hp.max_pixels)
         return self._unary
 
     @property
@@ -128,14 +146,22 @@ class ImageDataModule(EnergyDataModule):
         if self._image is None:
             if self.image_path is None:
                 self._image = self.labels.colours[self.unary.argmin(-1)]
+            elif "image" in self._arrays:
+                image = image_from_array(self._arrays["image"], self.hparams.max_size, self.hparams.max_pixels, IN_MEMORY)
+                if self.unary is not None:  # max_size is None: the image at its own size
+                    self._check_size(image.shape[1], image.shape[0])
+                self._image = image
             else:
                 if self.unary is not None:  # the header's size, before a large image is decoded
-                    width, height = image_size(self.image_path)
-                    if (height, width) != tuple(self.unary.shape[:2]):
-                        raise ValueError(f"unary {self.unary_path} is {_size(self.unary.shape)} but image {self.image_path} is "
-                                         f"{_size((height, width))}: give an image of the array's size (neither is resized)")
+                    self._check_size(*image_size(self.image_path))
                 self._image = load_image(self.image_path, self.hparams.max_size, self.hparams.max_pixels)
         return self._image
+
+    def _check_size(self, width: int, height: int) -> None:
+        """The image of a ``unary`` array must be the array's size (neither is resized)."""
+        if (height, width) != tuple(self.unary.shape[:2]):
+            raise ValueError(f"unary {self.unary_path} is {_size(self.unary.shape)} but image {self.image_path} is "
+                             f"{_size((height, width))}: give an image of the array's size (neither is resized)")
 
     @property
     def original_size(self) -> tuple[int, int]:
@@ -143,6 +169,9 @@ class ImageDataModule(EnergyDataModule):
         ``energy.grid``, ``(H, W)``); of the array where ``unary`` has no image."""
         if self.image_path is None:
             return self.unary.shape[1], self.unary.shape[0]
+        if "image" in self._arrays:
+            _ = self.image  # checked first
+            return self._arrays["image"].shape[1], self._arrays["image"].shape[0]
         return image_size(self.image_path)
 
     @property

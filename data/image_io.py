@@ -92,9 +92,40 @@ def load_image(path: str | os.PathLike, max_size: int | None = None, max_pixels:
     except (OSError, SyntaxError, EOFError) as err:  # UnidentifiedImageError is an OSError
         reason = "truncated or corrupt" if "truncated" in str(err).lower() or isinstance(err, (SyntaxError, EOFError)) else "not an image Pillow can read"
         raise ValueError(f"cannot read image {p}: {reason} ({_one_line(err)})") from None
-    image = torch.from_numpy(array)
-    if image.shape[0] != h or image.shape[1] != w:  # EXIF rotation swaps the sides: recompute
-        w, h = target_size(image.shape[1], image.shape[0], max_size)
+    return _downscaled(torch.from_numpy(array), max_size)
+
+
+def image_from_array(array, max_size: int | None = None, max_pixels: int | None = MAX_PIXELS, name: str = "array") -> Tensor:
+    """An image already in memory (``run.posterior``) as :func:`load_image` gives a file's: ``(H, W, 3)`` RGB, 8-bit
+    integers in ``[0, 255]`` or floats in ``[0, 1]``, downscaled to ``max_size`` the same way.
+
+    Raises:
+        ValueError: one line, for values that are not real numbers, another shape, values out of range or not
+            finite, or an image over ``max_pixels`` after downscaling.
+    """
+    check_max_size(max_size)
+    if not isinstance(array, np.ndarray) or array.dtype.kind not in "fiu":
+        what = array.dtype if isinstance(array, np.ndarray) else type(array).__name__
+        raise ValueError(f"image {name} holds {what} values, not real numbers")
+    if array.ndim != 3 or array.shape[-1] != 3 or 0 in array.shape:
+        raise ValueError(f"image {name} must be an H × W × 3 RGB array, got shape {tuple(array.shape)}")
+    height, width = array.shape[:2]
+    w, h = target_size(width, height, max_size)
+    if max_pixels is not None and w * h > max_pixels:
+        raise ValueError(_too_large(name, width, height, w, h, max_pixels, max_size))
+    integers = array.dtype.kind in "iu"
+    top = 255 if integers else 1
+    x = array.astype(np.float64)
+    if not np.isfinite(x).all() or x.min() < 0 or x.max() > top:
+        raise ValueError(f"image {name} must hold {'integers in [0, 255]' if integers else 'finite numbers in [0, 1]'}, "
+                         f"got values from {x.min():.6g} to {x.max():.6g}")
+    return _downscaled(torch.from_numpy((x / top).astype(np.float32)), max_size)
+
+
+def _downscaled(image: Tensor, max_size: int | None) -> Tensor:
+    """``(H, W, 3)`` with its longer side shrunk to ``max_size`` (antialiased), clamped to ``[0, 1]``."""
+    h, w = image.shape[:2]
+    w, h = target_size(w, h, max_size)
     if (h, w) != tuple(image.shape[:2]):
         image = F.interpolate(image.permute(2, 0, 1)[None], size=(h, w), mode="bilinear", antialias=True, align_corners=False)
         image = image[0].permute(1, 2, 0).contiguous()
@@ -123,7 +154,7 @@ def _to_rgb_array(img: Image.Image) -> np.ndarray:
     return np.asarray(rgb, dtype=np.float32) / 255.0
 
 
-def _too_large(p: Path, width: int, height: int, w: int, h: int, max_pixels: int, max_size: int | None) -> str:
+def _too_large(p: Path | str, width: int, height: int, w: int, h: int, max_pixels: int, max_size: int | None) -> str:
     side = int(max_pixels**0.5)
     now = f"{width}×{height}" if (w, h) == (width, height) else f"{width}×{height} (→ {w}×{h} with max_size={max_size})"
     return f"image {p} is {now} = {w * h:,} pixels, over the limit of {max_pixels:,}; downscale it more, e.g. max_size={min(side, 128)}"

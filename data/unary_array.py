@@ -70,15 +70,24 @@ def read_array(path: str | Path, key: str | None = None) -> np.ndarray:
         raise ValueError(f"unary {p} cannot be read: {_one_line(err)}") from None
     except (OSError, EOFError, zipfile.BadZipFile) as err:
         raise ValueError(f"unary {p} cannot be read: {_one_line(err)}") from None
+    return check_numbers(array, str(p))
+
+
+def check_numbers(array, name: str = "array") -> np.ndarray:
+    """``array`` if it is a numpy array of real numbers (a file's, or one handed over in memory).
+
+    Raises:
+        ValueError: one line, for anything else (text, objects, booleans, complex numbers, not an array).
+    """
     if not isinstance(array, np.ndarray) or array.dtype.kind not in "fiu":
         what = array.dtype if isinstance(array, np.ndarray) else type(array).__name__
-        raise ValueError(f"unary {p} holds {what} values, not real numbers")
+        raise ValueError(f"unary {name} holds {what} values, not real numbers")
     return array
 
 
 def unary_from_array(array: np.ndarray, kind: str = "probabilities", scale: float = 1.0, name: str = "array",
                      max_pixels: int | None = MAX_PIXELS) -> Tensor:
-    """Unary potentials ``(H, W, c)`` of an array ``(H, W, c)``, divided by ``scale``: probabilities
+    """Unary potentials ``(H, W, c)`` of an array ``(H, W, c)`` (a file's or one in memory), divided by ``scale``: probabilities
     ``−log max(p, PROBABILITY_FLOOR)``, logits ``−log softmax`` (``−logits`` up to each pixel's constant, which P*
     does not see; normalised, they give the probabilities' energy and ignore a network's arbitrary offset per pixel),
     energies as given.
@@ -87,11 +96,12 @@ def unary_from_array(array: np.ndarray, kind: str = "probabilities", scale: floa
         name: how messages name the array (its file).
 
     Raises:
-        ValueError: one line, for another rank, ``c < 2``, more than ``max_pixels`` pixels, NaN or ±inf, and for
-            probabilities, negative ones or a pixel's not summing to 1 within ``PROBABILITY_TOLERANCE``.
+        ValueError: one line, for values that are not real numbers, another rank, ``c < 2``, more than ``max_pixels``
+            pixels, NaN or ±inf, and for probabilities, negative ones or a pixel's not summing to 1 within ``PROBABILITY_TOLERANCE``.
     """
     check_unary_kind(kind)
     scale = check_unary_scale(scale)
+    check_numbers(array, name)  # a file's array is checked as it is read; an array in memory here
     if array.ndim != 3:
         raise ValueError(f"unary {name} must be an H × W × c array (c labels per pixel), got shape {tuple(array.shape)}")
     H, W, c = array.shape

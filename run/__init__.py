@@ -12,18 +12,29 @@ checkpoint) → ``training`` (:func:`train` → :class:`RunResult`). What the ru
 Trainer plugins ``logger`` (TensorBoard without the epoch chart) and ``checkpoint_io`` (atomic checkpoint
 files).
 
-Importing ``run`` is light (no torch): :func:`train` and :class:`RunResult` load on first use.
+Sampling without training: ``sampling`` (``sample.py``: :func:`~run.sampling.sample` writes a run folder's files) and
+``inference`` (:func:`posterior` → :class:`Posterior`: marginals, samples, entropy and most probable labels as
+arrays, nothing written)::
+
+    from run import posterior
+
+    post = posterior(probabilities)  # (H, W, c)
+
+Importing ``run`` is light (no torch): :func:`train`, :class:`RunResult`, :func:`posterior` and :class:`Posterior`
+load on first use.
 """
 
 from run.config import RunConfig
 from run.errors import UsageError
 
-__all__ = ["RunConfig", "RunResult", "UsageError", "train"]
+__all__ = ["Posterior", "RunConfig", "RunResult", "UsageError", "posterior", "train"]
+
+_LAZY = {"train": "training", "RunResult": "training", "posterior": "inference", "Posterior": "inference"}
 
 
 def __getattr__(name: str):
-    if name in ("train", "RunResult"):
-        from run import training
+    if name in _LAZY:
+        from importlib import import_module
 
-        return getattr(training, name)
+        return getattr(import_module(f"run.{_LAZY[name]}"), name)
     raise AttributeError(f"module 'run' has no attribute {name!r}")

@@ -159,6 +159,8 @@ RESULT_FILES = (
     ("pixelwise_samples.png", "each pixel drawn on its own from the same marginals"),
     ("marginals.png", "P(label) per pixel, one panel per label"),
     ("uncertainty.png", "entropy of the marginals per pixel, in nats"),
+    ("map.png", "the most probable label per pixel (the marginals' argmax), in the label colours"),
     ("legend.png", "the label colours"),
     ("samples.npy", "the samples (int32, m × H × W); marginals.npy: the marginals (H × W × c)"),
+    ("entropy.npy", "entropy of the marginals per pixel (float32, H × W, nats), as in uncertainty.png"),
 )

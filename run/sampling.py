@@ -1,5 +1,6 @@
 """``sample(config) -> summary``: draw samples from a trained model, on its own image or a new one, or from a
-Markov chain that needs no training; what ``sample.py`` and the benchmarks call.
+Markov chain that needs no training; what ``sample.py`` and the benchmarks call (:func:`sample_many`: several images,
+a folder each; :func:`run.posterior`: the same samples as arrays, no files).
 
 A flow with a stationary start (the ``image-stationary`` recipe) holds nothing that belongs to a pixel: on a new image it
 is rebuilt for that image's grid, its start logits are the new data term, and its learned tensors (the Ω
@@ -13,12 +14,15 @@ unless given.
 
 from __future__ import annotations
 
+import glob
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import torch
 
 from callbacks.summary import RunSummary
@@ -47,10 +51,12 @@ class SampleConfig:
 
     Attributes:
         checkpoint: a ``train.py`` checkpoint (needed by ``sampler="flow"``).
-        image: sample this image instead of the checkpoint's (``sampler="flow"``: a stationary flow only).
+        image: sample this image instead of the checkpoint's (``sampler="flow"``: a stationary flow only); an array in
+            memory also (:func:`run.posterior`; :class:`data.ImageDataModule` checks it).
         labels, classes, sigma, beta, max_size: the new image's data term (default: the checkpoint's).
         unary, unary_kind, unary_scale, unary_key: a data term of your own instead of the image's colour model
-            (:class:`data.ImageDataModule`; ``image`` is then optional); kind and scale default to the checkpoint's.
+            (:class:`data.ImageDataModule`; ``image`` is then optional; a file or an array in memory); kind and scale
+            default to the checkpoint's.
         contrast, contrast_floor: edge weights that follow the image (default: the checkpoint's).
         samples: samples drawn, saved and scored.
         out: the folder for the results (default: ``samples/<image name>`` next to the checkpoint's run, or
@@ -131,7 +137,8 @@ def datamodule_of(config: SampleConfig, saved: dict | None):
             keep = {k: saved[k] for k in ("labels", "beta", "unary_kind", "unary_scale", "contrast", "contrast_floor", "max_pixels", "seed")
                     if saved.get(k) is not None}
             given = _given(config, "labels", "beta", "unary_kind", "unary_scale", "unary_key", "contrast", "contrast_floor")
-            return ImageDataModule(unary=str(Path(config.unary).expanduser()), image=resolve_image(config.image), **{**keep, **given})
+            unary = config.unary if isinstance(config.unary, np.ndarray) else str(Path(config.unary).expanduser())
+            return ImageDataModule(unary=unary, image=_image_of(config), **{**keep, **given})
         given = _given(config, "labels", "classes", "sigma", "beta", "max_size", "contrast", "contrast_floor")
         bundled = saved.get("labels") == DEFAULT_LABELS  # the bundled image's own labels: a photo gets k-means colours
         if "labels" not in given and "classes" not in given and not bundled:  # the checkpoint's kind of labels
@@ -139,7 +146,7 @@ def datamodule_of(config: SampleConfig, saved: dict | None):
             if saved.get(key) is not None:
                 given[key] = saved[key]
         keep = {k: saved[k] for k in ("sigma", "beta", "max_size", "max_pixels", "seed", "contrast", "contrast_floor") if k in saved}
-        return ImageDataModule(image=resolve_image(config.image), **{**keep, **given})
+        return ImageDataModule(image=_image_of(config), **{**keep, **given})
 
 
 def flow_for(ckpt: dict, energy, new_image: bool, finish: str | int | None = None) -> RandomizedFlow:
@@ -194,27 +201,80 @@ def default_out(config: SampleConfig, datamodule) -> Path:
     return Path("samples") / f"{name}{suffix}"
 
 
+def device_of(name: str) -> torch.device:
+    """The device called ``name`` (a one-line error for anything else)."""
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise UsageError(lambda n: f"{n('device')} {name!r} is not a device (cpu, cuda, cuda:1, …)") from None
+
+
 def sample(config: SampleConfig) -> dict:
     """Draw ``config.samples`` samples and write what a run folder has (``summary.json``, ``samples.npy``,
-    ``marginals.npy``, the PNGs) into ``config.out``. Returns the summary.
+    ``marginals.npy``, ``entropy.npy``, the PNGs) into ``config.out``. Returns the summary.
 
     Raises:
         UsageError: bad input, found before anything is written.
     """
+    return _sample(config, load_checkpoint(Path(config.checkpoint).expanduser()) if config.checkpoint is not None else None)
+
+
+def expand_images(images: Sequence[str | Path]) -> list[str]:
+    """``images`` with each glob pattern (``"photos/*.png"``) replaced by the files it matches, sorted, without repeats;
+    a pattern that matches nothing stays, so that sampling it says the image is not found."""
+    found = []
+    for image in map(str, images):
+        pattern = str(Path(image).expanduser())
+        matches = sorted(glob.glob(pattern)) if glob.has_magic(image) and not Path(pattern).exists() else []
+        found += matches or [image]
+    return list(dict.fromkeys(found))
+
+
+def sample_many(config: SampleConfig, images: Sequence[str | Path]) -> Iterator[tuple[str, dict | UsageError]]:
+    """:func:`sample` of each image in turn, with ``config``'s settings: yields ``(image, summary)``, or ``(image, error)``
+    for an image that is bad input (unreadable, another size than the checkpoint's flow takes, …), which is skipped.
+
+    Each image's results go to a folder of its own: ``config.out / <image name>`` where ``out`` is given (the parent),
+    else its default (:func:`default_out`); a second image of the same name finds that folder taken and is skipped
+    (nothing is overwritten). The checkpoint is read once.
+
+    Raises:
+        UsageError: bad input for all of them (the checkpoint, the device, ``out`` a file, a ``unary`` with many images),
+            before the first image.
+    """
+    if config.unary is not None and len(images) > 1:
+        raise UsageError(lambda n: f"{n('unary')} is the data term of one image: give one {n('image')} with it")
+    device_of(config.device)
+    parent = None if config.out is None else Path(config.out).expanduser()
+    if parent is not None and parent.exists() and not parent.is_dir():
+        raise UsageError(lambda n: f"{n('out')} {parent} is a file: with several images it is the folder of their folders")
     ckpt = load_checkpoint(Path(config.checkpoint).expanduser()) if config.checkpoint is not None else None
+    for image in images:
+        try:
+            one = replace(config, image=image, out=None if parent is None else parent / Path(image).stem)
+            yield image, _sample(one, ckpt)
+        except UsageError as err:
+            yield image, err
+
+
+def sampler_for(config: SampleConfig, ckpt: dict | None):
+    """``(datamodule, model)``: the image to sample, read and checked, and what samples it, on ``config.device``
+    (``ckpt``: the checkpoint read, ``None``: none). Bad input is a :class:`UsageError`; nothing is written."""
     datamodule = datamodule_of(config, None if ckpt is None else ckpt.get("datamodule_hyper_parameters"))
     with owned_by("data"):
         energy = datamodule.energy  # reads and checks the image before anything is written
-    try:
-        device = torch.device(config.device)
-    except RuntimeError:
-        raise UsageError(lambda n: f"{n('device')} {config.device!r} is not a device (cpu, cuda, cuda:1, …)") from None
+    device = device_of(config.device)
+    with owned_by("model"):  # e.g. the checkpoint's own image at another --max-size: another grid than the model's
+        return datamodule, model_for(config, ckpt, energy).to(device)
+
+
+def _sample(config: SampleConfig, ckpt: dict | None) -> dict:
+    """:func:`sample` with its checkpoint read (``None``: none)."""
+    datamodule, model = sampler_for(config, ckpt)
     out = Path(config.out or default_out(config, datamodule)).expanduser()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UsageError(lambda n: f"{n('out')} {out} already holds {'a file' if not out.is_dir() else 'files'}: "
                          f"choose another {n('out')} (nothing there is overwritten)")
-    with owned_by("model"):  # e.g. the checkpoint's own image at another --max-size: another grid than the model's
-        model = model_for(config, ckpt, energy).to(device)
     with owned_by("summary"):
         summary = RunSummary(samples=config.samples, dirpath=out, seed=config.seed, progress=console.stage_bar if sys.stdout.isatty() else None)
     L.seed_everything(config.seed, verbose=False)
@@ -236,6 +296,11 @@ def _refuse_colour_model(config: SampleConfig) -> None:
     if unused:
         raise UsageError(lambda n: f"{', '.join(map(n, unused))} {'does' if len(unused) == 1 else 'do'} not apply to {n('unary')}: "
                          f"the array is the data term (its last axis the labels), and neither it nor {n('image')} is resized")
+
+
+def _image_of(config: SampleConfig):
+    """``config.image``: an array in memory as it is, a path resolved (:func:`run.build.resolve_image`)."""
+    return config.image if isinstance(config.image, np.ndarray) else resolve_image(config.image)
 
 
 def _given(config: SampleConfig, *names: str) -> dict:

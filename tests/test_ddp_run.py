@@ -21,7 +21,7 @@ from conftest import REPO
 
 DDP = ["--devices", "2", "--strategy", "ddp", "--accelerator", "cpu"]
 FILES = ("summary.json", "samples.npy", "marginals.npy", "joint_samples.png", "pixelwise_samples.png",
-         "marginals.png", "uncertainty.png", "legend.png", "fig1.png")
+         "marginals.png", "uncertainty.png", "legend.png", "fig1.png", "entropy.npy", "map.png")
 
 
 def _start(argv: list[str]) -> subprocess.Popen:

@@ -65,7 +65,7 @@ def test_the_run_says_what_it_does_and_where_the_results_are(tiny_run, tiny_run_
     # the end: figures, the run folder and its files, how to open TensorBoard
     assert lines[-1] == f"TensorBoard: tensorboard --logdir {root}"
     assert f"run folder: {root / 'version_0'}" in lines
-    for name in ("summary.json", "marginals.png", "uncertainty.png", "fig1.png", "checkpoints/last.ckpt"):
+    for name in ("summary.json", "marginals.png", "uncertainty.png", "map.png", "entropy.npy", "fig1.png", "checkpoints/last.ckpt"):
         assert any(line.startswith(f"  {name} ") for line in lines), name
     assert "label changes between two samples:" in out
     assert "training:" not in out and "\r" not in out  # stdout is not a terminal: no bar

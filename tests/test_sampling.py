@@ -136,3 +136,52 @@ def test_sample_py_runs_chains_without_a_model(tmp_path):
                    "--out", str(tmp_path / "sw"), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert json.loads((tmp_path / "sw" / "summary.json").read_text())["sampler"] == "swendsen-wang"
+
+
+def test_sample_py_samples_many_images_each_into_its_folder_and_skips_a_bad_one(tmp_path, capsys):
+    import sample
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("b", "c"):
+        write_tiny_image(photos / f"{name}.png")
+    write_tiny_image(tmp_path / "a.png", w=6)  # 4×6: small grids keep the exact references of the summary quick
+    (photos / "broken.png").write_bytes(b"not an image")
+    chains = ["--sampler", "line", "--sweeps", "2", "--labels", LABELS, "--samples", "64"]
+    code = sample.main([*chains, "--image", str(tmp_path / "a.png"), str(photos / "*.png"), "--out", str(tmp_path / "out")])
+    out, err = capsys.readouterr()
+    assert code == 2  # one image failed
+    assert err.strip().splitlines() == [next(line for line in err.splitlines() if "broken.png" in line)]  # one line, that image's
+    assert err.startswith(f"sample.py: error: {photos / 'broken.png'}: cannot read image")
+    assert "3 of 4 images sampled; 1 failed" in out
+    for name, grid in (("a", [4, 6]), ("b", [4, 5]), ("c", [4, 5])):
+        summary = json.loads((tmp_path / "out" / name / "summary.json").read_text())
+        assert summary["image_size"] == grid and summary["sampler"] == "line"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a", "b", "c"]  # nothing of the broken one
+    # all good: exit code 0; a --unary has one image
+    assert sample.main([*chains, "--image", str(photos / "[bc].png"), "--out", str(tmp_path / "again")]) == 0
+    assert sorted(p.name for p in (tmp_path / "again").iterdir()) == ["b", "c"]
+    capsys.readouterr()
+    assert sample.main([*chains, "--image", str(photos / "b.png"), str(photos / "c.png"), "--unary", str(tmp_path / "p.npy")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--unary is the data term of one image" in err[0], err
+
+
+def test_a_run_of_an_image_writes_its_map_and_entropy(tmp_path):
+    image = write_tiny_image(tmp_path / "a.png")
+    done = _sample("--sampler", "heat-bath", "--sweeps", "3", "--image", str(image), "--labels", LABELS, "--samples", "64",
+                   "--out", str(tmp_path / "hb"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "hb"
+    assert {"entropy.npy", "map.png"} <= set(json.loads((out / "summary.json").read_text())["files"])
+    marginals = torch.from_numpy(np.load(out / "marginals.npy"))
+    entropy = np.load(out / "entropy.npy")
+    assert entropy.dtype == np.float32 and entropy.shape == (4, 5)
+    np.testing.assert_allclose(entropy, -(marginals * marginals.clamp_min(1e-30).log()).sum(-1).numpy(), atol=1e-5)
+    from PIL import Image
+
+    picture = np.asarray(Image.open(out / "map.png"))
+    scale = picture.shape[0] // 4
+    assert picture.shape == (4 * scale, 5 * scale, 3) and scale > 1  # the map's own size, upscaled like the samples
+    colours = np.array([[0, 0, 0], [128, 128, 128], [255, 255, 255]])  # LABELS
+    np.testing.assert_array_equal(picture[::scale, ::scale], colours[marginals.argmax(-1).numpy()])

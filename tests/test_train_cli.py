@@ -42,11 +42,12 @@ def test_a_run_leaves_its_files(tiny_run):
     run = tiny_run.folder
     assert tiny_run.exit_code == 0 and (run.parent.name, run.name) == ("lightning_logs", "version_0")
     for name in ("summary.json", "samples.npy", "marginals.npy", "joint_samples.png", "pixelwise_samples.png", "marginals.png",
-                 "uncertainty.png", "legend.png"):
+                 "uncertainty.png", "legend.png", "entropy.npy", "map.png"):
         assert (run / name).is_file(), name
     assert list(run.glob("events.out.tfevents.*"))
     assert np.load(run / "samples.npy").shape == (64, 4, 5)
     assert np.load(run / "marginals.npy").shape == (4, 5, 3)
+    assert np.load(run / "entropy.npy").shape == (4, 5) and np.load(run / "entropy.npy").dtype == np.float32
     summary = json.loads((run / "summary.json").read_text())
     assert tiny_run.summary == summary  # the result holds what summary.json holds
     assert summary["steps"] == 3 and summary["labels"] == ["background", "cat", "lion"] and summary["image_size"] == [4, 5]
