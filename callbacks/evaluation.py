@@ -20,7 +20,7 @@ from models.convergence import check_kernel, check_with
 
 # each use of noise has its own seed offset, so e.g. the marginals never reuse the samples' draws
 NOISE = {"samples": 0, "marginals": 1, "pixelwise": 2, "integrality": 3, "bound": 4, "check": 5}
-CHECK_ROUNDS = 2  # the check's rounds at least; after an automatic finish of t rounds, t (the state after t against 2t)
+CHECK_ROUNDS = 2  # the check's rounds at least; after a finish of t rounds, t (the state after t against 2t)
 RANK_STRIDE = 1_000_003  # process r draws from seed + r·stride: distinct samples on every process
 
 
@@ -69,7 +69,7 @@ def convergence_figures(pl_module, samples: Tensor, seed: int) -> dict | None:
     if kernel is None:
         return None
     report = pl_module.finish_report() if hasattr(pl_module, "finish_report") else None
-    rounds = max(CHECK_ROUNDS, report.rounds if report is not None and report.check is not None else 0)
+    rounds = max(CHECK_ROUNDS, report.rounds if report is not None else 0)
     x = samples.to(pl_module.energy.unary.device)
     with evaluating(pl_module):
         _, check = check_with(kernel, pl_module.energy, x, rounds, noise(seed, "check", x.device))

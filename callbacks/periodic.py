@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import lightning as L
 from lightning.pytorch.callbacks import Callback
 from typing_extensions import override
 
 from callbacks.common import check_every
+
+PERIODIC_FINISH_CAP = 4  # rounds of an automatic finish in the evaluations during training (they only watch the run)
 
 
 class Periodic(Callback):
@@ -24,10 +28,14 @@ class Periodic(Callback):
     def act(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         raise NotImplementedError
 
-    def _at_step(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+    def _at_step(self, trainer: L.Trainer, pl_module: L.LightningModule, final: bool = False) -> None:
         if trainer.global_step != self._last_step:
             self._last_step = trainer.global_step
-            self.act(trainer, pl_module)
+            # while training, an automatic finish runs at most PERIODIC_FINISH_CAP rounds (its check says whether that was
+            # enough); at the end its own cap, and the rounds it settles on serve the run summary too
+            capped = getattr(pl_module, "finish_capped", None)
+            with nullcontext() if final or capped is None else capped(PERIODIC_FINISH_CAP):
+                self.act(trainer, pl_module)
 
     @override
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -41,4 +49,4 @@ class Periodic(Callback):
 
     @override
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._at_step(trainer, pl_module)
+        self._at_step(trainer, pl_module, final=True)

@@ -77,17 +77,21 @@ class AdaptiveFinish:
     def ends_with_heat_bath(self) -> bool:
         return self.round.ends_with_heat_bath()
 
-    def run(self, labels: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, FinishReport]:
-        """Finished labelings ``(m, n)`` and how they were finished."""
+    def run(self, labels: Tensor, generator: torch.Generator | None = None, rounds: int | None = None,
+            cap: int | None = None) -> tuple[Tensor, FinishReport]:
+        """Finished labelings ``(m, n)`` and how they were finished. ``rounds``: run that many instead (a number an
+        automatic finish found for other samples of the same model); ``cap``: a lower cap for this call."""
         per_round = len(self.schedule())
-        if not self.automatic:
+        rounds = rounds if rounds is not None else self.rounds
+        if rounds is not None:
             x = labels
-            for _ in range(self.rounds):
+            for _ in range(rounds):
                 x = self.round(x, generator)
-            return x, FinishReport(self.rounds, self.rounds * per_round, None)
+            return x, FinishReport(rounds, rounds * per_round, None)
+        cap = self.cap if cap is None else min(cap, self.cap)
         x, done, check = self.round(labels, generator), 1, None
-        while done < self.cap:
-            more = min(done, self.cap - done)
+        while done < cap:
+            more = min(done, cap - done)
             x, check = check_with(self.round, self.energy, x, more, generator)
             done += more
             if check is None or check.converged:
@@ -103,11 +107,12 @@ class AdaptiveFinish:
         return (f"the finish reached its cap of {self.cap} rounds before the convergence check passed: the samples may not "
                 f"follow P*; raise {self.cap_option}")
 
-    def as_draw(self, labels: Tensor, generator: torch.Generator | None = None) -> LastDraw:
+    def as_draw(self, labels: Tensor, generator: torch.Generator | None = None, rounds: int | None = None) -> LastDraw:
         """The finished labelings with the law of their last heat-bath sweep (the entropy bound's components,
-        :meth:`models.finish.Finish.as_draw`); an automatic finish runs one more round for it."""
-        if not self.automatic:  # the fixed rounds, the last one as the draw
-            for _ in range(self.rounds - 1):
+        :meth:`models.finish.Finish.as_draw`); an automatic finish runs one more round for it. ``rounds``: as in :meth:`run`."""
+        rounds = rounds if rounds is not None else self.rounds
+        if rounds is not None:  # the fixed rounds, the last one as the draw
+            for _ in range(rounds - 1):
                 labels = self.round(labels, generator)
             return self.round.as_draw(labels, generator)
         return self.round.as_draw(self(labels, generator), generator)

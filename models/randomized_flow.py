@@ -20,6 +20,7 @@ The settings (:class:`models.flow_settings.FlowSettings`) come from a named reci
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -43,6 +44,8 @@ from models.recipes import recipe as find_recipe
 
 #: the largest ``(samples, n, c)`` tensor that sampling makes at once (32 MiB of float32): see ``RandomizedFlow.chunk``
 CHUNK_ELEMENTS = 2**23
+#: chains an automatic finish's check must have had before its rounds are reused for further samples
+SETTLE_SAMPLES = 64
 
 
 def _where(energy) -> tuple:
@@ -245,17 +248,42 @@ class RandomizedFlow(EnergyModel):
         return max(1, CHUNK_ELEMENTS // (self.n * self.c))
 
     def sample_chunks(self, m: int, generator: torch.Generator | None = None, finish: bool = True):
-        """:meth:`sample`'s ``m`` labelings as ``(k, n)`` chunks of at most :meth:`chunk` samples, each drawn when asked for."""
+        """:meth:`sample`'s ``m`` labelings as ``(k, n)`` chunks of at most :meth:`chunk` samples, each drawn when asked for.
+
+        An automatic finish decides its rounds on the first chunk (at least :data:`SETTLE_SAMPLES` of them) and runs as
+        many on the other chunks and on later samplings until the model trains on (:meth:`settled_rounds`)."""
         finisher = self.finisher() if finish else None
         reports = []
         for i in range(0, m, self.chunk()):
             with torch.no_grad():
                 labels = self.round(self.log_soft_samples(min(self.chunk(), m - i), generator), generator, log=True)
                 if finisher is not None:
-                    labels, report = finisher.run(labels, generator)
+                    labels, report = finisher.run(labels, generator, rounds=self.settled_rounds(), cap=self.__dict__.get("finish_cap_now"))
                     reports.append(report)
                     self.__dict__["last_finish"] = FinishReport.merge(reports)  # what the latest sampling's finish did
+                    if report.check is not None and report.check.samples >= SETTLE_SAMPLES:
+                        self.__dict__["settled"] = (self._step_now(), report.rounds)
                 yield labels.long()
+
+    def _step_now(self) -> int:
+        return self.trainer.global_step if self._trainer is not None else -1
+
+    def settled_rounds(self) -> int | None:
+        """The rounds the automatic finish found at this training step (``None``: not yet, or a fixed finish): samplings
+        at the same step reuse them instead of checking again (the end-of-run summary draws samples, bounds and marginals)."""
+        step, rounds = self.__dict__.get("settled", (None, None))
+        return rounds if step == self._step_now() else None
+
+    @contextmanager
+    def finish_capped(self, cap: int | None):
+        """Within the block an automatic finish runs at most ``cap`` rounds (``None``: its own cap) and settles nothing:
+        the periodic evaluations during training, which only watch the run."""
+        saved = self.__dict__.get("finish_cap_now"), self.__dict__.get("settled", (None, None))
+        self.__dict__["finish_cap_now"] = cap
+        try:
+            yield self
+        finally:
+            self.__dict__["finish_cap_now"], self.__dict__["settled"] = saved
 
     def sample(self, m: int, generator: torch.Generator | None = None, finish: bool = True) -> Tensor:
         """``m`` integer labelings ``(m, n)``: a flow run to ``T`` per sample, then ``rounding``
@@ -292,7 +320,7 @@ class RandomizedFlow(EnergyModel):
             log_S = self.log_soft_samples(m, generator)
             if finisher is None:  # draw rounding: component k is T(S_k) itself
                 return LastDraw(draw_labels(log_S.exp(), generator), log_S, log_S.new_zeros(m))
-            return finisher.as_draw(self.round(log_S, generator, log=True), generator)
+            return finisher.as_draw(self.round(log_S, generator, log=True), generator, rounds=self.settled_rounds())
 
     def marginals(self, m: int | None = 4096, generator: torch.Generator | None = None) -> Tensor:
         """``(n, c)`` marginals over ``m`` samples (default 4096): ``E_Ω[S(Ω)]`` by eq. (24) for the flow alone,
