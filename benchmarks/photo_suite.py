@@ -140,15 +140,24 @@ def run_photo(photo: str, size: int, args, root: Path) -> dict:
     return row
 
 
+def summarise(rows: list[dict]) -> dict:
+    k = len(rows)
+    return {"flow_meeting_targets": sum(r["flow"]["meets_targets"] for r in rows) / k,
+            "flow_flagged": [f"{r['photo']}@{r['max_size']}" for r in rows if r["flow"]["converged"] is False],
+            "control_flagged": sum(r["control"]["converged"] is False for r in rows) / k,
+            "flow_missed_unflagged": [f"{r['photo']}@{r['max_size']}" for r in rows
+                                      if not r["flow"]["meets_targets"] and r["flow"]["converged"]]}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", type=Path, help="default: benchmarks/results/photo_suite.json (--quick: photo_suite_quick.json)")
     parser.add_argument("--photos", nargs="+", default=["chelsea", "coffee", "cell", "retina"])
     parser.add_argument("--sizes", nargs="+", type=int, default=[48, 64, 128])
     parser.add_argument("--samples", type=int, default=1024, help="samples of each row (default: %(default)s)")
-    parser.add_argument("--chains", type=int, default=128, help="chains of each reference (default: %(default)s)")
-    parser.add_argument("--burn-in", type=int, default=200, help="(default: %(default)s)")
-    parser.add_argument("--sweeps", type=int, default=300, help="recorded steps of each reference (default: %(default)s)")
+    parser.add_argument("--chains", type=int, default=64, help="chains of each reference (default: %(default)s)")
+    parser.add_argument("--burn-in", type=int, default=150, help="(default: %(default)s)")
+    parser.add_argument("--sweeps", type=int, default=250, help="recorded steps of each reference (default: %(default)s)")
     parser.add_argument("--references", type=Path, default=ROOT / "benchmarks" / "out", help="references kept here")
     parser.add_argument("--max-steps", type=int, help="training steps (default: the recipe's)")
     parser.add_argument("--root", type=Path, help="where the runs go (default: a temporary folder)")
@@ -158,17 +167,15 @@ def main(argv: list[str] | None = None) -> int:
         args.photos, args.sizes, args.max_steps, args.samples, args.chains, args.burn_in, args.sweeps = ["chelsea"], [24], 5, 64, 16, 10, 10
     if args.json is None:
         args.json = ROOT / "benchmarks" / "results" / f"photo_suite{'_quick' if args.quick else ''}.json"
+    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    rows, planned = [], [(photo, size) for size in args.sizes for photo in args.photos]  # every photo at one size, then the next
     with tempfile.TemporaryDirectory() as tmp:
         root = args.root or Path(tmp)
-        rows = [run_photo(photo, size, args, root) for photo in args.photos for size in args.sizes]
-    k = len(rows)
-    summary = {"flow_meeting_targets": sum(r["flow"]["meets_targets"] for r in rows) / k,
-               "flow_flagged": [f"{r['photo']}@{r['max_size']}" for r in rows if r["flow"]["converged"] is False],
-               "control_flagged": sum(r["control"]["converged"] is False for r in rows) / k,
-               "flow_missed_unflagged": [f"{r['photo']}@{r['max_size']}" for r in rows
-                                         if not r["flow"]["meets_targets"] and r["flow"]["converged"]]}
-    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
-    write_json(args.json, {"settings": settings, "reference_kernel": KERNEL, "summary": summary, "rows": rows}, command_line(__file__, argv))
+        for photo, size in planned:  # the JSON is rewritten after each row: an interrupted run keeps what it measured
+            rows.append(run_photo(photo, size, args, root))
+            summary = summarise(rows)
+            write_json(args.json, {"settings": settings, "reference_kernel": KERNEL, "complete": len(rows) == len(planned),
+                                   "summary": summary, "rows": rows}, command_line(__file__, argv))
     print(summary)
     return 0
 

@@ -64,16 +64,22 @@ class Evaluation:
 def convergence_figures(pl_module, samples: Tensor, seed: int) -> dict | None:
     """The convergence check of ``samples (m, n)`` (:mod:`models.convergence`) with what the model's finish did: the
     check's verdict, drift and threshold, and ``finish_rounds``, ``finish_sweeps``, ``finish_capped`` of the latest
-    sampling where the model has a finish. ``None`` where no kernel applies; ``{"converged": None, …}`` with too few samples."""
-    kernel = check_kernel(pl_module)
-    if kernel is None:
-        return None
+    sampling where the model has a finish. Where an automatic finish checked these very samples (the state after ``t``
+    of its rounds against the one after ``2t``, which it returned) that check is the verdict (``"by": "finish"``);
+    otherwise ``max(2, t)`` more rounds of the model's kernels are run for it (``"by": "check"``). ``None`` where no
+    kernel applies; ``{"converged": None, …}`` with too few samples."""
     report = pl_module.finish_report() if hasattr(pl_module, "finish_report") else None
-    rounds = max(CHECK_ROUNDS, report.rounds if report is not None else 0)
-    x = samples.to(pl_module.energy.unary.device)
-    with evaluating(pl_module):
-        _, check = check_with(kernel, pl_module.energy, x, rounds, noise(seed, "check", x.device))
-    out = check.as_dict() if check is not None else {"converged": None, "samples": len(samples), "sweeps": 0}
+    if report is not None and report.check is not None and report.check.samples == len(samples):
+        out = {**report.check.as_dict(), "by": "finish"}
+    else:
+        kernel = check_kernel(pl_module)
+        if kernel is None:
+            return None
+        rounds = max(CHECK_ROUNDS, report.rounds if report is not None else 0)
+        x = samples.to(pl_module.energy.unary.device)
+        with evaluating(pl_module):
+            _, check = check_with(kernel, pl_module.energy, x, rounds, noise(seed, "check", x.device))
+        out = {**check.as_dict(), "by": "check"} if check is not None else {"converged": None, "samples": len(samples), "sweeps": 0}
     if report is not None:
         out.update(finish_rounds=report.rounds, finish_sweeps=report.sweeps, finish_capped=report.capped)
     return out
