@@ -38,7 +38,7 @@ if str(ROOT) not in sys.path:  # run as a script from a clone without installing
 import run  # noqa: E402
 import train  # noqa: E402
 from benchmarks.output import command_line, write_json  # noqa: E402
-from benchmarks.photos import compare, reference_key  # noqa: E402
+from benchmarks.photos import cached_marginals, compare  # noqa: E402
 from data import ImageDataModule  # noqa: E402
 from models.adaptive_finish import AdaptiveFinish  # noqa: E402
 from models.finish import Finish  # noqa: E402
@@ -67,19 +67,8 @@ def chain_marginals(energy, chains: int, burn_in: int, sweeps: int, seed: int, s
 
 
 def reference(energy, folder: Path, **settings) -> tuple[torch.Tensor, str]:
-    """:func:`chain_marginals`, cached in ``folder`` under :func:`benchmarks.photos.reference_key`."""
-    key = reference_key(energy, kernel=KERNEL, **settings)
-    cached = folder / f"chains-{key[:24]}.pt"
-    if cached.exists():
-        saved = torch.load(cached)
-        if saved.get("key") == key:
-            return saved["marginals"], key
-    marginals = chain_marginals(energy, **settings)
-    folder.mkdir(parents=True, exist_ok=True)
-    part = cached.with_suffix(".part")
-    torch.save({"key": key, "settings": settings, "marginals": marginals}, part)
-    part.replace(cached)
-    return marginals, key
+    """:func:`chain_marginals`, cached in ``folder`` (:func:`benchmarks.photos.cached_marginals`)."""
+    return cached_marginals(energy, folder, "chains", chain_marginals, kernel=KERNEL, **settings)
 
 
 def marginals_of(folder: Path, n: int, c: int) -> torch.Tensor:

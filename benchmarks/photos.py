@@ -91,13 +91,19 @@ def reference_key(energy, **settings) -> str:
 
 def reference_marginals(energy, folder: Path, **settings) -> tuple[torch.Tensor, str]:
     """P*'s pixel marginals by :func:`gibbs_marginals`, cached in ``folder`` under :func:`reference_key`."""
+    return cached_marginals(energy, folder, "gibbs", gibbs_marginals, **settings)
+
+
+def cached_marginals(energy, folder: Path, prefix: str, compute, **settings) -> tuple[torch.Tensor, str]:
+    """``compute(energy, **settings)``, kept in ``folder`` as ``<prefix>-<key>.pt`` under :func:`reference_key` of the energy
+    and ``settings``: a changed image, label fit, σ, β, size or setting gets a new reference, never a stale one."""
     key = reference_key(energy, **settings)
-    cached = folder / f"gibbs-{key[:24]}.pt"
+    cached = folder / f"{prefix}-{key[:24]}.pt"
     if cached.exists():
         saved = torch.load(cached)
         if saved.get("key") == key:
             return saved["marginals"], key
-    marginals = gibbs_marginals(energy, **settings)
+    marginals = compute(energy, **settings)
     folder.mkdir(parents=True, exist_ok=True)
     part = cached.with_suffix(".part")
     torch.save({"key": key, "settings": settings, "marginals": marginals}, part)
