@@ -46,6 +46,7 @@ if str(ROOT) not in sys.path:  # run as a script from a clone without installing
 
 from benchmarks.exact_suite_images import exact_reference, generate_suite, named_instances  # noqa: E402
 from benchmarks.output import command_line, write_json  # noqa: E402
+from callbacks.evaluation import CHECK_ROUNDS  # noqa: E402
 from data.energy_datamodule import GivenEnergy  # noqa: E402
 from energies.transfer_matrix import transfer_matrix_sample  # noqa: E402
 from models.adaptive_finish import AdaptiveFinish  # noqa: E402
@@ -56,7 +57,6 @@ from models.randomized_flow import RandomizedFlow  # noqa: E402
 from models.recipes import BASELINE_MAX_STEPS, DEFAULT_CAP, RECIPES  # noqa: E402
 
 TARGETS = {"subject_error": 0.05, "tv_all": 0.02, "tv_uncertain": 0.06}
-CHECK_ROUNDS = 2  # as callbacks.evaluation.CHECK_ROUNDS
 
 
 def trainer(max_steps: int) -> L.Trainer:

@@ -31,6 +31,7 @@ from data.defaults import DEFAULT_LABELS, UNARY_KINDS
 from models.chains import RandomStartChains
 from models.mean_field import MeanField
 from models.randomized_flow import RandomizedFlow
+from models.recipes import DEFAULT_CAP
 from models.van import VAN
 from run import console
 from run.build import owned_by, resolve_image
@@ -42,7 +43,7 @@ SAMPLERS = ("flow", "swendsen-wang", "heat-bath", "line")
 #: the model's parameters that belong to one image: rebuilt from the new image, never loaded
 PER_IMAGE = ("start.logits", "start.representative")
 #: flow settings newer than some checkpoints, with the value a checkpoint that lacks them was trained with
-INTRODUCED = {"stationary": False, "crop": 0, "line_sweeps": 0, "finish_rounds": 1, "finish_cap": 64}
+INTRODUCED = {"stationary": False, "crop": 0, "line_sweeps": 0, "finish_rounds": 1, "finish_cap": DEFAULT_CAP}
 
 
 @dataclass(frozen=True)
