@@ -266,7 +266,7 @@ def run_image(name: str, energy: GridPottsEnergy, subjects: list[dict], labels: 
 
 def photo_strip(photo: str) -> GridPottsEnergy:
     """The 6-row strip with the largest exact Σ pixel entropy of the photo's k-means energy at 64 px."""
-    datamodule = ImageDataModule(image=str(ROOT / "data" / f"{photo}.png"), classes=3)
+    datamodule = ImageDataModule(image=str(ROOT / "data" / f"{photo}.png"), classes=3, max_size=64)
     full = datamodule.energy
     H = full.grid[0]
     best, best_h = None, -1.0

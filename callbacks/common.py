@@ -38,6 +38,15 @@ def label_info(trainer, pl_module) -> tuple[list[str] | None, Tensor | None]:
     return (list(names) if names is not None else None), colours
 
 
+def input_image(datamodule, grid: tuple[int, int] | None) -> Tensor | None:
+    """The ``(H, W, 3)`` image the data term came from (the DataModule's ``image``), shown beside the maps; ``None``
+    without a grid, without an image (an Ising energy) or when it is not of the grid's size."""
+    image = getattr(datamodule, "image", None) if grid is not None else None
+    if image is None or tuple(image.shape) != (*grid, 3):
+        return None
+    return image
+
+
 #: node-samples one evaluation draws at most (samples × nodes): 512 samples of a 128² image, 32 of a 512² one, so that
 #: evaluating a large image takes bounded time and memory (a 512² flow sample with its finish: about 0.3 s on 2 cores)
 NODE_SAMPLES = 2**23

@@ -1,4 +1,5 @@
-"""Every N steps, to TensorBoard: marginals per label, uncertainty, joint and pixelwise-independent samples (Fig. 1)."""
+"""Every N steps, to TensorBoard: the image beside the map and uncertainty, marginals per label, uncertainty, joint and
+pixelwise-independent samples (Fig. 1)."""
 
 from __future__ import annotations
 
@@ -6,18 +7,19 @@ import lightning as L
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch import Tensor
 
-from callbacks.common import check_every, label_info, model_marginals
+from callbacks.common import check_every, input_image, label_info, model_marginals
 from callbacks.evaluation import evaluating, noise
 from callbacks.periodic import Periodic
 from figures.fig1 import pixelwise_samples
-from figures.rendering import auto_scale, colourise, marginals_figure, palette, tile, uncertainty_figure
+from figures.rendering import auto_scale, colourise, marginals_figure, overview_figure, palette, tile, uncertainty_figure
 from figures.uncertainty import pixel_entropy
 
 
 class SampleImages(Periodic):
     """Pictures of the model on a grid energy, drawn with the same noise every time (comparable frames).
 
-    Logs ``images/marginals`` (one greyscale panel per label, titled with its name, and a scale bar),
+    Logs ``images/overview`` (the image the data term came from beside the most probable label and the uncertainty;
+    with an image), ``images/marginals`` (one greyscale panel per label, titled with its name, and a scale bar),
     ``images/uncertainty`` (the entropy of the marginals per pixel, in nats), ``images/joint_samples``
     (the model's integer samples) and ``images/pixelwise_samples`` (each pixel drawn independently from
     the same marginals: Fig. 1's second row) at step 0, every ``every_n_steps`` steps and at the end.
@@ -37,7 +39,7 @@ class SampleImages(Periodic):
     """
 
     at_start = True
-    TAGS = ("images/marginals", "images/uncertainty", "images/joint_samples", "images/pixelwise_samples")
+    TAGS = ("images/overview", "images/marginals", "images/uncertainty", "images/joint_samples", "images/pixelwise_samples")
 
     def __init__(
         self,
@@ -66,9 +68,14 @@ class SampleImages(Periodic):
             joint = pl_module.sample(self.samples, generator=noise(self.seed, "samples", pl_module.device))
             marginals = model_marginals(pl_module, self.marginal_samples, noise(self.seed, "marginals", pl_module.device))
             pixelwise = pixelwise_samples(marginals, self.samples, noise(self.seed, "pixelwise", "cpu"))
+        entropy = pixel_entropy(marginals)
+        image = input_image(getattr(trainer, "datamodule", None), grid)
+        overview = {} if image is None else {
+            "images/overview": overview_figure(image, marginals.argmax(-1), entropy, colours, grid, pl_module.c, scale=scale)}
         return {
+            **overview,
             "images/marginals": marginals_figure(marginals, grid, names, scale=scale),
-            "images/uncertainty": uncertainty_figure(pixel_entropy(marginals), grid, pl_module.c, scale=scale),
+            "images/uncertainty": uncertainty_figure(entropy, grid, pl_module.c, scale=scale),
             "images/joint_samples": tile(colourise(joint, grid, colours), self.nrow, scale=scale),
             "images/pixelwise_samples": tile(colourise(pixelwise, grid, colours), self.nrow, scale=scale),
         }

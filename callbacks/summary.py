@@ -23,17 +23,18 @@ from typing_extensions import override
 if TYPE_CHECKING:
     from tqdm import tqdm
 
-from callbacks.common import check_every, label_info, model_marginals, try_exact, try_kl_lower
+from callbacks.common import check_every, input_image, label_info, model_marginals, try_exact, try_kl_lower
 from callbacks.evaluation import evaluate, evaluating, noise, reported_figures
 from callbacks.metrics import convergence_scalars
 from energies.exact import MAX_STATES
 from figures.fig1 import fig1_figures, fig1_labels, pixelwise_samples
-from figures.rendering import auto_scale, colourise, hex_colour, legend, marginals_figure, palette, save_png, tile, uncertainty_figure
+from figures.rendering import (auto_scale, colourise, hex_colour, legend, marginals_figure, overview_figure, palette, save_png, tile,
+                               uncertainty_figure)
 from figures.uncertainty import label_changes_from_marginals, pixel_entropy
 
 FILES = (
     "summary.json", "samples.npy", "marginals.npy", "joint_samples.png", "pixelwise_samples.png", "marginals.png",
-    "uncertainty.png", "legend.png", "fig1.png", "entropy.npy", "map.png",
+    "uncertainty.png", "legend.png", "fig1.png", "entropy.npy", "map.png", "overview.png",
 )
 
 
@@ -59,7 +60,8 @@ class RunSummary(Callback):
       with a colour scale), ``fig1.png`` (first row joint samples, second row pixelwise samples, as in
       Fig. 1), and what a segmentation's user looks for: ``map.png`` (the most probable label per pixel, the
       marginals' argmax, in the label colours, scaled as the samples' PNGs) and ``entropy.npy`` (float32, ``H × W``:
-      the entropy behind ``uncertainty.png``); and ``legend.png``.
+      the entropy behind ``uncertainty.png``); ``overview.png`` (the image beside the most probable label and the
+      uncertainty, at the grid's size: where the model is unsure, next to what it saw; with an image); and ``legend.png``.
 
     With a TensorBoard logger it also logs ``hparams`` (default: the model's) with the run's results
     (``hp/energy``, ``hp/label_changes``, the bounds, and ``hp/free_energy``, ``hp/entropy``, ``hp/kl`` and the
@@ -142,18 +144,21 @@ class RunSummary(Callback):
         final = {k.split("/", 1)[1]: _num(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
         run = {"steps": int(trainer.global_step), "seconds": round(self.seconds_before + seconds_this_run, 2),
                "seconds_this_run": round(seconds_this_run, 2), "final": final}
-        summary = self.write_results(pl_module, *label_info(trainer, pl_module), run, rank_zero=trainer.is_global_zero)
+        image = input_image(getattr(trainer, "datamodule", None), pl_module.energy.grid)
+        summary = self.write_results(pl_module, *label_info(trainer, pl_module), run, rank_zero=trainer.is_global_zero, image=image)
         if summary is not None:
             self.log_hparams(trainer, pl_module, summary)
         return summary
 
-    def write_results(self, pl_module, names: list[str] | None, colours: Tensor | None, run: dict, rank_zero: bool = True) -> dict | None:
+    def write_results(self, pl_module, names: list[str] | None, colours: Tensor | None, run: dict, rank_zero: bool = True,
+                      image: Tensor | None = None) -> dict | None:
         """:meth:`write` without a trainer (``sample.py``): the model's samples and figures into :attr:`folder` (or
-        ``dirpath``), with ``run``'s entries (steps, seconds, …) and the label ``names`` and ``colours``."""
+        ``dirpath``), with ``run``'s entries (steps, seconds, …), the label ``names`` and ``colours``, and the ``(H, W, 3)``
+        ``image`` of the data term (``overview.png`` shows it beside the maps)."""
         with _stages(self.progress if rank_zero else None, len(STAGES)) as stage:
-            return self._write_results(pl_module, names, colours, run, rank_zero, stage)
+            return self._write_results(pl_module, names, colours, run, rank_zero, stage, image)
 
-    def _write_results(self, pl_module, names, colours, run: dict, rank_zero: bool, stage) -> dict | None:
+    def _write_results(self, pl_module, names, colours, run: dict, rank_zero: bool, stage, image: Tensor | None) -> dict | None:
         energy = pl_module.energy
         exact = try_exact(energy, self.exact_max_states) if rank_zero else None
         stage(STAGES[0])
@@ -217,6 +222,9 @@ class RunSummary(Callback):
             self._save(out / "fig1.png", lambda p: save_png(tile(torch.cat([joint_img[:6], pixel_img[:6]]), 6, pad=2, scale=scale), p))
             self._save(out / "entropy.npy", lambda p: np.save(p, entropy.reshape(grid).numpy().astype(np.float32)))
             self._save(out / "map.png", lambda p: save_png(tile(colourise(marginals.argmax(-1)[None], grid, colours), 1, pad=0, scale=scale), p))
+            if image is not None:
+                self._save(out / "overview.png", lambda p: save_png(
+                    overview_figure(image, marginals.argmax(-1), entropy, colours, grid, pl_module.c, scale=big), p))
         summary["files"] = sorted([p.name for p in self.written] + ["summary.json"])
         self._save(out / "summary.json", lambda p: p.write_text(json.dumps(_jsonable(summary), indent=2) + "\n"))
         self.summary = summary

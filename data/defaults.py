@@ -10,7 +10,7 @@ DEFAULT_LABELS = "background=#2f4f2f,cat=#8c8c8c,lion=#d2a03c"  # the colours ma
 DEFAULT_CLASSES = 3  # any other image without labels: this many k-means colours of its own
 DEFAULT_SIGMA = 0.1  # colour std of the Gaussian data term, RGB in [0, 1]
 DEFAULT_BETA = 2.0  # Potts weight per disagreeing 4-neighbour pair
-DEFAULT_MAX_SIZE = 64  # longer side of the training grid, in pixels (an image; --unary arrays are never resized)
+DEFAULT_MAX_SIZE = 512  # longer side of the grid, in pixels: photos are worked at their own size up to this (an image; --unary arrays are never resized)
 
 # a data term of your own (--unary): per-pixel probabilities, logits or energies in an H × W × c array
 UNARY_KINDS = ("probabilities", "logits", "energies")

@@ -108,6 +108,7 @@ def panel_figure(
     ticks: list[tuple[float, str]] | None = None,
     unit: str = "",
     ncol: int = 4,
+    pictures: Tensor | None = None,
 ) -> Tensor:
     """Panels of per-node values with a title above each and a colour scale bar, as one ``(h, w, 3)`` image.
 
@@ -121,9 +122,13 @@ def panel_figure(
         ticks: ``(value, text)`` marks on the scale bar (default: ``lo``, the middle, ``hi``).
         unit: written above the scale bar.
         ncol: panels per row.
+        pictures: ``(j, H, W, 3)`` panels already in colour (e.g. the photo), shown first; ``titles`` starts with theirs.
     """
     H, W = grid
-    k = values.shape[0]
+    coloured = colour_map(values.reshape(-1, H, W), lo, hi, ramp)
+    if pictures is not None:
+        coloured = torch.cat([pictures.detach().cpu().float().reshape(-1, H, W, 3).clamp(0, 1), coloured])
+    k = coloured.shape[0]
     if len(titles) != k:
         raise ValueError(f"{k} panels but {len(titles)} titles")
     font = ImageFont.load_default()
@@ -148,14 +153,13 @@ def panel_figure(
     height = max(pad + nrows * (line + ph + pad), pad + line + bar_h + line)
     img = Image.new("RGB", (width, height), (255, 255, 255))
     draw = ImageDraw.Draw(img)
-    pictures = colour_map(values.reshape(k, H, W), lo, hi, ramp)
     if scale > 1:
-        pictures = pictures.repeat_interleave(scale, 1).repeat_interleave(scale, 2)
+        coloured = coloured.repeat_interleave(scale, 1).repeat_interleave(scale, 2)
     for i in range(k):
         r, col = divmod(i, ncol)
         x, y = pad + col * (col_w + pad), pad + r * (line + ph + pad)
         draw.text((x, y), titles[i], fill=(0, 0, 0), font=font)
-        tile_img = Image.fromarray((pictures[i].numpy() * 255 + 0.5).astype(np.uint8), "RGB")
+        tile_img = Image.fromarray((coloured[i].numpy() * 255 + 0.5).astype(np.uint8), "RGB")
         img.paste(tile_img, (x, y + line))
         draw.rectangle([x - 1, y + line - 1, x + pw, y + line + ph], outline=(0, 0, 0))
     # the scale bar: hi at the top
@@ -187,6 +191,23 @@ def uncertainty_figure(entropy: Tensor, grid: tuple[int, int], c: int, scale: in
     ticks = [(0.0, "0 certain"), (top / 2, _fmt(top / 2)), (top, f"{top:.2f} = log {c}")]
     return panel_figure(entropy.detach().cpu().float()[None], grid, ["uncertainty: entropy per pixel"], 0.0, top,
                         "colour", scale, ticks=ticks, unit="nats")
+
+
+def overview_figure(photo: Tensor, labels: Tensor, entropy: Tensor, colours: Tensor, grid: tuple[int, int], c: int,
+                    scale: int = 1) -> Tensor:
+    """The photo beside the most probable label per pixel and the uncertainty, as one ``(h, w, 3)`` image.
+
+    Args:
+        photo: ``(H, W, 3)`` in ``[0, 1]``, the image the data term came from.
+        labels: ``(n,)`` the most probable label per pixel (the marginals' argmax).
+        entropy: ``(n,)`` the entropy of the marginals per pixel, in nats.
+        colours: ``(c, 3)`` the label colours.
+    """
+    top = math.log(c)
+    ticks = [(0.0, "0 certain"), (top / 2, _fmt(top / 2)), (top, f"{top:.2f} = log {c}")]
+    pictures = torch.stack([photo.detach().cpu().float().reshape(*grid, 3), colourise(labels.reshape(1, -1), grid, colours)[0]])
+    return panel_figure(entropy.detach().cpu().float()[None], grid, ["image", "most probable label", "uncertainty (entropy)"],
+                        0.0, top, "colour", scale, ticks=ticks, unit="nats", pictures=pictures)
 
 
 def _fmt(value: float) -> str:

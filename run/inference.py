@@ -74,8 +74,8 @@ def posterior(
 
     Args:
         unary: your network's per-pixel scores, an ``(H, W, c)`` array or a ``.npy``/``.npz`` file; ``None``: the colour
-            model of ``image`` (k-means colours, or the colours ``labels`` gives; the image downscaled to 64 pixels on
-            its longer side), or the checkpoint's own data term.
+            model of ``image`` (k-means colours, or the colours ``labels`` gives; the image at its own size, downscaled to
+            512 pixels on its longer side when larger), or the checkpoint's own data term.
         image: ``(H, W, 3)`` RGB (uint8 in ``[0, 255]`` or floats in ``[0, 1]``) or an image file; with ``unary``
             optional, of the array's size, and needed by ``contrast``.
         kind, scale, key: what ``unary`` holds (``"probabilities"``, ``"logits"`` or ``"energies"``), the temperature

@@ -154,6 +154,7 @@ def report(summary: dict, folder: Path, root: Path | None = None) -> None:
 # what report() lists, in this order, when the run wrote it
 RESULT_FILES = (
     ("summary.json", "every figure of the run"),
+    ("overview.png", "the image beside the most probable label and the uncertainty"),
     ("fig1.png", "joint samples (top row) and pixelwise-independent samples (bottom row)"),
     ("joint_samples.png", "samples of the model"),
     ("pixelwise_samples.png", "each pixel drawn on its own from the same marginals"),

@@ -25,6 +25,7 @@ import lightning as L
 import numpy as np
 import torch
 
+from callbacks.common import input_image
 from callbacks.summary import RunSummary
 from data import ImageDataModule, IsingDataModule
 from data.defaults import DEFAULT_LABELS, UNARY_KINDS
@@ -285,7 +286,7 @@ def _sample(config: SampleConfig, ckpt: dict | None) -> dict:
     run = {"sampler": config.sampler, "checkpoint": None if config.checkpoint is None else str(config.checkpoint),
            "image": getattr(datamodule, "image_path", None), "unary": getattr(datamodule, "unary_path", None),
            "sweeps": None if config.sampler == "flow" else config.sweeps}
-    out = summary.write_results(model, names, colours, run)
+    out = summary.write_results(model, names, colours, run, image=input_image(datamodule, model.energy.grid))
     out["seconds"] = round(time.perf_counter() - start, 2)  # drawing, scoring and writing
     out["folder"] = str(summary.folder)
     return out

@@ -58,7 +58,7 @@ def test_the_run_says_what_it_does_and_where_the_results_are(tiny_run, tiny_run_
     block = lines[: lines.index(f"  run folder  {root / 'version_0'} (new)") + 1]
     assert block[0] == "train.py: RandomizedFlow on 20 nodes × 3 labels"
     assert f"  image       {tiny_run.summary['args']['image']}" in block
-    assert "  size        5×4 pixels, as is (within --max-size 64)" in block
+    assert "  size        5×4 pixels, as is (within --max-size 512)" in block
     assert "  labels      background #000000, cat #808080, lion #ffffff" in block
     assert any(line.startswith("  model       randomized flow (recipe image), conv Ω, label-tied, local randomness, m = 4 samples per step") for line in block)
     assert "  steps       3" in block
@@ -79,6 +79,30 @@ def test_a_larger_image_is_downscaled_to_max_size(tmp_path, capsys, argv):
     assert "  size        10×8 → 5×4 pixels (--max-size 5; 0 keeps the size)" in out
     assert "  model       mean field, 2 restarts" in out
     assert np.load(tmp_path / "runs" / "lightning_logs" / "version_0" / "samples.npy").shape == (64, 4, 5)
+
+
+def _find(big: np.ndarray, small: np.ndarray, tol: float = 1.5) -> bool:
+    """Whether ``small`` (h, w, 3) appears somewhere in ``big`` (uint8 RGB), each channel within ``tol``."""
+    h, w, _ = small.shape
+    windows = np.lib.stride_tricks.sliding_window_view(big.astype(np.int16), (h, w, 3))[:, :, 0]
+    return bool((np.abs(windows - small.astype(np.int16)).max(axis=(-1, -2, -3)) <= tol).any())
+
+
+def test_the_overview_shows_the_image_beside_the_map_at_the_grid_size(tmp_path, argv):
+    from data.image_io import load_image
+    from figures.rendering import auto_scale
+
+    image = write_tiny_image(tmp_path / "8x10.png", 8, 10, colours=((20, 40, 200), (230, 180, 10), (0, 160, 90)))
+    assert train.main(argv("--max-size", "5", "--model", "meanfield", "--restarts", "2", image=image, steps=1)) == 0
+    run = tmp_path / "runs" / "lightning_logs" / "version_0"
+    overview = np.asarray(Image.open(run / "overview.png").convert("RGB"))
+    scale = auto_scale((4, 5), 192)
+    photo = (load_image(image, 5).numpy() * 255 + 0.5).astype(np.uint8)  # the photo as the grid saw it: 5×4
+    assert _find(overview, photo.repeat(scale, 0).repeat(scale, 1))
+    assert not _find(overview, np.ascontiguousarray(photo[:, ::-1]).repeat(scale, 0).repeat(scale, 1))  # the control: mirrored
+    labels = np.load(run / "marginals.npy").argmax(-1)
+    colours = np.array([[int(h[i:i + 2], 16) for i in (1, 3, 5)] for h in _summary(run)["label_colours"]], np.uint8)
+    assert _find(overview, colours[labels].repeat(scale, 0).repeat(scale, 1))  # the most probable label beside it
 
 
 def test_the_original_size_follows_the_exif_orientation(tmp_path):
@@ -237,7 +261,7 @@ def test_tensorboard_has_hparams_learning_rate_uncertainty_and_no_epoch(tiny_run
     assert "epoch" not in scalars
     assert "lr-Adam" in scalars and acc.Scalars("lr-Adam")[0].value == pytest.approx(0.01, rel=0.5)
     assert {"hp/free_energy", "hp/label_changes", "eval/label_changes"} <= scalars
-    assert "images/uncertainty" in acc.Tags()["images"] and "images/marginals" in acc.Tags()["images"]
+    assert {"images/overview", "images/uncertainty", "images/marginals"} <= set(acc.Tags()["images"])
     content = acc.PluginTagToContent("hparams")
     start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"]).session_start_info
     assert {"lr", "max_steps", "samples_per_step", "image", "labels", "sigma", "beta"} <= set(start.hparams)
