@@ -12,6 +12,7 @@ from energies.exact import MAX_STATES, ExactResult, exact_inference, is_enumerab
 from energies.log_partition import LogPartition
 from energies.transfer_matrix import transfer_matrix_inference
 from figures.kl_lower import DonskerVaradhan
+from models.randomized_flow import NODE_SAMPLES
 
 
 def check_every(name: str, value: int) -> int:
@@ -47,9 +48,6 @@ def input_image(datamodule, grid: tuple[int, int] | None) -> Tensor | None:
     return image
 
 
-#: node-samples one evaluation draws at most (samples × nodes): 512 samples of a 128² image, 32 of a 512² one, so that
-#: evaluating a large image takes bounded time and memory (a 512² flow sample with its finish: about 0.3 s on 2 cores)
-NODE_SAMPLES = 2**23
 
 
 def affordable(m: int, n: int, least: int = 16) -> int:

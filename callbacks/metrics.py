@@ -46,7 +46,8 @@ class SampleMetrics(Periodic):
       (−log Z*);
     * the convergence check (:mod:`models.convergence`) on grid Potts energies: ``eval/finish_drift`` (the largest
       standardised drift of the samples' statistics over the check's sweeps), ``eval/finish_threshold`` (its sign-flip
-      threshold: the noise), ``eval/converged`` (1 or 0) and, for a model with a finish, ``eval/finish_rounds``;
+      threshold: the noise), ``eval/converged`` (1 or 0) and, for a model with a finish, ``eval/finish_rounds``: at the
+      end of training (the evaluations during training finish with one round and no check, :mod:`callbacks.periodic`);
     * on grids whose labels are a background and two subjects (:func:`figures.fig1.fig1_labels`) Fig. 1's
       ``eval/subject_coherence``, ``eval/cat_share`` and ``eval/pixelwise_coherence``.
 
@@ -100,11 +101,12 @@ class SampleMetrics(Periodic):
             self._exact = try_exact(pl_module.energy, self.exact_max_states)
             self._kl_lower = try_kl_lower(pl_module.energy) if self.bounds else None
 
-    def compute(self, pl_module: L.LightningModule, names: list[str] | None = None, bounds: bool = True) -> dict:
+    def compute(self, pl_module: L.LightningModule, names: list[str] | None = None, bounds: bool = True, check: bool = True) -> dict:
         """The ``eval/*`` figures of ``samples`` fresh samples drawn with the fixed noise (a collective under DDP).
-        ``bounds``: this process computes the bounds (rank zero's job: it holds the exact references)."""
+        ``bounds``: this process computes the bounds (rank zero's job: it holds the exact references); ``check``: the
+        convergence check too (the last evaluation of a run; those during training only watch it)."""
         energy = pl_module.energy
-        ev = evaluate(pl_module, self.samples, self.seed, self._exact)
+        ev = evaluate(pl_module, self.samples, self.seed, self._exact, check=check)
         figures = reported_figures(pl_module, ev, self._exact, self._kl_lower, self.seed, self.bounds and bounds)
         self.withheld = figures.get("plugin_withheld")
         skip = ("entropy_plugin", "coverage")  # an intermediate and a count, not curves
@@ -119,7 +121,7 @@ class SampleMetrics(Periodic):
 
     def measure(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """Compute on every process (a collective), log on rank zero."""
-        metrics = self.compute(pl_module, label_info(trainer, pl_module)[0], bounds=trainer.is_global_zero)
+        metrics = self.compute(pl_module, label_info(trainer, pl_module)[0], bounds=trainer.is_global_zero, check=self.final)
         if not trainer.is_global_zero:
             return
         for logger in trainer.loggers:

@@ -5,14 +5,17 @@ kernel ``K``, and every statistic ``f`` has ``E[f(y) − f(x)] = 0``. The check 
 ``d_ij = f_j(y_i) − f_j(x_i)`` of many statistics at once. Each is standardised as ``z_j = Σ_i d_ij / √(Σ_i d_ij²)``,
 which is what the sum becomes under random sign flips of the chains' drifts (its variance is ``Σ_i d_ij²``), and the
 largest ``|z_j|`` is compared with its distribution over :data:`FLIPS` random sign flips of whole chains (Westfall and
-Young's max-T: the flips keep the statistics' correlation, so many correlated statistics cost no power). Three groups
-of statistics, each tested at ``α / 3``:
+Young's max-T: the flips keep the statistics' correlation, so many correlated statistics cost no power). Four tests,
+each at ``α / 4``:
 
 * ``energy``: the energy, its unary and pair parts, and each label's count on the uncertain pixels: over-dispersed or
   over-coherent samples anywhere move these;
 * ``regions``: per connected region of uncertain pixels (two pixels or more), its share of each label and whether it is
   all that label: a region's odds;
-* ``pixels``: each uncertain pixel's label indicators: the pixel marginals.
+* ``pixels``: each uncertain pixel's label indicators: the pixel marginals;
+* ``spread``: the same indicators all together, ``Σ_j z_j² / k`` (about 1 under the null) against its sign-flip
+  distribution: many pixels that each move a little, none of them beyond the max-T threshold (coffee at 48 px,
+  ``benchmarks/photo_suite.py``). Its flips cost ``m²`` each: ``Σ_j (Σ_i s_i a_ij)² = sᵀ (A Aᵀ) s``.
 
 Uncertain pixels: largest marginal below :data:`UNCERTAIN` in the pooled ``x`` and ``y``, or in the data term's posterior
 ``softmax(−U)``. The pooled marginals do not change when ``x`` and ``y`` swap, so choosing statistics by them keeps the
@@ -37,7 +40,7 @@ ALPHA = 0.01  # false alarms on exact samples: at most this often (benchmarks/ex
 FLIPS = 999  # random sign flips that make the null distribution
 UNCERTAIN = 0.9  # a pixel is uncertain where its largest marginal is below this
 LEAST_SAMPLES = 8  # fewer chains cannot make a null distribution worth the name (2^7 sign patterns)
-GROUPS = ("energy", "regions", "pixels")
+GROUPS = ("energy", "regions", "pixels", "spread")
 FEATURE_CHUNK = 4096  # statistics whose sign-flip sums are formed at once: (FLIPS × chunk) floats
 
 
@@ -137,18 +140,36 @@ def _names(group: str, index: int, c: int, regions: int) -> str:
         return ("energy", "unary energy", "pair energy")[index] if index < 3 else f"label {index - 3} count on uncertain pixels"
     if group == "pixels":
         return f"uncertain pixel {index // c}'s label {index % c}"
+    if group == "spread":
+        return "all uncertain pixels together (mean z²)"
     kind, rest = divmod(index, regions * c)
     return f"region {rest // c}'s {'share of label' if kind == 0 else 'all-label'} {rest % c}"
 
 
-def _max_t(d: Tensor, signs: Tensor) -> tuple[float, int, Tensor]:
-    """The largest ``|z_j|`` of drifts ``d (m, k)``, its index, and its sign-flip null ``(FLIPS,)``."""
+def _standardised(d: Tensor) -> tuple[Tensor, Tensor]:
+    """Drifts ``d (m, k)`` of the statistics that moved, each divided by its sign-flip standard deviation
+    ``√(Σ_i d_ij²)``, and their indices."""
     norm = d.square().sum(0).sqrt()
     moved = norm > 0
-    if not moved.any():
+    return d[:, moved] / norm[moved], moved.nonzero().squeeze(1)
+
+
+def _spread(d: Tensor, signs: Tensor) -> tuple[float, Tensor]:
+    """``Σ_j z_j² / k`` of drifts ``d (m, k)`` and its sign-flip null ``(FLIPS,)`` (``0`` and zeros if nothing moved)."""
+    a, _ = _standardised(d)
+    if a.shape[1] == 0:
+        return 0.0, torch.zeros(len(signs))
+    gram = a @ a.T  # (m, m): sᵀ (A Aᵀ) s = Σ_j (Σ_i s_i a_ij)²
+    k = a.shape[1]
+    return float(gram.sum()) / k, ((signs.double() @ gram) * signs.double()).sum(1).float() / k
+
+
+def _max_t(d: Tensor, signs: Tensor) -> tuple[float, int, Tensor]:
+    """The largest ``|z_j|`` of drifts ``d (m, k)``, its index, and its sign-flip null ``(FLIPS,)``."""
+    z, index = _standardised(d)
+    if z.shape[1] == 0:
         return 0.0, 0, torch.zeros(len(signs))
-    index = moved.nonzero().squeeze(1)
-    z = (d[:, moved] / norm[moved]).float()
+    z = z.float()
     observed = z.sum(0).abs()
     worst = int(observed.argmax())
     null = torch.zeros(len(signs))
@@ -179,9 +200,13 @@ def drift_check(energy: GridPottsEnergy, before: Tensor, after: Tensor, sweeps: 
         level = alpha / len(GROUPS)
         rank = min(FLIPS - 1, math.ceil((FLIPS + 1) * (1 - level)) - 1)  # the null's (1 − level) quantile
         groups = []
+        f_before["spread"], f_after["spread"] = f_before["pixels"], f_after["pixels"]
         for name in GROUPS:
             d = (f_after[name] - f_before[name]).cpu()
-            observed, index, null = _max_t(d, signs)
+            if name == "spread":
+                (observed, null), index = _spread(d, signs), 0
+            else:
+                observed, index, null = _max_t(d, signs)
             threshold = float(null.sort().values[rank])
             p_value = (1 + int((null >= observed).sum())) / (FLIPS + 1)
             statistic = _names(name, index, energy.c, R) if d.shape[1] else "none"

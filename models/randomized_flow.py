@@ -32,6 +32,7 @@ from models.assignment_flow import AssignmentFlow
 from models.energy_model import EnergyModel
 from models.adaptive_finish import AdaptiveFinish, FinishReport
 from models.finish import Finish
+from models.convergence import LEAST_SAMPLES
 from models.last_draw import LastDraw
 from models.mean_field import mean_field_solution
 from models.flow_entropy import log_component_probs, log_mixture_prob
@@ -46,6 +47,9 @@ from models.recipes import recipe as find_recipe
 CHUNK_ELEMENTS = 2**23
 #: chains an automatic finish's check must have had before its rounds are reused for further samples
 SETTLE_SAMPLES = 64
+#: node-samples (samples × nodes) one evaluation draws at most: 512 samples of a 128² image, 32 of a 512² one, so that
+#: evaluating a large image takes bounded time and memory (``callbacks.common.affordable``)
+NODE_SAMPLES = 2**23
 
 
 def _where(energy) -> tuple:
@@ -250,20 +254,41 @@ class RandomizedFlow(EnergyModel):
     def sample_chunks(self, m: int, generator: torch.Generator | None = None, finish: bool = True):
         """:meth:`sample`'s ``m`` labelings as ``(k, n)`` chunks of at most :meth:`chunk` samples, each drawn when asked for.
 
-        An automatic finish decides its rounds on the first chunk (at least :data:`SETTLE_SAMPLES` of them) and runs as
-        many on the other chunks and on later samplings until the model trains on (:meth:`settled_rounds`)."""
+        An automatic finish decides its rounds once per sampling, on its first :meth:`settle_samples` samples finished
+        together (the flow draws them in chunks), and runs as many on the others; a decision on that many samples also
+        serves later samplings until the model trains on (:meth:`settled_rounds`)."""
         finisher = self.finisher() if finish else None
-        reports = []
-        for i in range(0, m, self.chunk()):
+        decided = self.settled_rounds() if finisher is not None else None
+        pending, reports, drawn = [], [], 0
+        while drawn < m:
+            k = min(self.chunk(), m - drawn)
+            drawn += k
             with torch.no_grad():
-                labels = self.round(self.log_soft_samples(min(self.chunk(), m - i), generator), generator, log=True)
-                if finisher is not None:
-                    labels, report = finisher.run(labels, generator, rounds=self.settled_rounds(), cap=self.__dict__.get("finish_cap_now"))
-                    reports.append(report)
-                    self.__dict__["last_finish"] = FinishReport.merge(reports)  # what the latest sampling's finish did
-                    if report.check is not None and report.check.samples >= SETTLE_SAMPLES:
-                        self.__dict__["settled"] = (self._step_now(), report.rounds)
+                labels = self.round(self.log_soft_samples(k, generator), generator, log=True)
+            if finisher is None:
                 yield labels.long()
+                continue
+            deciding = decided is None and finisher.automatic
+            if deciding:  # one check on enough chains, not one per chunk
+                pending.append(labels)
+                if sum(len(p) for p in pending) < min(m, self.settle_samples()) and drawn < m:
+                    continue
+                labels, pending = torch.cat(pending), []
+            with torch.no_grad():
+                labels, report = finisher.run(labels, generator, rounds=decided, cap=self.__dict__.get("finish_cap_now"))
+            reports.append(report)
+            self.__dict__["last_finish"] = FinishReport.merge(reports)  # what the latest sampling's finish did
+            if deciding:
+                decided = report.rounds
+                if report.check is not None and report.check.samples >= self.settle_samples():
+                    self.__dict__["settled"] = (self._step_now(), report.rounds)
+            for j in range(0, len(labels), self.chunk()):
+                yield labels[j : j + self.chunk()].long()
+
+    def settle_samples(self) -> int:
+        """Chains whose check decides an automatic finish's rounds: :data:`SETTLE_SAMPLES`, or as many as an evaluation
+        draws on a large grid (:data:`NODE_SAMPLES` ``// n``; 32 at 512²), at least the check's least."""
+        return max(LEAST_SAMPLES, min(SETTLE_SAMPLES, NODE_SAMPLES // self.n))
 
     def _step_now(self) -> int:
         return self.trainer.global_step if self._trainer is not None else -1

@@ -315,3 +315,19 @@ def test_photo_suite_writes_the_flow_the_control_and_random_starts(tmp_path):
     (row,) = result["rows"]
     assert {"flow", "control", "random+auto"} <= set(row) and row["control"]["converged"] is False
     assert list((tmp_path / "refs").glob("chains-*.pt"))  # the references are kept
+
+
+@pytest.mark.slow
+def test_gpu_check_runs_every_step_and_writes_its_json(tmp_path):
+    # on the CPU and shrunk (GPU_CHECK_QUICK): the script's steps and its JSON, not the GPU's figures
+    import os
+
+    out = tmp_path / "gpu.json"
+    env = {**os.environ, "GPU_CHECK_QUICK": "1", "GPU_CHECK_JSON": str(out), "PYTHON": sys.executable}
+    done = subprocess.run(["bash", "benchmarks/gpu_check.sh", "cpu"], cwd=REPO, env=env, capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert result["provenance"]["command"] == "GPU_CHECK_QUICK=1 bash benchmarks/gpu_check.sh cpu"
+    assert result["device"] == "cpu" and result["quick"] and result["full_size"] == 32
+    for key in ("default_run_seconds", "full_size_seconds", "perf_seconds", "sample_line_chelsea_seconds", "finished_samples_per_second"):
+        assert result[key] > 0, key
