@@ -1,7 +1,7 @@
 """Draws ``docs/images/quickstart.png``, the README's first example: a segmentation's probabilities in, the
 most probable label, the uncertainty and joint samples out.
 
-    python docs/make_quickstart_figure.py            # about half a minute on 2 CPU cores
+    python docs/make_quickstart_figure.py            # under a minute on 2 CPU cores
 
 **The probabilities.** A real user brings a network's softmax output. To keep the example self-contained, this
 script makes a stand-in from the bundled photo ``data/chelsea.png`` (128 × 85, CC0, see ``data/PHOTOS.md``):
