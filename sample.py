@@ -25,6 +25,7 @@ import sys
 from dataclasses import fields
 
 from run.errors import UsageError
+from run.threads import wait_passively
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -76,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "or N rounds (default: the checkpoint's)")
     p.add_argument("--seed", type=int, help="seeds the samples")
     p.add_argument("--device", help="cpu, cuda, ...")
+    p.add_argument("--threads", type=int, help="CPU threads (default: one per core; idle ones yield the core, run/threads.py)")
     p.set_defaults(**{f.name: f.default for f in fields(SampleConfig)})
     return p
 
@@ -83,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and sample. Returns the exit code (2 with one line on stderr for bad input; with several images,
     2 when any of them failed)."""
+    wait_passively()  # before torch is imported: runs that share the cores must not spin against each other
     try:
         try:
             args = vars(build_parser().parse_args(argv))

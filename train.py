@@ -26,6 +26,7 @@ from dataclasses import fields
 import run
 from run import RunConfig, UsageError
 from run.config import EXACT, MODELS
+from run.threads import wait_passively
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -118,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--summary-samples", type=int, help="joint samples saved in samples.npy and scored (≥ 64)")
     train.add_argument("--exact", choices=EXACT, help="exact KL / marginal difference when enumerable")
     train.add_argument("--quiet", action="store_true", help="no progress bar (it is also off when stdout is not a terminal)")
+    train.add_argument("--threads", type=int, help="CPU threads (default: one per core; idle ones yield the core, run/threads.py)")
     train.add_argument("--progress", action="store_true", help=argparse.SUPPRESS)  # the old switch; the bar is on by default now
     p.set_defaults(**{f.name: f.default for f in fields(RunConfig)})  # one source of defaults: RunConfig
     return p
@@ -149,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     Bad input (found while parsing and building, before anything is trained) ends with one line on stderr and
     exit code 2; an exception once training runs is a bug and keeps its traceback.
     """
+    wait_passively()  # before torch is imported: runs that share the cores must not spin against each other
     try:
         try:
             config = parse(argv)

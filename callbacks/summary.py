@@ -27,6 +27,7 @@ from callbacks.common import check_every, input_image, label_info, model_margina
 from callbacks.evaluation import evaluate, evaluating, noise, reported_figures
 from callbacks.metrics import convergence_scalars
 from energies.exact import MAX_STATES
+from energies.sample_stats import sample_marginals
 from figures.fig1 import fig1_figures, fig1_labels, pixelwise_samples
 from figures.rendering import (auto_scale, colourise, hex_colour, legend, marginals_figure, overview_figure, palette, save_png, tile,
                                uncertainty_figure)
@@ -69,7 +70,8 @@ class RunSummary(Callback):
 
     Args:
         samples: number of joint samples saved and scored (≥ 64).
-        marginal_samples: flow samples averaged for the marginals (models that take ``m``).
+        marginal_samples: flow samples averaged for the marginals (models that take ``m``); ``None``: the samples drawn
+            (chains, whose every sample costs its sweeps: ``sample.py --sampler line``).
         extra: more entries for ``summary.json`` (e.g. the command line's arguments).
         hparams: the run's hyperparameters for TensorBoard (primitives; default ``pl_module.hparams``).
         dirpath: where to write (default ``trainer.log_dir``).
@@ -88,7 +90,7 @@ class RunSummary(Callback):
     def __init__(
         self,
         samples: int = 256,
-        marginal_samples: int = 4096,
+        marginal_samples: int | None = 4096,
         extra: dict | None = None,
         hparams: dict | None = None,
         dirpath: str | Path | None = None,
@@ -100,7 +102,7 @@ class RunSummary(Callback):
         if check_every("samples", samples) < 64:
             raise ValueError(f"samples must be ≥ 64 (samples.npy holds at least 64), got {samples}")
         self.samples = int(samples)
-        self.marginal_samples = check_every("marginal_samples", marginal_samples)
+        self.marginal_samples = None if marginal_samples is None else check_every("marginal_samples", marginal_samples)
         self.extra = dict(extra or {})
         self.hparams = None if hparams is None else dict(hparams)
         self.logged_hparams: tuple[dict, dict] | None = None
@@ -176,13 +178,16 @@ class RunSummary(Callback):
         if exact is not None:
             evals["exact"] = {"log_z": exact.log_z, "free_energy": -exact.log_z, "entropy": exact.entropy, "mean_energy": exact.mean_energy}
         stage(STAGES[2])
-        with evaluating(pl_module):
-            marginals = model_marginals(pl_module, self.marginal_samples, noise(self.seed, "marginals", pl_module.device)).cpu().float()
+        if self.marginal_samples is None:
+            marginals = sample_marginals(samples, pl_module.c).cpu().float()
+        else:
+            with evaluating(pl_module):
+                marginals = model_marginals(pl_module, self.marginal_samples, noise(self.seed, "marginals", pl_module.device)).cpu().float()
         stage(STAGES[3])
         pixelwise = pixelwise_samples(marginals, len(samples), noise(self.seed, "pixelwise", "cpu"))
         entropy = pixel_entropy(marginals)
         of_marginals = {
-            "m": self.marginal_samples, "label_changes": label_changes_from_marginals(marginals),
+            "m": self.marginal_samples or len(samples), "label_changes": label_changes_from_marginals(marginals),
             "pixel_entropy_mean": float(entropy.mean()), "pixel_entropy_max": float(entropy.max()),
             "pixel_entropy_limit": math.log(energy.c),
         }

@@ -157,11 +157,17 @@ def _standardised(d: Tensor) -> tuple[Tensor, Tensor]:
 def _spread(d: Tensor, signs: Tensor) -> tuple[float, Tensor]:
     """``Σ_j z_j² / k`` of drifts ``d (m, k)`` and its sign-flip null ``(FLIPS,)`` (``0`` and zeros if nothing moved)."""
     a, _ = _standardised(d)
-    if a.shape[1] == 0:
+    m, k = a.shape
+    if k == 0:
         return 0.0, torch.zeros(len(signs))
-    gram = a @ a.T  # (m, m): sᵀ (A Aᵀ) s = Σ_j (Σ_i s_i a_ij)²
-    k = a.shape[1]
-    return float(gram.sum()) / k, ((signs.double() @ gram) * signs.double()).sum(1).float() / k
+    if m <= k:  # sᵀ (A Aᵀ) s = Σ_j (Σ_i s_i a_ij)²: m² per flip
+        gram = a @ a.T
+        null = ((signs.double() @ gram) * signs.double()).sum(1)
+    else:  # few statistics, many chains: the sums themselves, k at a time
+        null = torch.zeros(len(signs), dtype=torch.float64)
+        for start in range(0, k, FEATURE_CHUNK):
+            null += (signs.double() @ a[:, start : start + FEATURE_CHUNK]).square().sum(1)
+    return float(a.sum(0).square().sum()) / k, null.float() / k
 
 
 def _max_t(d: Tensor, signs: Tensor) -> tuple[float, int, Tensor]:

@@ -86,12 +86,15 @@ class RunConfig:
     summary_samples: int = 256
     exact: str = "auto"
     quiet: bool = False
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         _choice("model", self.model, MODELS)
         _choice("exact", self.exact, EXACT)
         if self.recipe is not None:
             _choice("recipe", self.recipe, tuple(RECIPES))
+        if self.threads is not None and self.threads < 1:
+            raise UsageError(lambda n: f"{n('threads')} must be ≥ 1, got {self.threads}")
         for name in ("max_steps", "checkpoint_every", "log_every"):
             value = self.steps if name == "max_steps" else getattr(self, name)
             if value < 1:

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from callbacks.common import input_image
+from run.threads import use_threads
 from callbacks.summary import RunSummary
 from data import ImageDataModule, IsingDataModule
 from data.defaults import DEFAULT_LABELS, UNARY_KINDS
@@ -92,8 +93,11 @@ class SampleConfig:
     finish: str | int | None = None
     seed: int = 0
     device: str = "cpu"
+    threads: int | None = None
 
     def __post_init__(self) -> None:
+        if self.threads is not None and self.threads < 1:
+            raise UsageError(lambda n: f"{n('threads')} must be ≥ 1, got {self.threads}")
         if self.sampler not in SAMPLERS:
             raise UsageError(lambda n: f"{n('sampler')} must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
         if self.sampler == "flow" and self.checkpoint is None:
@@ -218,6 +222,7 @@ def sample(config: SampleConfig) -> dict:
     Raises:
         UsageError: bad input, found before anything is written.
     """
+    use_threads(config.threads)
     return _sample(config, load_checkpoint(Path(config.checkpoint).expanduser()) if config.checkpoint is not None else None)
 
 
@@ -278,7 +283,8 @@ def _sample(config: SampleConfig, ckpt: dict | None) -> dict:
         raise UsageError(lambda n: f"{n('out')} {out} already holds {'a file' if not out.is_dir() else 'files'}: "
                          f"choose another {n('out')} (nothing there is overwritten)")
     with owned_by("summary"):
-        summary = RunSummary(samples=config.samples, dirpath=out, seed=config.seed, progress=console.stage_bar if sys.stdout.isatty() else None)
+        summary = RunSummary(samples=config.samples, dirpath=out, seed=config.seed, progress=console.stage_bar if sys.stdout.isatty() else None,
+                             **({} if config.sampler == "flow" else {"marginal_samples": None}))  # chains: from their samples
     L.seed_everything(config.seed, verbose=False)
     names = getattr(datamodule, "label_names", None)
     colours = getattr(datamodule, "label_colours", None)

@@ -12,6 +12,7 @@ from run import console
 from run.build import BuiltRun, build
 from run.config import RunConfig
 from run.report import report
+from run.threads import use_threads
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ def train(config: RunConfig) -> RunResult:
         UsageError: bad input (a ``ValueError`` naming the config's fields or the owner's arguments), found
             before anything is written. An exception once training runs is a bug and keeps its traceback.
     """
+    use_threads(config.threads)
     built = build(config)
     exit_code = fit(built)
     summary = built.summary.summary if exit_code == 0 else None

@@ -331,3 +331,15 @@ def test_gpu_check_runs_every_step_and_writes_its_json(tmp_path):
     assert result["device"] == "cpu" and result["quick"] and result["full_size"] == 32
     for key in ("default_run_seconds", "full_size_seconds", "perf_seconds", "sample_line_chelsea_seconds", "finished_samples_per_second"):
         assert result[key] > 0, key
+
+
+def test_sharing_times_runs_alone_and_together(tmp_path):
+    from benchmarks import sharing
+
+    out = tmp_path / "sharing.json"
+    assert sharing.main(["--runs", "2", "--policies", "PASSIVE", "--max-steps", "1", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    check_provenance(result, "sharing")
+    (row,) = result["rows"]
+    assert row["policy"] == "PASSIVE" and len(row["together_seconds"]) == 2 and row["alone_seconds"] > 0
+    assert row["worst_ratio"] == pytest.approx(max(row["together_seconds"]) / row["alone_seconds"])

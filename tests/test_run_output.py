@@ -42,7 +42,7 @@ def test_import_and_help_load_no_heavy_module():
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    assert train.main(['--help']) == 0\n"
         "light = {'data', 'data.defaults', 'models', 'models.recipes', 'models.flow_settings',  # the defaults the help shows\n"
-        "         'run', 'run.config', 'run.errors'}  # the config the flags set: no imports\n"
+        "         'run', 'run.config', 'run.errors', 'run.threads'}  # the config the flags set, the threads' policy: no imports\n"
         "heavy = sorted(m for m in set(sys.modules) - light if m.split('.')[0] in\n"
         "               {'torch', 'lightning', 'numpy', 'PIL', 'data', 'models', 'callbacks', 'energies', 'run', 'figures'})\n"
         "print(heavy)\n"

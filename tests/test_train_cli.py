@@ -27,7 +27,7 @@ def _error_line(capsys) -> str:
 def test_help_is_grouped_with_defaults(capsys):
     assert train.main(["--help"]) == 0
     out = capsys.readouterr().out
-    for text in ("data (an image, your own --unary array, or --ising)", "model:", "training:", "--max-size", "(default: 64)",
+    for text in ("data (an image, your own --unary array, or --ising)", "model:", "training:", "--max-size", "(default: 512)",
                  "--resume PATH|last"):
         assert text in out
 
