@@ -55,6 +55,23 @@ def affordable(m: int, n: int, least: int = 16) -> int:
     return min(int(m), max(least, NODE_SAMPLES // n))
 
 
+def drawn_once(model, key: tuple, draw):
+    """``draw()``, or what it returned before for ``key`` while ``model`` is unchanged (same step, same parameters, same
+    finish cap). The end of a run asks for the same draws several times (the metrics, the pictures and the summary each
+    draw their samples and marginals with the same fixed noise), and on a large image each costs the automatic finish's
+    rounds (512²: 32 samples × 32 rounds ≈ 150 s on 2 cores)."""
+    trainer = getattr(model, "_trainer", None)
+    state = (trainer.global_step if trainer is not None else None, model.__dict__.get("finish_cap_now"),
+             tuple(p._version for p in model.parameters()), model.training)
+    known_state, known = model.__dict__.get("_drawn", (None, {}))
+    if known_state != state:
+        known = {}
+        model.__dict__["_drawn"] = (state, known)
+    if key not in known:
+        known[key] = draw()
+    return known[key]
+
+
 def model_marginals(model, m: int, generator: torch.Generator | None = None) -> Tensor:
     """``model.marginals`` with ``m`` samples (at most :func:`affordable`; and ``generator``) where its signature takes them."""
     params = inspect.signature(model.marginals).parameters

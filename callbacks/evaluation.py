@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 from torchmetrics.aggregation import MeanMetric
 
-from callbacks.common import NODE_SAMPLES, affordable, fixed_generator
+from callbacks.common import NODE_SAMPLES, affordable, drawn_once, fixed_generator, model_marginals
 from energies.exact import ExactResult
 from energies.sample_stats import plugin_withheld
 from figures.bounds import bound_figures
@@ -27,6 +27,13 @@ RANK_STRIDE = 1_000_003  # process r draws from seed + r·stride: distinct sampl
 def noise(seed: int, use: str, device, rank: int = 0) -> torch.Generator:
     """The fixed generator of one ``use`` (a key of :data:`NOISE`) on process ``rank``."""
     return fixed_generator(seed + NOISE[use] + RANK_STRIDE * rank, device)
+
+
+def seeded_marginals(pl_module, m: int, seed: int) -> Tensor:
+    """The model's marginals from ``m`` samples (at most :func:`~callbacks.common.affordable`) with the fixed noise of
+    ``seed``, drawn once per model state (:func:`~callbacks.common.drawn_once`: the pictures and the summary share them)."""
+    key = ("marginals", affordable(m, pl_module.energy.n), seed)
+    return drawn_once(pl_module, key, lambda: model_marginals(pl_module, m, noise(seed, "marginals", pl_module.device)))
 
 
 def world() -> tuple[int, int]:
@@ -87,6 +94,14 @@ def convergence_figures(pl_module, samples: Tensor, seed: int) -> dict | None:
 
 def evaluate(pl_module, samples: int, seed: int, exact: ExactResult | None = None, integrality_samples: int = 256,
              check: bool = True) -> Evaluation:
+    """:func:`fresh_evaluation`, once per model state and arguments (:func:`~callbacks.common.drawn_once`): the end of a
+    run evaluates for the metrics and again for the summary, with the same fixed noise."""
+    key = ("evaluate", affordable(samples, pl_module.energy.n), seed, id(exact), integrality_samples, check)
+    return drawn_once(pl_module, key, lambda: fresh_evaluation(pl_module, samples, seed, exact, integrality_samples, check))
+
+
+def fresh_evaluation(pl_module, samples: int, seed: int, exact: ExactResult | None = None, integrality_samples: int = 256,
+                     check: bool = True) -> Evaluation:
     """The figures of ``samples`` fresh integer samples in all (at most :func:`~callbacks.common.affordable`), each
     process drawing its share.
 

@@ -7,8 +7,8 @@ import lightning as L
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch import Tensor
 
-from callbacks.common import check_every, input_image, label_info, model_marginals
-from callbacks.evaluation import evaluating, noise
+from callbacks.common import check_every, input_image, label_info
+from callbacks.evaluation import evaluating, noise, seeded_marginals
 from callbacks.periodic import Periodic
 from figures.fig1 import pixelwise_samples
 from figures.rendering import auto_scale, colourise, marginals_figure, overview_figure, palette, tile, uncertainty_figure
@@ -66,7 +66,7 @@ class SampleImages(Periodic):
         scale = auto_scale(grid)
         with evaluating(pl_module):
             joint = pl_module.sample(self.samples, generator=noise(self.seed, "samples", pl_module.device))
-            marginals = model_marginals(pl_module, self.marginal_samples, noise(self.seed, "marginals", pl_module.device))
+            marginals = seeded_marginals(pl_module, self.marginal_samples, self.seed)
             pixelwise = pixelwise_samples(marginals, self.samples, noise(self.seed, "pixelwise", "cpu"))
         entropy = pixel_entropy(marginals)
         image = input_image(getattr(trainer, "datamodule", None), grid)

@@ -23,8 +23,8 @@ from typing_extensions import override
 if TYPE_CHECKING:
     from tqdm import tqdm
 
-from callbacks.common import check_every, input_image, label_info, model_marginals, try_exact, try_kl_lower
-from callbacks.evaluation import evaluate, evaluating, noise, reported_figures
+from callbacks.common import check_every, input_image, label_info, try_exact, try_kl_lower
+from callbacks.evaluation import evaluate, evaluating, noise, reported_figures, seeded_marginals
 from callbacks.metrics import convergence_scalars
 from energies.exact import MAX_STATES
 from energies.sample_stats import sample_marginals
@@ -182,7 +182,7 @@ class RunSummary(Callback):
             marginals = sample_marginals(samples, pl_module.c).cpu().float()
         else:
             with evaluating(pl_module):
-                marginals = model_marginals(pl_module, self.marginal_samples, noise(self.seed, "marginals", pl_module.device)).cpu().float()
+                marginals = seeded_marginals(pl_module, self.marginal_samples, self.seed).cpu().float()
         stage(STAGES[3])
         pixelwise = pixelwise_samples(marginals, len(samples), noise(self.seed, "pixelwise", "cpu"))
         entropy = pixel_entropy(marginals)
