@@ -58,6 +58,7 @@ DEPENDS = {
     "photos.json": ["benchmarks/photos.py", *TRAIN_PY],
     "independence.json": ["benchmarks/independence.py", *TRAIN_PY],
     "full_size.json": ["benchmarks/full_size.py", *TRAIN_PY],
+    "sharing.json": ["benchmarks/sharing.py", *TRAIN_PY],
     "perf.json": ["benchmarks/perf.py", "benchmarks/ess.py", "data/", "figures/", *CORE],
     "bounds.json": ["benchmarks/bounds.py", "benchmarks/exact_images.py", "benchmarks/photos.py", "callbacks/", "data/",
                     "figures/", *CORE],
@@ -512,6 +513,18 @@ def full_size(d: dict, mark: str, root: Path) -> Section:
                  f"{num(max(r['wall_seconds'] for r in big), 0)} s / {num(max(r['peak_rss_gb'] for r in big), 2)} GB at most",
                  f"≤ {wall_target} s / {rss_target} GB")] if big and wall_target else []
     return Section("Full-size photos", body, headline)
+
+
+def sharing(d: dict, mark: str, root: Path) -> Section:
+    rows = [[f"`OMP_WAIT_POLICY={r['policy']}`", num(r["alone_seconds"], 1), ", ".join(num(x, 1) for x in r["together_seconds"]),
+             f"**{num(r['worst_ratio'], 1)}×** (≤ {d['target_ratio']}×)"] for r in d["rows"]]
+    body = (f"`python train.py --quiet` (the bundled default) alone, then {d['runs']} started together on {d['cpus']} cores, "
+            f"threads {d['threads'] or 'one per core'}.\n\n"
+            + table(["wait policy", "alone s", f"{d['runs']} together s", "worst together / alone"], rows, mark))
+    passive = next((r for r in d["rows"] if r["policy"] == "PASSIVE"), None)
+    headline = [(f"{d['runs']} default runs started together on {d['cpus']} cores: the slowest against one alone",
+                 f"{num(passive['worst_ratio'], 1)}×", f"≤ {d['target_ratio']}×")] if passive else []
+    return Section("Runs that share the machine", body, headline)
 
 
 def perf(d: dict, mark: str, root: Path) -> Section:

@@ -60,16 +60,22 @@ def drawn_once(model, key: tuple, draw):
     finish cap). The end of a run asks for the same draws several times (the metrics, the pictures and the summary each
     draw their samples and marginals with the same fixed noise), and on a large image each costs the automatic finish's
     rounds (512²: 32 samples × 32 rounds ≈ 150 s on 2 cores)."""
+    known = drawn(model)
+    if key not in known:
+        known[key] = draw()
+    return known[key]
+
+
+def drawn(model) -> dict:
+    """What :func:`drawn_once` holds for ``model`` in its present state, by key (emptied when the state changes)."""
     trainer = getattr(model, "_trainer", None)
     state = (trainer.global_step if trainer is not None else None, model.__dict__.get("finish_cap_now"),
-             tuple(p._version for p in model.parameters()), model.training)
+             tuple(p._version for p in model.parameters()))  # every draw runs in eval mode (callbacks.evaluation.evaluating)
     known_state, known = model.__dict__.get("_drawn", (None, {}))
     if known_state != state:
         known = {}
         model.__dict__["_drawn"] = (state, known)
-    if key not in known:
-        known[key] = draw()
-    return known[key]
+    return known
 
 
 def model_marginals(model, m: int, generator: torch.Generator | None = None) -> Tensor:

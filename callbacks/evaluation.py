@@ -11,9 +11,9 @@ import torch
 from torch import Tensor
 from torchmetrics.aggregation import MeanMetric
 
-from callbacks.common import NODE_SAMPLES, affordable, drawn_once, fixed_generator, model_marginals
+from callbacks.common import NODE_SAMPLES, affordable, drawn, drawn_once, fixed_generator, model_marginals
 from energies.exact import ExactResult
-from energies.sample_stats import plugin_withheld
+from energies.sample_stats import plugin_withheld, sample_marginals
 from figures.bounds import bound_figures
 from figures.metric import SampleFigures
 from models.convergence import check_kernel, check_with
@@ -31,9 +31,19 @@ def noise(seed: int, use: str, device, rank: int = 0) -> torch.Generator:
 
 def seeded_marginals(pl_module, m: int, seed: int) -> Tensor:
     """The model's marginals from ``m`` samples (at most :func:`~callbacks.common.affordable`) with the fixed noise of
-    ``seed``, drawn once per model state (:func:`~callbacks.common.drawn_once`: the pictures and the summary share them)."""
-    key = ("marginals", affordable(m, pl_module.energy.n), seed)
-    return drawn_once(pl_module, key, lambda: model_marginals(pl_module, m, noise(seed, "marginals", pl_module.device)))
+    ``seed``, drawn once per model state (:func:`~callbacks.common.drawn_once`: the pictures and the summary share them);
+    where an evaluation of this state already drew as many samples (a large image: 32 at 512²), from those."""
+    m = affordable(m, pl_module.energy.n)
+    samples = evaluated_samples(pl_module, m)
+    if samples is not None:
+        return sample_marginals(samples[:m], pl_module.energy.c)
+    return drawn_once(pl_module, ("marginals", m, seed), lambda: model_marginals(pl_module, m, noise(seed, "marginals", pl_module.device)))
+
+
+def evaluated_samples(pl_module, least: int) -> Tensor | None:
+    """The labelings of an :func:`evaluate` of the model's present state with at least ``least`` of them, else ``None``."""
+    found = [ev.samples for key, ev in drawn(pl_module).items() if key[0] == "evaluate" and len(ev.samples) >= least]
+    return max(found, key=len) if found else None
 
 
 def world() -> tuple[int, int]:

@@ -8,7 +8,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from torch import Tensor
 
 from callbacks.common import check_every, input_image, label_info
-from callbacks.evaluation import evaluating, noise, seeded_marginals
+from callbacks.evaluation import evaluated_samples, evaluating, noise, seeded_marginals
 from callbacks.periodic import Periodic
 from figures.fig1 import pixelwise_samples
 from figures.rendering import auto_scale, colourise, marginals_figure, overview_figure, palette, tile, uncertainty_figure
@@ -65,7 +65,8 @@ class SampleImages(Periodic):
         colours = palette(pl_module.c, colours)
         scale = auto_scale(grid)
         with evaluating(pl_module):
-            joint = pl_module.sample(self.samples, generator=noise(self.seed, "samples", pl_module.device))
+            joint = evaluated_samples(pl_module, self.samples)  # the metrics' samples of this step, where they were drawn
+            joint = pl_module.sample(self.samples, generator=noise(self.seed, "samples", pl_module.device)) if joint is None else joint[: self.samples]
             marginals = seeded_marginals(pl_module, self.marginal_samples, self.seed)
             pixelwise = pixelwise_samples(marginals, self.samples, noise(self.seed, "pixelwise", "cpu"))
         entropy = pixel_entropy(marginals)
