@@ -32,9 +32,11 @@ def noise(seed: int, use: str, device, rank: int = 0) -> torch.Generator:
 def seeded_marginals(pl_module, m: int, seed: int) -> Tensor:
     """The model's marginals from ``m`` samples (at most :func:`~callbacks.common.affordable`) with the fixed noise of
     ``seed``, drawn once per model state (:func:`~callbacks.common.drawn_once`: the pictures and the summary share them);
-    where an evaluation of this state already drew as many samples (a large image: 32 at 512²), from those."""
+    where the model's marginals are the label frequencies of its finished samples and an evaluation of this state
+    already drew as many (a large image: 32 at 512²), from those."""
     m = affordable(m, pl_module.energy.n)
-    samples = evaluated_samples(pl_module, m)
+    finished = getattr(pl_module, "finisher", lambda: None)() is not None  # else: mean field's exact S, the flow's E_Ω[S]
+    samples = evaluated_samples(pl_module, m) if finished else None
     if samples is not None:
         return sample_marginals(samples[:m], pl_module.energy.c)
     return drawn_once(pl_module, ("marginals", m, seed), lambda: model_marginals(pl_module, m, noise(seed, "marginals", pl_module.device)))
