@@ -516,12 +516,12 @@ def full_size(d: dict, mark: str, root: Path) -> Section:
 
 
 def sharing(d: dict, mark: str, root: Path) -> Section:
-    rows = [[f"`OMP_WAIT_POLICY={r['policy']}`", num(r["alone_seconds"], 1), ", ".join(num(x, 1) for x in r["together_seconds"]),
+    rows = [[r["policy"] if r["policy"] == "default" or "=" in r["policy"] else f"`OMP_WAIT_POLICY={r['policy']}`", num(r["alone_seconds"], 1), ", ".join(num(x, 1) for x in r["together_seconds"]),
              f"**{num(r['worst_ratio'], 1)}×** (≤ {d['target_ratio']}×)"] for r in d["rows"]]
     body = (f"`python train.py --quiet` (the bundled default) alone, then {d['runs']} started together on {d['cpus']} cores, "
             f"threads {d['threads'] or 'one per core'}.\n\n"
             + table(["wait policy", "alone s", f"{d['runs']} together s", "worst together / alone"], rows, mark))
-    passive = next((r for r in d["rows"] if r["policy"] == "PASSIVE"), None)
+    passive = next((r for r in d["rows"] if r["policy"] == "default"), None)
     headline = [(f"{d['runs']} default runs started together on {d['cpus']} cores: the slowest against one alone",
                  f"{num(passive['worst_ratio'], 1)}×", f"≤ {d['target_ratio']}×")] if passive else []
     return Section("Runs that share the machine", body, headline)

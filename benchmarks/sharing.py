@@ -3,8 +3,9 @@
     python benchmarks/sharing.py [--json PATH] [--runs 3] [--policies ACTIVE PASSIVE] [--max-steps N] [--threads N]
 
 Each run is ``python train.py --quiet`` (the bundled default) in its own process, as a user would start it. For each
-``OMP_WAIT_POLICY`` (ACTIVE: OpenMP's spinning, what PyTorch did before ``run/threads.py``; PASSIVE: the default now)
-it times one run alone, then ``--runs`` runs started together. Target (issue 34): each of three runs started together
+environment (``ACTIVE``: OpenMP threads that spin while they wait; ``default``: what ``run/threads.py`` sets, passive
+waiting after a short spin; ``PASSIVE``, or ``KEY=VALUE`` variables such as ``GOMP_SPINCOUNT``) it times one run alone,
+then ``--runs`` runs started together. Target (issue 34): each of three runs started together
 finishes within 4× of one run alone, and one run alone is not slower than with spinning threads.
 """
 
@@ -27,11 +28,21 @@ from benchmarks.output import command_line, write_json  # noqa: E402
 TARGET_RATIO = 4.0
 
 
+def _environment(policy: str) -> dict[str, str]:
+    """``default``: what ``train.py`` sets (``run/threads.py``); ``ACTIVE`` or ``PASSIVE``: that ``OMP_WAIT_POLICY``;
+    ``KEY=VALUE,…`` (e.g. ``GOMP_SPINCOUNT=20000``): those variables (``train.py`` sets the others)."""
+    if policy == "default":
+        return {}
+    if "=" not in policy:
+        return {"OMP_WAIT_POLICY": policy}
+    return dict(item.split("=", 1) for item in policy.split(","))
+
+
 def _runs(k: int, policy: str, folder: Path, extra: list[str]) -> list[float]:
-    """Wall-clock seconds of ``k`` default runs started together with ``OMP_WAIT_POLICY=policy``."""
-    env = {**os.environ, "OMP_WAIT_POLICY": policy}
+    """Wall-clock seconds of ``k`` default runs started together with the environment of ``policy``."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")} | _environment(policy)
     start = time.perf_counter()
-    children = [subprocess.Popen([sys.executable, str(ROOT / "train.py"), "--quiet", "--root-dir", str(folder / f"{policy}_{k}_{i}"), *extra],
+    children = [subprocess.Popen([sys.executable, str(ROOT / "train.py"), "--quiet", "--root-dir", str(folder / f"{policy.replace('=', '_').replace(',', '_')}_{k}_{i}"), *extra],
                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for i in range(k)]
     seconds = []
     for child in children:
@@ -46,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     parser.add_argument("--runs", type=int, default=3, help="runs started together")
-    parser.add_argument("--policies", nargs="+", default=["ACTIVE", "PASSIVE"], help="OMP_WAIT_POLICY values to compare")
+    parser.add_argument("--policies", nargs="+", default=["ACTIVE", "default"],
+                        help="OMP_WAIT_POLICY values to compare, or KEY=VALUE,… environments (e.g. GOMP_SPINCOUNT=20000)")
     parser.add_argument("--max-steps", type=int, default=None, help="training steps (default: the recipe's)")
     parser.add_argument("--threads", type=int, default=None, help="train.py --threads (default: one per core)")
     args = parser.parse_args(argv)
@@ -60,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             row = {"policy": policy, "alone_seconds": alone, "together_seconds": together,
                    "worst_ratio": max(together) / alone, "met": max(together) / alone <= TARGET_RATIO}
             rows.append(row)
-            print(f"OMP_WAIT_POLICY={policy}: alone {alone:.1f} s, {args.runs} together "
+            print(f"{policy if '=' in policy else 'OMP_WAIT_POLICY=' + policy}: alone {alone:.1f} s, {args.runs} together "
                   f"{', '.join(f'{s:.1f}' for s in together)} s: worst {row['worst_ratio']:.1f}× (target ≤ {TARGET_RATIO}×)", flush=True)
     if args.json:
         write_json(args.json, {"runs": args.runs, "threads": args.threads, "cpus": os.cpu_count(), "target_ratio": TARGET_RATIO,

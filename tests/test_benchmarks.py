@@ -337,9 +337,9 @@ def test_sharing_times_runs_alone_and_together(tmp_path):
     from benchmarks import sharing
 
     out = tmp_path / "sharing.json"
-    assert sharing.main(["--runs", "2", "--policies", "PASSIVE", "--max-steps", "1", "--json", str(out)]) == 0
+    assert sharing.main(["--runs", "2", "--policies", "default", "--max-steps", "1", "--json", str(out)]) == 0
     result = json.loads(out.read_text())
     check_provenance(result, "sharing")
     (row,) = result["rows"]
-    assert row["policy"] == "PASSIVE" and len(row["together_seconds"]) == 2 and row["alone_seconds"] > 0
+    assert row["policy"] == "default" and len(row["together_seconds"]) == 2 and row["alone_seconds"] > 0
     assert row["worst_ratio"] == pytest.approx(max(row["together_seconds"]) / row["alone_seconds"])
