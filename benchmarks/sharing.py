@@ -33,8 +33,8 @@ def _environment(policy: str) -> dict[str, str]:
     ``KEY=VALUE,…`` (e.g. ``GOMP_SPINCOUNT=20000``): those variables (``train.py`` sets the others)."""
     if policy == "default":
         return {}
-    if "=" not in policy:
-        return {"OMP_WAIT_POLICY": policy}
+    if "=" not in policy:  # libgomp's own spin for that policy (train.py's GOMP_SPINCOUNT would replace it)
+        return {"OMP_WAIT_POLICY": policy, "GOMP_SPINCOUNT": "INFINITY" if policy == "ACTIVE" else "0"}
     return dict(item.split("=", 1) for item in policy.split(","))
 
 
