@@ -59,6 +59,9 @@ from models.recipes import BASELINE_MAX_STEPS, DEFAULT_CAP, RECIPES  # noqa: E40
 TARGETS = {"subject_error": 0.05, "tv_all": 0.02, "tv_uncertain": 0.06}
 
 
+ROWS = ("exact", "flow", "flow+1", "flow+auto", "meanfield+auto", "random+auto", "random+same")
+
+
 def trainer(max_steps: int) -> L.Trainer:
     return L.Trainer(max_steps=max_steps, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
                      enable_progress_bar=False, enable_model_summary=False)
@@ -98,34 +101,43 @@ def run_instance(instance, args) -> dict:
     energy, m = instance.energy, args.samples
     exact, ref_seconds = timed(lambda: exact_reference(instance))
     g = torch.Generator().manual_seed(args.seed)
-    L.seed_everything(args.seed, verbose=False)
-    flow = RandomizedFlow.from_recipe("image", energy, seed=args.seed)
-    _, flow_train = timed(lambda: trainer(args.flow_steps or RECIPES["image"].max_steps).fit(flow, GivenEnergy(energy)))
-    flow.attach_energy(energy)
-    L.seed_everything(args.seed, verbose=False)
-    mf = MeanField(energy.n, energy.c)
-    trainer(args.mf_steps or BASELINE_MAX_STEPS["meanfield"]).fit(mf, GivenEnergy(energy))
-    mf.attach_energy(energy)
+    wanted = set(args.rows)
+    flow_train, starts = None, {}
+    if wanted & {"flow", "flow+1", "flow+auto", "random+same"}:
+        L.seed_everything(args.seed, verbose=False)
+        flow = RandomizedFlow.from_recipe("image", energy, seed=args.seed)
+        _, flow_train = timed(lambda: trainer(args.flow_steps or RECIPES["image"].max_steps).fit(flow, GivenEnergy(energy)))
+        flow.attach_energy(energy)
+        starts["flow"] = timed(lambda: flow.sample(m, generator=g, finish=False))
+    if "meanfield+auto" in wanted:
+        L.seed_everything(args.seed, verbose=False)
+        mf = MeanField(energy.n, energy.c)
+        trainer(args.mf_steps or BASELINE_MAX_STEPS["meanfield"]).fit(mf, GivenEnergy(energy))
+        mf.attach_energy(energy)
+        starts["meanfield"] = timed(lambda: mf.sample(m, generator=g))
     one_round = Finish(energy, 1, 1, line_sweeps=1)
     auto = AdaptiveFinish(one_round, None, DEFAULT_CAP)
     fixed = AdaptiveFinish(one_round, 1)
-    starts = {"flow": timed(lambda: flow.sample(m, generator=g, finish=False)),
-              "meanfield": timed(lambda: mf.sample(m, generator=g)),
-              "random": timed(lambda: torch.randint(0, energy.c, (m, energy.n), generator=g))}
+    starts["random"] = timed(lambda: torch.randint(0, energy.c, (m, energy.n), generator=g))
     rows = {"exact": {"samples": timed(lambda: transfer_matrix_sample(energy, m, g)), "sweeps": 0, "start": "exact"}}
     for name, finish, start in (("flow", None, "flow"), ("flow+1", fixed, "flow"), ("flow+auto", auto, "flow"),
                                 ("meanfield+auto", auto, "meanfield"), ("random+auto", auto, "random")):
+        if name not in wanted and not (name == "flow+auto" and "random+same" in wanted):
+            continue
         samples, seconds = starts[start]
         if finish is None:
             rows[name] = {"samples": (samples, 0.0), "sweeps": 0, "start": start}
             continue
         (finished, report), finish_seconds = timed(lambda: finish.run(samples, g))
         rows[name] = {"samples": (finished, finish_seconds), "sweeps": report.sweeps, "start": start, "capped": report.capped}
-    same = rows["flow+auto"]["sweeps"] // 3
-    rows["random+same"] = {"samples": timed(lambda: AdaptiveFinish(one_round, max(same, 1)).run(starts["random"][0], g)[0]),
-                           "sweeps": 3 * max(same, 1), "start": "random"}
+    if "random+same" in wanted:
+        same = rows["flow+auto"]["sweeps"] // 3
+        rows["random+same"] = {"samples": timed(lambda: AdaptiveFinish(one_round, max(same, 1)).run(starts["random"][0], g)[0]),
+                               "sweeps": 3 * max(same, 1), "start": "random"}
     out_rows = {}
     for name, row in rows.items():
+        if name not in wanted:
+            continue
         samples, finish_seconds = row["samples"]
         start_seconds = starts[row["start"]][1] if row["start"] in starts else 0.0
         out_rows[name] = {**figures(samples, exact, instance.subjects), "sweeps": row["sweeps"],
@@ -148,11 +160,11 @@ def summarise(instances: list[dict]) -> dict:
     k = len(instances)
     meets = {r: sum(i["rows"][r]["meets_targets"] for i in instances) / k for r in rows}
     alarms = {r: sum(not i["rows"][r]["check"]["converged"] for i in instances) / k for r in rows}
-    missed = [i["name"] for i in instances if not i["rows"]["flow+1"]["meets_targets"]]
+    missed = [i["name"] for i in instances if "flow+1" in i["rows"] and not i["rows"]["flow+1"]["meets_targets"]]
     unflagged = [n for n in missed if next(i for i in instances if i["name"] == n)["rows"]["flow+1"]["check"]["converged"]]
     sweeps = {r: {"median": float(np.median([i["rows"][r]["sweeps"] for i in instances])),
                   "max": int(max(i["rows"][r]["sweeps"] for i in instances))}
-              for r in ("flow+auto", "meanfield+auto", "random+auto")}
+              for r in ("flow+auto", "meanfield+auto", "random+auto") if r in rows}
     return {"instances": k, "share_meeting_targets": meets, "check_alarm_rate": alarms,
             "exact_false_alarm_rate": alarms.get("exact"), "flow+1_missed": missed, "flow+1_missed_unflagged": unflagged,
             "sweeps_needed": sweeps}
@@ -170,8 +182,13 @@ def main(argv=None) -> int:
     parser.add_argument("--suite-seed", type=int, default=0, help="seed of the generated images (default: %(default)s)")
     parser.add_argument("--only", help="comma-separated instance names")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default: %(default)s)")
+    parser.add_argument("--rows", default=",".join(ROWS), help="comma-separated rows (default: all; e.g. exact,random+auto: "
+                        "no training)")
     parser.add_argument("--quick", action="store_true", help="smoke test: 3 instances, 5 training steps, 256 samples")
     args = parser.parse_args(argv)
+    args.rows = [r for r in args.rows.split(",") if r]
+    if set(args.rows) - set(ROWS):
+        parser.error(f"--rows: choose from {', '.join(ROWS)}")
     if args.quick:
         args.count, args.samples, args.flow_steps, args.mf_steps, args.named = 3, 256, 5, 5, "no"
     if args.json is None:
