@@ -335,7 +335,8 @@ def photo_suite(d: dict, mark: str, root: Path) -> Section:
             + (", ".join(s["flow_missed_unflagged"]) or "none") + ".")
     headline = [(f"photo suite ({len(settings['photos'])} photos × {done // max(1, len(settings['photos']))} sizes): "
                  "the default run meets the targets",
-                 f"{met} of {done}; the check flags the under-finished control on {flagged} of {done}",
+                 f"{met} of {done}; missed and not flagged by the check: {', '.join(s['flow_missed_unflagged']) or 'none'}; "
+                 f"the check flags the under-finished control on {flagged} of {done}",
                  "TV unc. ≤ 2 × floor + 0.01, Σ entropy ± 10 %")]
     return Section("Photo suite: photos against chain references", body, headline)
 
