@@ -2,8 +2,8 @@
 
     python sample.py lightning_logs/version_0/checkpoints/last.ckpt                  # its own image again
     python sample.py CHECKPOINT --image coffee.png --samples 512                     # a new photo, no training
-    python sample.py --sampler swendsen-wang --sweeps 50 --image coffee.png          # no model: chains from random labelings
-    python sample.py --sampler swendsen-wang --unary probs.npy                        # your network's probabilities as the data term
+    python sample.py --sampler sw --sweeps 50 --image coffee.png          # no model: chains from random labelings
+    python sample.py --sampler sw --unary probs.npy                        # your network's probabilities as the data term
     python sample.py CHECKPOINT --image a.png b.png 'photos/*.png' --out results     # many images: results/a, results/b, ...
 
 The results (what a run folder has: ``summary.json``, ``samples.npy``, ``marginals.npy``, ``entropy.npy``, the PNGs)
@@ -44,7 +44,8 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from data.defaults import DEFAULT_CONTRAST_FLOOR, PROBABILITY_FLOOR, PROBABILITY_TOLERANCE, UNARY_KINDS  # no torch
-    from run.sampling import SAMPLERS, SampleConfig
+    from models.kernels import KERNELS  # no torch
+    from run.sampling import SampleConfig
 
     p = _Parser(prog="sample.py", description=__doc__.split("\n")[0], formatter_class=_Formatter)
     p.add_argument("checkpoint", nargs="?", help="a train.py checkpoint (needed by --sampler flow)")
@@ -71,10 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, help="samples drawn, saved and scored")
     p.add_argument("--out", help="results folder (default: samples/<image> in the checkpoint's run folder); with several images, "
                    "the folder of their folders")
-    p.add_argument("--sampler", choices=SAMPLERS, help="the trained flow with its finish, or chains from random labelings")
-    p.add_argument("--sweeps", type=int, help="the chains' sweeps (--sampler swendsen-wang, heat-bath or line)")
-    p.add_argument("--finish", metavar="auto|N", help="the flow's finish: 'auto', rounds until the convergence check passes, "
-                   "or N rounds (default: the checkpoint's)")
+    p.add_argument("--sampler", metavar="flow|KERNELS", help="the trained flow with its finish, or chains from random labelings "
+                   f"of a kernel ({', '.join(KERNELS)}: Swendsen–Wang with the data term, line heat bath, heat bath) or a "
+                   "schedule of them such as sw,hb (default: flow)")
+    p.add_argument("--sweeps", type=int, help="how many times the chains run their kernel or schedule")
+    p.add_argument("--finish", metavar="SPEC", help="the flow's finish, as train.py --finish: 'auto', N rounds, a schedule "
+                   "'sw,line,hb', 'ROUNDS:SCHEDULE' or 'none' (default: the checkpoint's)")
     p.add_argument("--seed", type=int, help="seeds the samples")
     p.add_argument("--device", help="cpu, cuda, ...")
     p.add_argument("--threads", type=int, help="CPU threads (default: one per core; idle ones yield the core, run/threads.py)")

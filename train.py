@@ -45,7 +45,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from data.defaults import DEFAULT_BETA, DEFAULT_CLASSES, DEFAULT_IMAGE, DEFAULT_LABELS, DEFAULT_MAX_SIZE, DEFAULT_SIGMA  # no torch
-    from models.recipes import BASELINE_MAX_STEPS, RECIPES, STARTS  # settings only: no torch
+    from models.flow.recipes import BASELINE_MAX_STEPS, RECIPES, STARTS  # settings only: no torch
 
     p = _Parser(
         prog="train.py",
@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--model", choices=MODELS,
                        help="randomized flow, or a baseline: mean field, or the variational autoregressive network (VAN)")
     model.add_argument("--recipe", choices=tuple(RECIPES),
-                       help="the flow's settings (models/recipes.py; the options below override single ones): 'image' "
+                       help="the flow's settings (models/flow/recipes.py; the options below override single ones): 'image' "
                        "(the default on images: local randomness, separate regions decide independently), "
                        "'image-stationary' (nothing learned per pixel: samples other images with sample.py), "
                        "'image-global' (one label offset per image: every region follows the same draw), "
@@ -93,14 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "follow an asymmetric data term (experimental, --recipe image-global; follows it only partway)")
     model.add_argument("--start", choices=STARTS,
                        help="flow start S0: softmax(−unary) of the data term, random, or a mean-field solution (default: the recipe's)")
-    model.add_argument("--sw-sweeps", type=int, help="Swendsen–Wang sweeps with the data term after each flow sample: "
-                       "region odds as P*'s (default: the recipe's)")
-    model.add_argument("--line-sweeps", type=int, help="line heat-bath sweeps after them, every row then every column drawn "
-                       "exactly given the rest: boundary fluctuations as P*'s (open grids; default: the recipe's)")
-    model.add_argument("--heat-bath-sweeps", type=int, help="heat-bath sweeps after them: pixel fluctuations as P*'s "
-                       "(default: the recipe's)")
-    model.add_argument("--finish", metavar="auto|N", help="rounds of those sweeps: 'auto', rounds until the convergence check "
-                       "passes (the image recipes' default), or a fixed number N (default: the recipe's)")
+    model.add_argument("--finish", metavar="SPEC", help="the P*-invariant sweeps after each flow sample, by kernel: sw "
+                       "(Swendsen–Wang with the data term: region odds as P*'s), line (line heat bath: boundaries; open grids), "
+                       "hb (heat bath: pixel fluctuations). 'auto': rounds of the recipe's schedule until the convergence check "
+                       "passes (the image recipes' default, sw,line,hb); N: N rounds of it; a schedule such as 'sw,line,hb' "
+                       "or 'sw,hb,hb': those sweeps once; 'auto:SCHEDULE' or 'N:SCHEDULE'; 'none'")
     model.add_argument("--finish-cap", type=int, help="rounds an automatic finish runs at most (default: the recipe's)")
     model.add_argument("--restarts", type=int, help="mean-field random restarts (default: mean field's own)")
 
@@ -186,8 +183,7 @@ OWNER_FLAGS = {
         "samples_per_step": "--samples", "batch_size": "--samples", "lr": "--lr", "omega": "--omega", "kernel_size": "--kernel-size",
         "end_time": "--end-time", "step_size": "--step-size", "omega_variance": "--omega-variance", "variance": "--omega-variance",
         "rounding": "--rounding", "anneal_fraction": "--anneal", "learn_offset_mean": "--learn-offset", "start": "--start",
-        "restarts": "--restarts", "recipe": "--recipe", "sw_sweeps": "--sw-sweeps", "line_sweeps": "--line-sweeps",
-        "heat_bath_sweeps": "--heat-bath-sweeps", "finish_rounds": "--finish", "finish_cap": "--finish-cap",
+        "restarts": "--restarts", "recipe": "--recipe", "finish_round": "--finish", "finish_rounds": "--finish", "finish_cap": "--finish-cap",
     },
     "summary": {"samples": "--summary-samples"},
 }

@@ -1,4 +1,4 @@
-"""The figures TensorBoard shows at every size (figures/bounds.py), checked where the answer is known.
+"""The figures TensorBoard shows at every size (metrics/bounds.py), checked where the answer is known.
 
     python benchmarks/bounds.py [--json PATH] [--max-steps N] [--every 100] [--photo-size 64] [--kl-samples 1000000]
                                 [--references DIR] [--instances tiny strip photo]
@@ -42,15 +42,15 @@ from data.energy_datamodule import GivenEnergy  # noqa: E402
 from energies.exact import exact_inference  # noqa: E402
 from energies.grid_potts import GridPottsEnergy  # noqa: E402
 from energies.sample_stats import marginal_difference, sample_marginals  # noqa: E402
-from figures.bounds import bound_figures  # noqa: E402
+from metrics.bounds import bound_figures  # noqa: E402
 from models import MeanField, RandomizedFlow  # noqa: E402
-from models.recipes import BASELINE_MAX_STEPS, RECIPES  # noqa: E402
+from models.flow.recipes import BASELINE_MAX_STEPS, RECIPES  # noqa: E402
 
 MODELS = ("image", "image-global", "image-untied", "meanfield")
 TINY_SAMPLERS = {
-    "flow + 1 heat-bath sweep": dict(sw_sweeps=0, line_sweeps=0, heat_bath_sweeps=1),
+    "flow + 1 heat-bath sweep": dict(finish_round="hb"),
     "flow + the recipe's finish": {},
-    "flow alone, drawn labels": dict(sw_sweeps=0, line_sweeps=0, heat_bath_sweeps=0, rounding="draw"),
+    "flow alone, drawn labels": dict(finish_round="", rounding="draw"),
 }
 PHOTO_SETTINGS = {"chains": 256, "burn_in": 300, "sweeps": 400, "thin": 1, **REFERENCES[0]}  # benchmarks/photos.py's first reference
 

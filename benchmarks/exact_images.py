@@ -21,7 +21,7 @@ pixels: P*'s largest marginal < 0.9.
 
 Rows: the ``image`` recipe's flow trained for its steps (``RandomizedFlow.from_recipe("image", …)`` + a Lightning Trainer),
 its samples finished with ``sw`` Swendsen–Wang, ``line`` line heat-bath and ``hb`` heat-bath sweeps
-(``models/finish.py``) for every ``sw`` in ``--sw``, ``line`` in ``--line`` and ``hb`` in ``--hb``; both orders of
+(``models/finish/schedule.py``) for every ``sw`` in ``--sw``, ``line`` in ``--line`` and ``hb`` in ``--hb``; both orders of
 the finish where they differ; mean field
 (``BASELINE_MAX_STEPS``), and the same finishes from mean field's samples and from uniform random labelings.
 Columns: per subject ``P(all cat)``, ``P(all lion)``, coherence (``P(all one label)``) against exact; the
@@ -58,10 +58,10 @@ from data.energy_datamodule import GivenEnergy  # noqa: E402
 from data.make_cat_lion import BACKGROUND, CAT, LION, NOISE, NOISE_BASIS, SUBJECT  # noqa: E402
 from energies.grid_potts import GridPottsEnergy  # noqa: E402
 from energies.transfer_matrix import transfer_matrix_inference, transfer_matrix_log_z  # noqa: E402
-from models.finish import Finish, sweep_schedule  # noqa: E402
-from models.mean_field import MeanField  # noqa: E402
-from models.randomized_flow import RandomizedFlow  # noqa: E402
-from models.recipes import BASELINE_MAX_STEPS, RECIPES  # noqa: E402
+from models.finish.schedule import Finish  # noqa: E402
+from models.baselines.mean_field import MeanField  # noqa: E402
+from models.flow.randomized_flow import RandomizedFlow  # noqa: E402
+from models.flow.recipes import BASELINE_MAX_STEPS, RECIPES  # noqa: E402
 
 ROWS = 6
 UNCERTAIN = 0.9  # a pixel is uncertain where P*'s largest marginal is below this
@@ -225,7 +225,7 @@ def run_image(name: str, energy: GridPottsEnergy, subjects: list[dict], labels: 
     starts["meanfield"] = timed_samples(lambda: mf.sample(m, generator=g))
     starts["random"] = timed_samples(lambda: torch.randint(0, energy.c, (m, energy.n), generator=g))
     samples = starts["flow"][0]
-    one_sw, one_line, one_hb = Finish(energy, 1, 0), Finish(energy, 0, 0, line_sweeps=1), Finish(energy, 0, 1)
+    one_sw, one_line, one_hb = Finish(energy, "sw"), Finish(energy, "line"), Finish(energy, "hb")
     timing = {  # seconds per sample, best of 3: the flow's sampling, one sweep of each kind
         "flow_sample": best_seconds(lambda: flow.sample(m, generator=g, finish=False)) / m,
         "sw_sweep": best_seconds(lambda: one_sw(samples, g)) / m,
@@ -241,7 +241,7 @@ def run_image(name: str, energy: GridPottsEnergy, subjects: list[dict], labels: 
         for sw, line, hb, order in combos:
             if order == "sw_first" and start != "flow":
                 continue
-            finish = Finish(energy, sw, hb, order, line)
+            finish = Finish(energy, sweep_schedule(sw, line, hb, order))
             finished, finish_seconds = timed_samples(lambda: finish(samples, g))
             row = {"start": start, "sw": sw, "line": line, "hb": hb, "order": order,
                    "seconds_per_sample": {"start": seconds / m, "finish": finish_seconds / m},
@@ -262,6 +262,17 @@ def run_image(name: str, energy: GridPottsEnergy, subjects: list[dict], labels: 
         "timing_best_of_3": timing,
         "rows": rows,
     }
+
+
+def sweep_schedule(sw: int, line: int, hb: int, order: str = "interleaved") -> list[str]:
+    """The kernel names of ``sw`` Swendsen–Wang, ``line`` line and ``hb`` heat-bath sweeps: ``"sw_first"``: all SW, then all
+    line, then all heat-bath sweeps; ``"interleaved"``: rounds of one of each, a kind with fewer sweeps in the last rounds
+    only (so a heat-bath sweep, when any, comes last)."""
+    counts = (("sw", sw), ("line", line), ("hb", hb))
+    if order == "sw_first":
+        return [name for name, count in counts for _ in range(count)]
+    rounds = max(count for _, count in counts)
+    return [name for k in range(rounds) for name, count in counts if k >= rounds - count]
 
 
 def photo_strip(photo: str) -> GridPottsEnergy:

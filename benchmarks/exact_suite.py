@@ -13,14 +13,14 @@ Rows (``--samples`` labelings each):
 * ``flow``: the ``image`` recipe's flow trained for its steps, alone;
 * ``flow+1``: with one fixed round of the finish (1 Swendsen–Wang + 1 line + 1 heat-bath sweep: the default until
   the automatic finish);
-* ``flow+auto``: with the automatic finish (rounds until the check passes, :mod:`models.adaptive_finish`);
+* ``flow+auto``: with the automatic finish (rounds until the check passes, :mod:`models.finish.adaptive`);
 * ``meanfield+auto``, ``random+auto``: the automatic finish from mean field's samples and from uniform random labelings
   (the sweeps the check needs from each start: what the flow buys);
 * ``random+same``: chains from random labelings with as many sweeps as ``flow+auto`` used.
 
 Columns: worst subject error (over subjects and labels, ``|P(all a) − P*(all a)|``), pixel TV over all and over
 uncertain pixels (P*'s largest marginal < 0.9), Σ pixel entropy against P*'s, sweeps, seconds per sample (start and
-finish), and the convergence check of the row's samples (2 more rounds; ``models/convergence.py``). Targets: every
+finish), and the convergence check of the row's samples (2 more rounds; ``models/finish/convergence.py``). Targets: every
 subject within 0.05, TV ≤ 0.02 (all) and ≤ 0.06 (uncertain).
 
 Summary: the share of instances meeting the targets per row; the check's false alarms on exact samples; whether it
@@ -49,12 +49,13 @@ from benchmarks.output import command_line, write_json  # noqa: E402
 from callbacks.evaluation import CHECK_ROUNDS  # noqa: E402
 from data.energy_datamodule import GivenEnergy  # noqa: E402
 from energies.transfer_matrix import transfer_matrix_sample  # noqa: E402
-from models.adaptive_finish import AdaptiveFinish  # noqa: E402
-from models.convergence import check_with  # noqa: E402
-from models.finish import Finish  # noqa: E402
-from models.mean_field import MeanField  # noqa: E402
-from models.randomized_flow import RandomizedFlow  # noqa: E402
-from models.recipes import BASELINE_MAX_STEPS, DEFAULT_CAP, RECIPES  # noqa: E402
+from models.finish.adaptive import AdaptiveFinish  # noqa: E402
+from models.finish.convergence import check_with  # noqa: E402
+from models.finish.schedule import Finish  # noqa: E402
+from models.baselines.mean_field import MeanField  # noqa: E402
+from models.flow.randomized_flow import RandomizedFlow  # noqa: E402
+from models.finish import DEFAULT_CAP  # noqa: E402
+from models.flow.recipes import BASELINE_MAX_STEPS, RECIPES  # noqa: E402
 
 TARGETS = {"subject_error": 0.05, "tv_all": 0.02, "tv_uncertain": 0.06}
 
@@ -85,7 +86,7 @@ def figures(samples: torch.Tensor, exact: dict, subjects: list[dict]) -> dict:
 
 def checked(energy, samples: torch.Tensor, generator: torch.Generator) -> dict:
     """The convergence check of ``samples`` (``CHECK_ROUNDS`` more rounds of 1 + 1 + 1 sweeps)."""
-    _, check = check_with(Finish(energy, 1, 1, line_sweeps=1), energy, samples, CHECK_ROUNDS, generator)
+    _, check = check_with(Finish(energy, "sw,line,hb"), energy, samples, CHECK_ROUNDS, generator)
     return {"converged": check.converged, "drift": check.drift, "threshold": check.threshold, "group": check.group,
             "statistic": check.statistic}
 
@@ -115,7 +116,7 @@ def run_instance(instance, args) -> dict:
         trainer(args.mf_steps or BASELINE_MAX_STEPS["meanfield"]).fit(mf, GivenEnergy(energy))
         mf.attach_energy(energy)
         starts["meanfield"] = timed(lambda: mf.sample(m, generator=g))
-    one_round = Finish(energy, 1, 1, line_sweeps=1)
+    one_round = Finish(energy, RECIPES["image"].settings.finish_round)
     auto = AdaptiveFinish(one_round, None, DEFAULT_CAP)
     fixed = AdaptiveFinish(one_round, 1)
     starts["random"] = timed(lambda: torch.randint(0, energy.c, (m, energy.n), generator=g))

@@ -4,7 +4,7 @@
                               [--max-steps N] [--max-size N] [--gibbs-chains 512] [--gibbs-sweeps 1000] [--small-grid 5x6] [--small-samples 4096]
 
 1. ``default``: ``python train.py --seed s`` for each seed (the product's Fig. 1 figures and time);
-   ``--figure`` keeps seed 0's ``fig1.png`` (``benchmarks/figures/fig1_default.png``).
+   ``--figure`` keeps seed 0's ``fig1.png`` (``benchmarks/pictures/fig1_default.png``).
 2. ``gibbs_reference``: P*'s own within-mode figures on the 24×24 image, from checkerboard Gibbs chains
    started in the all-cat and the all-lion subject (Gibbs cannot switch modes here; the two modes have
    equal probability by construction): subject coherence and mean energy of P*.
@@ -39,11 +39,11 @@ import run  # noqa: E402
 import train  # noqa: E402
 from benchmarks.output import command_line, write_json  # noqa: E402
 from data import ImageDataModule  # noqa: E402
-from figures.fig1 import fig1_figures  # noqa: E402
+from metrics.coherence import fig1_figures  # noqa: E402
 from data.defaults import DEFAULT_LABELS  # noqa: E402
 from data.make_cat_lion import draw  # noqa: E402
 from energies.sample_stats import miller_madow, plugin_entropy  # noqa: E402
-from models.gibbs import CheckerboardGibbs  # noqa: E402
+from models.kernels.heat_bath import CheckerboardGibbs  # noqa: E402
 
 
 def train_run(argv: list[str], root: Path) -> run.RunResult:
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=5, help="seeds of the default run")
     parser.add_argument("--small-seeds", type=int, default=2, help="seeds per flow variant on the 5×6 image")
     parser.add_argument("--root", type=Path, default=None, help="where the runs go (default: a temporary folder)")
-    parser.add_argument("--figure", type=Path, default=None, help="copy seed 0's fig1.png here (benchmarks/figures/fig1_default.png)")
+    parser.add_argument("--figure", type=Path, default=None, help="copy seed 0's fig1.png here (benchmarks/pictures/fig1_default.png)")
     parser.add_argument("--max-steps", type=int, default=None, help="training steps of every run (default: each recipe's own)")
     parser.add_argument("--max-size", type=int, default=None, help="downscale the bundled image of the default runs to this longer side")
     parser.add_argument("--gibbs-chains", type=int, default=512, help="Gibbs chains of the reference, half per mode")

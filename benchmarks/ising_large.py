@@ -15,21 +15,21 @@ Rows per instance (every figure exact, an unbiased estimate with its standard er
   first); ``kl`` exact: the kept restart's free energy (eq. (16)) ``+ log Z*``.
 * ``flow``: ``models.RandomizedFlow`` with ``--flow-recipe`` (default ``ising-meanfield``: S0 at a mean-field
   solution, labels permuted per sample where the energy has no field, then 1 heat-bath sweep); ``kl`` null,
-  ``kl_bound`` the certified upper bound of ``models.kl_bound.kl_upper_bound`` (``--bound-samples`` samples,
+  ``kl_bound`` the certified upper bound of ``models.flow.kl_bound.kl_upper_bound`` (``--bound-samples`` samples,
   ``M = --bound-components``), ``bound_gap`` = B_1 − B_M next to ``log_components`` = log M (near it, M rather
   than the model limits the bound).
 * ``flow-alone``: the same trained flow without its finish's sweeps, with its own bound.
 * ``flow+Ksw``: the flow's samples followed by ``K = --after-sweeps`` Swendsen–Wang sweeps
-  (``models.finish.Finish`` without heat-bath sweeps). P* is invariant under them, so by data processing its KL is at most the
+  (``models.finish.schedule.Finish`` without heat-bath sweeps). P* is invariant under them, so by data processing its KL is at most the
   flow's: it carries the flow's bound (``kl_bound_from``), and its observables show what the sweeps add.
-* ``van``: ``models.van.VAN``; ``kl`` = mean of ``E(x) + log q(x) + log Z*`` over ``--eval-samples`` exact
+* ``van``: ``models.baselines.van.VAN``; ``kl`` = mean of ``E(x) + log q(x) + log Z*`` over ``--eval-samples`` exact
   samples (unbiased: ``log q`` is exact), ``kl_stderr`` its standard error.
-* ``reference`` (Ising): Swendsen–Wang chains (``models.swendsen_wang``); its ``train_seconds`` is
+* ``reference`` (Ising): Swendsen–Wang chains (``models.baselines.ising_swendsen_wang``); its ``train_seconds`` is
   the sampling time. For the Potts strip the reference row holds the exact transfer-matrix figures.
 
 Both sides for every learned row: ``kl_upper`` = the seed mean of the KL (or bound) + 2σ, with σ from each seed's
 standard error and the spread between seeds; ``kl_lower`` = the smallest seed's Donsker–Varadhan lower bound
-(``figures.kl_lower``: evaluation samples and the exact log Z at other couplings, minus two standard errors). Each
+(``metrics.kl_lower``: evaluation samples and the exact log Z at other couplings, minus two standard errors). Each
 instance's ``target``: the flow's ``kl_upper`` ≤ mean field's exact KL − log 2.
 
 Observables: energy per site in the Ising convention ``−(1/N) Σ_<ij> s_i s_j`` (comparable with
@@ -83,12 +83,12 @@ from energies.kaufman import ising_torus_energy, kaufman_energy_per_site, kaufma
 from energies.sample_stats import marginal_difference, sample_marginals  # noqa: E402
 from energies.transfer_matrix import transfer_matrix_inference  # noqa: E402
 from models import MeanField  # noqa: E402
-from models.finish import Finish  # noqa: E402
-from models.kl_bound import kl_upper_bound  # noqa: E402
-from models.randomized_flow import RandomizedFlow  # noqa: E402
-from models.recipes import BASELINE_MAX_STEPS  # noqa: E402
-from models.swendsen_wang import SwendsenWang, ising_observables, mean_and_stderr  # noqa: E402
-from models.van import VAN  # noqa: E402
+from models.finish.schedule import Finish  # noqa: E402
+from models.flow.kl_bound import kl_upper_bound  # noqa: E402
+from models.flow.randomized_flow import RandomizedFlow  # noqa: E402
+from models.flow.recipes import BASELINE_MAX_STEPS  # noqa: E402
+from models.baselines.ising_swendsen_wang import SwendsenWang, ising_observables, mean_and_stderr  # noqa: E402
+from models.baselines.van import VAN  # noqa: E402
 
 MODELS = ("meanfield", "flow", "van")
 
@@ -194,7 +194,7 @@ def build(kind: str, inst: Instance, seed: int, args) -> L.LightningModule:
 def flow_alone(model: RandomizedFlow) -> RandomizedFlow:
     """A copy of the trained flow without its finish's sweeps: the flow's own samples and bound."""
     alone = copy.deepcopy(model)
-    alone.hparams.sw_sweeps = alone.hparams.line_sweeps = alone.hparams.heat_bath_sweeps = 0  # the finish is read off the settings when sampling
+    alone.hparams.finish_round = ""  # the finish is read off the settings when sampling
     return alone
 
 
@@ -203,7 +203,7 @@ class Swept:
     processing its KL is at most the flow's (and below the flow's bound); no bound of its own."""
 
     def __init__(self, model: RandomizedFlow, energy: GridPottsEnergy, sweeps: int) -> None:
-        self.model, self.finish = model, Finish(energy, sw_sweeps=sweeps, heat_bath_sweeps=0)
+        self.model, self.finish = model, Finish(energy, ["sw"] * sweeps)
 
     def eval(self) -> "Swept":
         return self
@@ -217,7 +217,7 @@ def views(kind: str, model, inst: Instance, args) -> dict[str, tuple[object, boo
     if kind != "flow":
         return {kind: (model, True)}
     out = {"flow": (model, True)}
-    if model.hparams.sw_sweeps or model.hparams.line_sweeps or model.hparams.heat_bath_sweeps:
+    if model.hparams.finish_round:
         out["flow-alone"] = (flow_alone(model), True)
     if args.after_sweeps:
         out[f"flow+{args.after_sweeps}sw"] = (Swept(model, inst.energy, args.after_sweeps), False)

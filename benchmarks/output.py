@@ -33,14 +33,14 @@ def command_line(script: str | Path, argv: list[str] | None = None) -> str:
 def git_commit(root: Path = ROOT) -> str | None:
     """``git rev-parse HEAD`` of ``root``, ``-dirty`` appended when tracked files differ from it; ``None`` without git.
 
-    The benchmarks' own outputs (``benchmarks/results``, ``benchmarks/figures``) do not count: regenerating one
+    The benchmarks' own outputs (``benchmarks/results``, ``benchmarks/pictures``) do not count: regenerating one
     result after another must not mark the later ones dirty."""
     try:
         head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=30)
         if head.returncode:
             return None
         status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--",
-                                 ".", ":!benchmarks/results", ":!benchmarks/figures"],
+                                 ".", ":!benchmarks/results", ":!benchmarks/pictures"],
                                 capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.SubprocessError):
         return None

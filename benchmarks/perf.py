@@ -31,14 +31,14 @@ if str(ROOT) not in sys.path:
 
 from benchmarks.ess import effective_sample_size  # noqa: E402
 from benchmarks.output import command_line, write_json  # noqa: E402
-from figures.fig1 import background_index, cat_index, subject_coherence, subject_mask  # noqa: E402
+from metrics.coherence import background_index, cat_index, subject_coherence, subject_mask  # noqa: E402
 from data import ImageDataModule, IsingDataModule  # noqa: E402
 from energies import GridPottsEnergy, table1_energy  # noqa: E402
 from energies.exact import exact_inference  # noqa: E402
 from energies.sample_stats import sample_figures  # noqa: E402
-from models.gibbs import CheckerboardGibbs  # noqa: E402
-from models.randomized_flow import RandomizedFlow  # noqa: E402
-from models.recipes import RECIPES  # noqa: E402
+from models.kernels.heat_bath import CheckerboardGibbs  # noqa: E402
+from models.flow.randomized_flow import RandomizedFlow  # noqa: E402
+from models.flow.recipes import RECIPES  # noqa: E402
 
 
 def sync(device: torch.device) -> None:

@@ -40,9 +40,9 @@ import train  # noqa: E402
 from benchmarks.output import command_line, write_json  # noqa: E402
 from benchmarks.photos import cached_marginals, compare  # noqa: E402
 from data import ImageDataModule  # noqa: E402
-from models.adaptive_finish import AdaptiveFinish  # noqa: E402
-from models.finish import Finish  # noqa: E402
-from models.recipes import DEFAULT_CAP  # noqa: E402
+from models.finish.adaptive import AdaptiveFinish  # noqa: E402
+from models.finish.schedule import Finish  # noqa: E402
+from models.finish import DEFAULT_CAP  # noqa: E402
 from run.sampling import SampleConfig, sample  # noqa: E402
 
 REFERENCES = ({"seed": 0, "start": "random"}, {"seed": 1, "start": "data"})
@@ -52,7 +52,7 @@ KERNEL = "sw+hb"  # the references' kernel: one Swendsen–Wang and one heat-bat
 def chain_marginals(energy, chains: int, burn_in: int, sweeps: int, seed: int, start: str, kernel: str = KERNEL) -> torch.Tensor:
     """``(n, c)`` pixel marginals from ``chains`` chains of one SW + one heat-bath sweep per step."""
     generator = torch.Generator().manual_seed(seed)
-    step = Finish(energy, 1, 1)
+    step = Finish(energy, "sw,hb")
     if start == "random":
         x = torch.randint(0, energy.c, (chains, energy.n), generator=generator)
     else:
@@ -113,7 +113,7 @@ def run_photo(photo: str, size: int, args, root: Path) -> dict:
     random = torch.randint(0, energy.c, (args.samples, energy.n), generator=g)
     t = time.perf_counter()
     with torch.no_grad():
-        finished, report = AdaptiveFinish(Finish(energy, 1, 1, line_sweeps=1), None, DEFAULT_CAP).run(random, g)
+        finished, report = AdaptiveFinish(Finish(energy, "sw,line,hb"), None, DEFAULT_CAP).run(random, g)
     random_row = {**compare(torch.nn.functional.one_hot(finished, energy.c).double().mean(0), ref), "sweeps": report.sweeps,
                   "converged": report.converged, "capped": report.capped, "seconds": time.perf_counter() - t}
     random_row["meets_targets"] = meets(random_row, floor)

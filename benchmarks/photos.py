@@ -1,6 +1,6 @@
 """Real photos: the flow's pixel marginals against long checkerboard-Gibbs runs on the same energy.
 
-    python benchmarks/photos.py [--json PATH] [--figures DIR] [--photos chelsea coffee] [--randomness local global]
+    python benchmarks/photos.py [--json PATH] [--pictures DIR] [--photos chelsea coffee] [--randomness local global]
                                 [--max-size 64] [--max-steps N] [--gibbs-chains 256] [--gibbs-burn-in 300] [--gibbs-sweeps 400]
 
 For each bundled photo (``data/PHOTOS.md``: two CC0 photos) at ``--max-size 64`` with 3 k-means classes,
@@ -39,9 +39,9 @@ import run  # noqa: E402
 import train  # noqa: E402
 from benchmarks.output import command_line, write_json  # noqa: E402
 from data import ImageDataModule  # noqa: E402
-from figures.rendering import panel_figure, save_png  # noqa: E402
-from figures.uncertainty import pixel_entropy  # noqa: E402
-from models.gibbs import CheckerboardGibbs  # noqa: E402
+from pictures.rendering import panel_figure, save_png  # noqa: E402
+from metrics.uncertainty import pixel_entropy  # noqa: E402
+from models.kernels.heat_bath import CheckerboardGibbs  # noqa: E402
 from run.sampling import SampleConfig, sample  # noqa: E402
 
 UNCERTAIN = 0.9  # a pixel is uncertain where P*'s largest marginal is below this
@@ -154,7 +154,7 @@ def reused_rows(args, checkpoints: dict, references: dict, trained_rows: list[di
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
-    parser.add_argument("--figures", type=Path, default=ROOT / "benchmarks" / "figures", help="uncertainty pictures go here")
+    parser.add_argument("--pictures", type=Path, default=ROOT / "benchmarks" / "pictures", help="uncertainty pictures go here")
     parser.add_argument("--photos", nargs="+", default=["chelsea", "coffee"])
     parser.add_argument("--randomness", nargs="+", default=["local"], choices=list(RANDOMNESS),
                         help="the image recipes trained: local (image), global (image-global), stationary (image-stationary)")
@@ -208,8 +208,8 @@ def main(argv: list[str] | None = None) -> int:
                 top = float(np.log(energy.c))
                 picture = panel_figure(entropies, energy.grid, [f"flow ({randomness})", "Gibbs reference"], 0.0, top, "colour",
                                        scale=4, unit="nats", ncol=2)
-                args.figures.mkdir(parents=True, exist_ok=True)
-                save_png(picture, args.figures / f"uncertainty_{photo}_{randomness}.png")
+                args.pictures.mkdir(parents=True, exist_ok=True)
+                save_png(picture, args.pictures / f"uncertainty_{photo}_{randomness}.png")
         if args.reuse:
             rows += reused_rows(args, checkpoints, references, rows, root)
     if args.json:

@@ -42,9 +42,9 @@ REGENERATE = "python benchmarks/results_tables.py"
 
 # what each benchmark JSON measures: its script, the benchmark modules it imports, and the project folders whose
 # code computes its figures (train.py, run/ and callbacks/ where it trains through train.py; data/ where it reads
-# photos or builds data terms; figures/ where its figures are computed there). Section order = this order.
+# photos or builds data terms; metrics/ and pictures/ where its figures are computed there). Section order = this order.
 CORE = ["models/", "energies/"]
-TRAIN_PY = ["train.py", "run/", "callbacks/", "data/", "figures/", *CORE]  # `python train.py` as a user runs it
+TRAIN_PY = ["train.py", "run/", "callbacks/", "data/", "metrics/", "pictures/", *CORE]  # `python train.py` as a user runs it
 DEPENDS = {
     "table1.json": ["benchmarks/table1.py", "data/", *CORE],
     "fig1.json": ["benchmarks/fig1.py", *TRAIN_PY],
@@ -62,10 +62,10 @@ DEPENDS = {
     "full_size.json": ["benchmarks/full_size.py", *TRAIN_PY],
     "sharing.json": ["benchmarks/sharing.py", *TRAIN_PY],
     "sharing_policies.json": ["benchmarks/sharing.py", *TRAIN_PY],
-    "perf.json": ["benchmarks/perf.py", "benchmarks/ess.py", "data/", "figures/", *CORE],
+    "perf.json": ["benchmarks/perf.py", "benchmarks/ess.py", "data/", "metrics/", "pictures/", *CORE],
     "bounds.json": ["benchmarks/bounds.py", "benchmarks/exact_images.py", "benchmarks/photos.py", "callbacks/", "data/",
-                    "figures/", *CORE],
-    "ising_large.json": ["benchmarks/ising_large.py", "callbacks/", "data/", "figures/", *CORE],
+                    "metrics/", "pictures/", *CORE],
+    "ising_large.json": ["benchmarks/ising_large.py", "callbacks/", "data/", "metrics/", "pictures/", *CORE],
 }
 
 
@@ -269,7 +269,7 @@ def exact_suite(d: dict, mark: str, root: Path) -> Section:
     missed, unflagged = s["flow+1_missed"], s["flow+1_missed_unflagged"]
     body = (f"{k} images where P* is exact (transfer matrix), {d['settings']['samples']:,} samples per row. Targets: every "
             f"subject's odds within {t['subject_error']}, pixel TV ≤ {t['tv_all']} (all) and ≤ {t['tv_uncertain']} "
-            f"(uncertain pixels). The check: {d['check_rounds']} more rounds (`models/convergence.py`).\n\n"
+            f"(uncertain pixels). The check: {d['check_rounds']} more rounds (`models/finish/convergence.py`).\n\n"
             + table(["row", "start", "finish", "budget", "meets the targets", "check alarms", "sweeps (median / max)",
                      "µs per sample (median, start + finish)"], rows, mark)
             + f"\n\nThe one fixed round misses on {len(missed)} instances; the check flags "
@@ -433,7 +433,7 @@ def time_to_accuracy(d: dict, mark: str, root: Path) -> Section:
     for r in d["rows"]:
         by_instance.setdefault(r["instance"], []).append(r)
     for name, runs in by_instance.items():
-        chains = [both(r) for r in runs if r["sampler"] in ("swendsen-wang", "heat-bath", "line")]
+        chains = [both(r) for r in runs if r["sampler"] in ("swendsen-wang", "heat-bath", "sw", "hb", "line")]
         fastest = min((c for c in chains if c is not None), default=None)
         for r in runs:
             flow = r["sampler"].startswith("flow")

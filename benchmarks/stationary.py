@@ -29,8 +29,8 @@ from benchmarks.output import command_line, write_json  # noqa: E402
 from data.data_term import parse_labels  # noqa: E402
 from data.defaults import DEFAULT_LABELS  # noqa: E402
 from data.energy_datamodule import GivenEnergy  # noqa: E402
-from models.randomized_flow import RandomizedFlow  # noqa: E402
-from models.recipes import RECIPES  # noqa: E402
+from models.flow.randomized_flow import RandomizedFlow  # noqa: E402
+from models.flow.recipes import RECIPES  # noqa: E402
 
 KEYS = ("odds_error", "tv_all", "tv_uncertain")
 

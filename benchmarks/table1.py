@@ -1,6 +1,6 @@
 """Table 1 of the paper on the 3×8 Ising instance: exact figures, mean field, randomized flow.
 
-    python benchmarks/table1.py [--json PATH] [--seeds 3] [--samples 1000000] [--figures DIR]
+    python benchmarks/table1.py [--json PATH] [--seeds 3] [--samples 1000000] [--pictures DIR]
 
 Every figure of a model is measured from integer samples: plug-in entropy + Miller–Madow
 (eqs. (19)–(20)), exact energies, KL with the exact log Z* (eq. (14)), marginal difference.
@@ -64,7 +64,7 @@ def meanfield_row(datamodule, exact, args) -> tuple[dict, MeanField]:
 
 
 def flow_row(datamodule, exact, args) -> tuple[dict, object]:
-    from models.randomized_flow import RandomizedFlow
+    from models.flow.randomized_flow import RandomizedFlow
 
     per_seed, models = [], []
     for seed in range(args.seeds):
@@ -115,7 +115,7 @@ def main(argv=None) -> int:
     parser.add_argument("--meanfield-steps", type=int, default=1500, help="mean-field Adam steps (default: %(default)s)")
     parser.add_argument("--coupling", type=float, default=2.1, help="Potts weight per disagreeing edge (default: %(default)s)")
     parser.add_argument("--no-flow", action="store_true", help="only the exact and mean-field rows")
-    parser.add_argument("--figures", type=Path, default=None, help="write Fig. 2 and Fig. 3 PNGs into this folder")
+    parser.add_argument("--pictures", type=Path, default=None, help="write Fig. 2 and Fig. 3 PNGs into this folder")
     args = parser.parse_args(argv)
     if args.samples < 1 or args.seeds < 1:
         parser.error("--samples and --seeds must be ≥ 1")
@@ -135,10 +135,10 @@ def main(argv=None) -> int:
         rows.append(row)
     print_table(args.coupling, exact, rows)
 
-    if args.figures is not None:
+    if args.pictures is not None:
         from benchmarks.table1_figures import write_figures
 
-        for path in write_figures(args.figures, exact, models, datamodule.energy.grid):
+        for path in write_figures(args.pictures, exact, models, datamodule.energy.grid):
             print(f"wrote {path}")
     if args.json is not None:
         result = {

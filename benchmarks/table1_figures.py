@@ -1,5 +1,5 @@
 """The paper's Fig. 2 (mean-field samples above flow samples) and Fig. 3 (marginals exact / flow /
-mean field) for the Table 1 instance, drawn with the rendering helpers of figures/rendering.py."""
+mean field) for the Table 1 instance, drawn with the rendering helpers of pictures/rendering.py."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from figures.rendering import colourise, marginal_images, palette, save_png, tile
+from pictures.rendering import colourise, marginal_images, palette, save_png, tile
 
 SCALE = 12  # a 3×8 grid drawn at 36×96 pixels
 

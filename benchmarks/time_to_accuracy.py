@@ -10,8 +10,8 @@ until the mean pixel TV is ≤ 0.02 and until every subject's odds are within 0.
 
 Rows:
 
-* ``swendsen-wang`` / ``heat-bath``: uniform random labelings, then sweeps of that kind (the samplers a user
-  would pick instead; no training); ``line``: the same with line heat-bath sweeps (``models/line_gibbs.py``);
+* ``sw`` / ``line`` / ``hb``: uniform random labelings, then sweeps of that kernel (the samplers a user
+  would pick instead; no training); ``line``: the same with line heat-bath sweeps (``models/kernels/line.py``);
 * ``flow``: the ``image`` recipe trained on this image (its training counts), its samples, then sweeps
   in turn Swendsen–Wang, line and heat bath (the recipe's finish is the first three);
 * ``flow reused``: a flow of the ``image-stationary`` recipe trained once on the bundled cat/lion image and applied
@@ -48,15 +48,16 @@ from data import ImageDataModule  # noqa: E402
 from data.data_term import parse_labels  # noqa: E402
 from data.defaults import DEFAULT_LABELS  # noqa: E402
 from data.energy_datamodule import GivenEnergy  # noqa: E402
-from models.finish import Finish, sweep_schedule  # noqa: E402
-from models.randomized_flow import RandomizedFlow  # noqa: E402
-from models.recipes import RECIPES  # noqa: E402
+from models.finish.schedule import Finish  # noqa: E402
+from models.kernels import KERNELS  # noqa: E402
+from models.flow.randomized_flow import RandomizedFlow  # noqa: E402
+from models.flow.recipes import RECIPES  # noqa: E402
 from run.sampling import flow_for  # noqa: E402
 
 TARGETS = {"tv_all": 0.02, "odds_error": 0.05}
 GIBBS = {"chains": 256, "burn_in": 300, "sweeps": 400, "thin": 1}  # photos.py's reference settings
 _IMAGE = RECIPES["image"].settings
-FINISH = sweep_schedule(_IMAGE.sw_sweeps, _IMAGE.line_sweeps, _IMAGE.heat_bath_sweeps)  # the flow's sweeps, repeated
+FINISH = _IMAGE.finish_round.split(",")  # the flow's sweeps, repeated
 
 
 def train_flow(energy, seed: int, max_steps: int | None, recipe: str = "image") -> tuple[RandomizedFlow, float]:
@@ -81,7 +82,7 @@ def accuracy(samples: torch.Tensor, marginals: torch.Tensor, subjects: list[dict
 
 def race(start, kinds: list[str], energy, marginals, subjects, max_sweeps: int, seconds_before: float, generator) -> dict:
     """Draw with ``start`` (timed), then sweep (timed) by ``kinds`` in turn, scoring after each sweep (untimed)."""
-    kernels = {"sw": Finish(energy, 1, 0), "line": Finish(energy, 0, 0, line_sweeps=1), "hb": Finish(energy, 0, 1)}
+    kernels = {name: Finish(energy, name) for name in KERNELS}
     clock = time.perf_counter()
     with torch.no_grad():
         x = start()
@@ -160,9 +161,7 @@ def race_all(args) -> int:
         flow, train_seconds = train_flow(energy, args.seed, args.max_steps)
         reused = flow_for(saved, energy, new_image=True)
         races = {
-            "swendsen-wang": race(random, ["sw"], energy, marginals, subjects, args.max_sweeps, 0.0, g),
-            "heat-bath": race(random, ["hb"], energy, marginals, subjects, args.max_sweeps, 0.0, g),
-            "line": race(random, ["line"], energy, marginals, subjects, args.max_sweeps, 0.0, g),
+            **{name: race(random, [name], energy, marginals, subjects, args.max_sweeps, 0.0, g) for name in KERNELS},
             "flow": race(lambda: flow.sample(m, g, finish=False), FINISH, energy, marginals, subjects, args.max_sweeps, train_seconds, g),
             "flow reused": race(lambda: reused.sample(m, g, finish=False), FINISH, energy, marginals, subjects, args.max_sweeps, 0.0, g),
         }

@@ -11,8 +11,8 @@ from torch import Tensor
 from energies.exact import MAX_STATES, ExactResult, exact_inference, is_enumerable
 from energies.log_partition import LogPartition
 from energies.transfer_matrix import transfer_matrix_inference
-from figures.kl_lower import DonskerVaradhan
-from models.randomized_flow import NODE_SAMPLES
+from metrics.kl_lower import DonskerVaradhan
+from models.flow.randomized_flow import NODE_SAMPLES
 
 
 def check_every(name: str, value: int) -> int:
@@ -46,8 +46,6 @@ def input_image(datamodule, grid: tuple[int, int] | None) -> Tensor | None:
     if image is None or tuple(image.shape) != (*grid, 3):
         return None
     return image
-
-
 
 
 def affordable(m: int, n: int, least: int = 16) -> int:

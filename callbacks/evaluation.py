@@ -1,6 +1,6 @@
 """Evaluating the model, the one way the metrics, images and summary callbacks do it: in eval mode under
 ``no_grad``, with fixed noise (comparable frames), each DDP process drawing its own share of the samples
-and :class:`~figures.metric.SampleFigures` reducing their figures over all processes."""
+and :class:`~metrics.sample_metrics.SampleFigures` reducing their figures over all processes."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from torchmetrics.aggregation import MeanMetric
 from callbacks.common import NODE_SAMPLES, affordable, drawn, drawn_once, fixed_generator, model_marginals
 from energies.exact import ExactResult
 from energies.sample_stats import plugin_withheld, sample_marginals
-from figures.bounds import bound_figures
-from figures.metric import SampleFigures
-from models.convergence import check_kernel, check_with
+from metrics.bounds import bound_figures
+from metrics.sample_metrics import SampleFigures
+from models.finish.convergence import check_kernel, check_with
 
 # each use of noise has its own seed offset, so e.g. the marginals never reuse the samples' draws
 NOISE = {"samples": 0, "marginals": 1, "pixelwise": 2, "integrality": 3, "bound": 4, "check": 5}
@@ -81,7 +81,7 @@ class Evaluation:
 
 
 def convergence_figures(pl_module, samples: Tensor, seed: int) -> dict | None:
-    """The convergence check of ``samples (m, n)`` (:mod:`models.convergence`) with what the model's finish did: the
+    """The convergence check of ``samples (m, n)`` (:mod:`models.finish.convergence`) with what the model's finish did: the
     check's verdict, drift and threshold, and ``finish_rounds``, ``finish_sweeps``, ``finish_capped`` of the latest
     sampling where the model has a finish. Where an automatic finish checked these very samples (the state after ``t``
     of its rounds against the one after ``2t``, which it returned) that check is the verdict (``"by": "finish"``);
@@ -151,7 +151,7 @@ PLUGIN = ("entropy", "free_energy", "kl")  # the plug-in figures, meaningful onl
 def reported_figures(pl_module, ev: Evaluation, exact: ExactResult | None, kl_lower, seed: int, bounds: bool = True) -> dict:
     """What the metrics and the summary report of an evaluation: its figures without the plug-in ones where
     :func:`energies.sample_stats.plugin_withheld` gives a reason (then under ``"plugin_withheld"``), and with
-    ``bounds`` the bounds of :func:`figures.bounds.bound_figures` (``"bound_missing"`` says why a model has none)."""
+    ``bounds`` the bounds of :func:`metrics.bounds.bound_figures` (``"bound_missing"`` says why a model has none)."""
     withheld = plugin_withheld(ev.figures)
     out = {k: v for k, v in ev.figures.items() if withheld is None or k not in PLUGIN}
     if withheld is not None:

@@ -10,9 +10,9 @@ from torch import Tensor
 from callbacks.common import check_every, input_image, label_info
 from callbacks.evaluation import evaluated_samples, evaluating, noise, seeded_marginals
 from callbacks.periodic import Periodic
-from figures.fig1 import pixelwise_samples
-from figures.rendering import auto_scale, colourise, marginals_figure, overview_figure, palette, tile, uncertainty_figure
-from figures.uncertainty import pixel_entropy
+from metrics.coherence import pixelwise_samples
+from pictures.rendering import auto_scale, colourise, marginals_figure, overview_figure, palette, tile, uncertainty_figure
+from metrics.uncertainty import pixel_entropy
 
 
 class SampleImages(Periodic):

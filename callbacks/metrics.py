@@ -11,7 +11,7 @@ from callbacks.common import check_every, label_info, try_exact, try_kl_lower
 from callbacks.evaluation import evaluate, noise, reported_figures
 from callbacks.periodic import Periodic
 from energies.exact import MAX_STATES, check_enumerable
-from figures.fig1 import fig1_figures, fig1_labels
+from metrics.coherence import fig1_figures, fig1_labels
 
 
 def convergence_scalars(convergence: dict | None) -> dict:
@@ -31,11 +31,11 @@ class SampleMetrics(Periodic):
     Every figure is exact, a bound, or absent (README, "Reading the figures"):
 
     * always: ``eval/energy`` (mean exact energy), ``eval/support`` (distinct samples), ``eval/label_changes``
-      (mean number of nodes whose label differs between two of the samples: :mod:`figures.uncertainty`),
+      (mean number of nodes whose label differs between two of the samples: :mod:`metrics.uncertainty`),
       ``eval/pixel_entropy`` (mean entropy of the per-node marginals) and, for models with soft samples,
       ``eval/integrality``;
     * the semi-implicit bounds ``eval/free_energy_upper``, ``eval/entropy_lower`` and ``eval/bound_gap`` for
-      models that give the law of their last draw (:mod:`figures.bounds`), and ``eval/kl_upper`` with them
+      models that give the law of their last draw (:mod:`metrics.bounds`), and ``eval/kl_upper`` with them
       where ``log Z*`` is exact;
     * ``eval/kl_lower`` (Donsker–Varadhan) where ``log Z*`` is exact at other weights of the energy;
     * the plug-in ``eval/entropy`` (Miller–Madow, eqs. (19)–(20)) and ``eval/free_energy`` only while the
@@ -44,11 +44,11 @@ class SampleMetrics(Periodic):
     * where P* is exact (enumeration, or the transfer matrix on a grid of a few rows; computed once, at fit
       start): ``eval/marginal_diff`` (mean TV to P*'s marginals) and the constant ``eval/exact_free_energy``
       (−log Z*);
-    * the convergence check (:mod:`models.convergence`) on grid Potts energies: ``eval/finish_drift`` (the largest
+    * the convergence check (:mod:`models.finish.convergence`) on grid Potts energies: ``eval/finish_drift`` (the largest
       standardised drift of the samples' statistics over the check's sweeps), ``eval/finish_threshold`` (its sign-flip
       threshold: the noise), ``eval/converged`` (1 or 0) and, for a model with a finish, ``eval/finish_rounds``: at the
       end of training (the evaluations during training finish with one round and no check, :mod:`callbacks.periodic`);
-    * on grids whose labels are a background and two subjects (:func:`figures.fig1.fig1_labels`) Fig. 1's
+    * on grids whose labels are a background and two subjects (:func:`metrics.coherence.fig1_labels`) Fig. 1's
       ``eval/subject_coherence``, ``eval/cat_share`` and ``eval/pixelwise_coherence``.
 
     The training step's own ``train/*`` scalars are logged by the model. Under DDP every process draws

@@ -23,15 +23,15 @@ from typing_extensions import override
 if TYPE_CHECKING:
     from tqdm import tqdm
 
-from callbacks.common import check_every, input_image, label_info, try_exact, try_kl_lower
+from callbacks.common import affordable, check_every, input_image, label_info, try_exact, try_kl_lower
 from callbacks.evaluation import evaluate, evaluating, noise, reported_figures, seeded_marginals
 from callbacks.metrics import convergence_scalars
 from energies.exact import MAX_STATES
 from energies.sample_stats import sample_marginals
-from figures.fig1 import fig1_figures, fig1_labels, pixelwise_samples
-from figures.rendering import (auto_scale, colourise, hex_colour, legend, marginals_figure, overview_figure, palette, save_png, tile,
+from metrics.coherence import fig1_figures, fig1_labels, pixelwise_samples
+from pictures.rendering import (auto_scale, colourise, hex_colour, legend, marginals_figure, overview_figure, palette, save_png, tile,
                                uncertainty_figure)
-from figures.uncertainty import label_changes_from_marginals, pixel_entropy
+from metrics.uncertainty import label_changes_from_marginals, pixel_entropy
 
 FILES = (
     "summary.json", "samples.npy", "marginals.npy", "joint_samples.png", "pixelwise_samples.png", "marginals.png",
@@ -47,14 +47,14 @@ class RunSummary(Callback):
     TensorBoard logger, ``default_root_dir`` without a logger):
 
     * ``summary.json``: labels, image size, steps, seconds (summed over resumed runs), the final
-      ``train/*`` scalars, ``convergence`` (the convergence check of the samples, :mod:`models.convergence`: ``converged``
+      ``train/*`` scalars, ``convergence`` (the convergence check of the samples, :mod:`models.finish.convergence`: ``converged``
       true or false, the drift and its threshold, the worst statistic, the finish's rounds), figures of the integer samples (``samples``: energy, ``label_changes`` measured over
-      all pairs of the samples, the bounds of :mod:`figures.bounds`, and the plug-in entropy and free energy
+      all pairs of the samples, the bounds of :mod:`metrics.bounds`, and the plug-in entropy and free energy
       while the samples cover the model's mass, else ``plugin_withheld`` says why), figures of the model's marginals
       (``marginals``: the same ``label_changes`` by the marginal formula, mean and largest pixel entropy
-      in nats; see :mod:`figures.uncertainty`), exact metrics where P* is exact, and the Fig. 1 figures
+      in nats; see :mod:`metrics.uncertainty`), exact metrics where P* is exact, and the Fig. 1 figures
       (subject coherence, cat share, pixelwise coherence) where the labels are a background and two
-      subjects (:func:`figures.fig1.fig1_labels`);
+      subjects (:func:`metrics.coherence.fig1_labels`);
     * ``samples.npy`` (int32, ``m × H × W``), ``marginals.npy`` (float32, ``H × W × c``);
     * on grids: ``joint_samples.png``, ``pixelwise_samples.png``, ``marginals.png`` (one titled panel
       per label, with a scale bar), ``uncertainty.png`` (entropy of the marginals per pixel, in nats,
@@ -187,7 +187,8 @@ class RunSummary(Callback):
         pixelwise = pixelwise_samples(marginals, len(samples), noise(self.seed, "pixelwise", "cpu"))
         entropy = pixel_entropy(marginals)
         of_marginals = {
-            "m": self.marginal_samples or len(samples), "label_changes": label_changes_from_marginals(marginals),
+            "m": affordable(self.marginal_samples, energy.n) if self.marginal_samples else len(samples),  # as drawn
+            "label_changes": label_changes_from_marginals(marginals),
             "pixel_entropy_mean": float(entropy.mean()), "pixel_entropy_max": float(entropy.max()),
             "pixel_entropy_limit": math.log(energy.c),
         }

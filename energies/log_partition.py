@@ -1,5 +1,5 @@
 """Exact ``log Z`` of an energy with its data term and its pairwise weights scaled: the family the
-Donsker–Varadhan lower bound on the KL (:mod:`figures.kl_lower`) needs.
+Donsker–Varadhan lower bound on the KL (:mod:`metrics.kl_lower`) needs.
 
 For a pairwise energy ``E(x) = U(x) + V(x)`` (``U`` the unary/data term, ``V`` the pairwise terms),
 

@@ -88,5 +88,5 @@ class EnergyModel(L.LightningModule):
 
     def last_draw(self, m: int, generator: torch.Generator | None = None):
         """``m`` samples with the law of their last random step (:class:`models.last_draw.LastDraw`): the
-        components of the semi-implicit bound (:mod:`models.kl_bound`)."""
+        components of the semi-implicit bound (:mod:`models.flow.kl_bound`)."""
         raise ValueError(self.last_draw_missing())

@@ -8,7 +8,7 @@ is then a mixture ``P(x) = E_z[q(x | z)]`` over everything before that step, wit
 
 ``table_z`` a ``(n, c)`` table of log probabilities that depends on the component ``z`` and ``rest`` a part that
 depends on ``x`` alone (the heat-bath sweep's second half-sweep; zero otherwise). That is all the semi-implicit
-bound (:mod:`models.kl_bound`) needs to evaluate a sample under its own and under fresh components.
+bound (:mod:`models.flow.kl_bound`) needs to evaluate a sample under its own and under fresh components.
 """
 
 from __future__ import annotations

@@ -19,12 +19,12 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from callbacks import RunSummary, SampleImages, SampleMetrics
 from callbacks.run_guards import FiniteLossGuard, GracefulInterrupt, LastCheckpoint
 from data import ImageDataModule, IsingDataModule
-from models.mean_field import MeanField
-from models.randomized_flow import RandomizedFlow
-from models.van import VAN
+from models.baselines.mean_field import MeanField
+from models.flow.randomized_flow import RandomizedFlow
+from models.baselines.van import VAN
 from run import console
 from run.checkpoint_io import AtomicCheckpointIO
-from run.config import RunConfig, device_count, finish_rounds, parse_size
+from run.config import RunConfig, device_count, parse_finish, parse_size
 from run.errors import UsageError
 from run.logger import RunLogger
 from run.report import describe_run
@@ -101,14 +101,15 @@ def build_model(config: RunConfig, energy) -> L.LightningModule:
             return MeanField(energy.n, energy.c, **_given(restarts=config.restarts, lr=config.lr))
         if config.model == "van":
             return VAN(energy.n, energy.c, grid=energy.grid, seed=config.seed, **_given(lr=config.lr, batch_size=config.samples))
+        finish_rounds, finish_round = parse_finish(config.finish)
         return RandomizedFlow.from_recipe(
             config.flow_recipe, energy, seed=config.seed, start=config.start, samples_per_step=config.samples, lr=config.lr,
             omega=config.omega, kernel_size=config.kernel_size, end_time=config.end_time, step_size=config.step_size,
             omega_variance=config.omega_variance, rounding=config.rounding, anneal_fraction=config.anneal,
             # rounding names the rounding with its gradient: a draw carries its score-function term
             score_function=None if config.rounding is None else config.rounding == "draw",
-            learn_offset_mean=config.learn_offset or None, sw_sweeps=config.sw_sweeps, line_sweeps=config.line_sweeps,
-            heat_bath_sweeps=config.heat_bath_sweeps, finish_rounds=finish_rounds(config.finish), finish_cap=config.finish_cap,
+            learn_offset_mean=config.learn_offset or None, finish_cap=config.finish_cap,
+            finish_rounds=finish_rounds, finish_round=finish_round,
         )
 
 

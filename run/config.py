@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from data.defaults import UNARY_KINDS
-from models.recipes import BASELINE_MAX_STEPS, RECIPES
+from models.flow.recipes import BASELINE_MAX_STEPS, RECIPES
+from models.kernels import parse_schedule
 from run.errors import UsageError
 
 MODELS = ("flow", "meanfield", "van")
@@ -23,7 +24,7 @@ NOT_WITH_UNARY = ("classes", "sigma", "max_size")  # options of the image's colo
 _FLOW = ("flow",)
 MODEL_ONLY = {
     "recipe": _FLOW, "omega": _FLOW, "kernel_size": _FLOW, "end_time": _FLOW, "step_size": _FLOW, "omega_variance": _FLOW,
-    "rounding": _FLOW, "anneal": _FLOW, "learn_offset": _FLOW, "start": _FLOW, "sw_sweeps": _FLOW, "line_sweeps": _FLOW, "heat_bath_sweeps": _FLOW, "finish": _FLOW, "finish_cap": _FLOW, "samples": ("flow", "van"), "restarts": ("meanfield",),
+    "rounding": _FLOW, "anneal": _FLOW, "learn_offset": _FLOW, "start": _FLOW, "finish": _FLOW, "finish_cap": _FLOW, "samples": ("flow", "van"), "restarts": ("meanfield",),
 }
 
 
@@ -67,9 +68,6 @@ class RunConfig:
     anneal: float | None = None
     learn_offset: bool = False
     start: str | None = None
-    sw_sweeps: int | None = None
-    line_sweeps: int | None = None
-    heat_bath_sweeps: int | None = None
     finish: str | int | None = None
     finish_cap: int | None = None
     restarts: int | None = None
@@ -116,7 +114,7 @@ class RunConfig:
             raise UsageError(lambda n: f"{n('kernel_size')} applies to the conv Ω; this run's Ω is dense")
         if self.ising is not None:
             parse_size(self.ising)
-        finish_rounds(self.finish)
+        parse_finish(self.finish)
         device_count(self.devices)
 
     def _check_data_term(self) -> None:
@@ -164,19 +162,32 @@ def parse_size(text: str) -> tuple[int, int]:
     return h, w
 
 
-def finish_rounds(finish: str | int | None) -> int | None:
-    """``--finish``: ``"auto"`` → 0 (rounds until the convergence check passes), a count ``N ≥ 1`` → ``N``; ``None``: the recipe's."""
+def parse_finish(finish: str | int | None) -> tuple[int | None, str | None]:
+    """``--finish`` as ``(finish_rounds, finish_round)``, ``None`` where the recipe's stays:
+
+    ``"auto"`` → ``(0, None)``: the recipe's round until the convergence check passes; ``N`` → ``(N, None)``: N rounds
+    of it; a schedule ``"sw,line,hb"`` → ``(1, "sw,line,hb")``: those sweeps once; ``"auto:sw,hb"`` or ``"3:hb"``:
+    rounds of a schedule; ``"none"`` → ``(1, "")``: no finish.
+    """
     if finish is None:
-        return None
-    if str(finish).strip().lower() == "auto":
-        return 0
+        return None, None
+    text = str(finish).strip().lower()
+    rounds_text, _, schedule = text.rpartition(":") if ":" in text else ("", "", text)
+    if not rounds_text and (schedule == "auto" or schedule.lstrip("-").isdigit()):
+        rounds_text, schedule = schedule, None
     try:
-        rounds = int(str(finish))
-    except ValueError:
-        rounds = 0
-    if rounds < 1:
-        raise UsageError(lambda n: f"{n('finish')} must be 'auto' or a number of rounds ≥ 1, got {finish!r}")
-    return rounds
+        round_ = None if schedule is None else ",".join(parse_schedule(schedule))
+    except ValueError as err:
+        reason = str(err)
+        raise UsageError(lambda n: f"{n('finish')}: {reason}") from None
+    if round_ == "":
+        return 1, ""
+    if rounds_text in ("", "auto"):
+        return (1 if rounds_text == "" else 0), round_
+    if not rounds_text.isdigit() or int(rounds_text) < 1:
+        raise UsageError(lambda n: f"{n('finish')} must be 'auto', a number of rounds ≥ 1, a schedule such as 'sw,line,hb', "
+                         f"'ROUNDS:SCHEDULE' or 'none', got {finish!r}")
+    return int(rounds_text), round_
 
 
 def device_count(devices: int | str) -> int | str:

@@ -22,7 +22,7 @@ import torch
 from callbacks.common import affordable
 from callbacks.evaluation import convergence_figures, evaluating, noise
 from energies.sample_stats import sample_marginals
-from figures.uncertainty import pixel_entropy
+from metrics.uncertainty import pixel_entropy
 from run.errors import UsageError
 from run.sampling import SampleConfig, load_checkpoint, sampler_for
 
@@ -86,9 +86,9 @@ def posterior(
             image (:mod:`data.contrast`; default: β on every edge, or the checkpoint's).
         checkpoint: a ``train.py`` checkpoint whose flow samples (a stationary one on a new data term, as
             ``sample.py CHECKPOINT``).
-        sampler: ``"flow"`` (the default with a checkpoint), or chains from uniform random labelings: ``"line"`` (the
-            default without one: line heat-bath sweeps, which mix along whole rows and columns), ``"heat-bath"`` or
-            ``"swendsen-wang"``.
+        sampler: ``"flow"`` (the default with a checkpoint), or chains from uniform random labelings of a kernel
+            (``models/kernels/``): ``"line"`` (the default without one: line heat-bath sweeps, which mix along whole rows
+            and columns), ``"hb"`` (heat bath), ``"sw"`` (Swendsen–Wang with the data term), or a schedule ``"sw,hb"``.
         sweeps: the chains' sweeps (``sample.py``'s default; :attr:`Posterior.convergence` says whether they were enough).
         samples: samples drawn (≥ 2; at most 2²³ / pixels on large images, as the run summary draws).
         seed: seeds the samples (the caller's random state is left as it was).

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from figures.rendering import hex_colour
+from pictures.rendering import hex_colour
 
 
 def describe_run(config, datamodule, model, start_step: int, ckpt_path: Path | None, folder: Path, device: str, processes: int) -> list[str]:
@@ -68,8 +68,7 @@ def _describe_model(model) -> str:
         omega += ", local randomness" if hp.offset == "region" else ", global randomness"
     return (f"randomized flow (recipe {hp.recipe}), {omega}, m = {hp.samples_per_step} samples per step, T = {hp.end_time:g} in steps of "
             f"{hp.step_size:g}, {hp.rounding} rounding, Adam lr {hp.lr:g} ({hp.lr_schedule})"
-            + (f", finish {_rounds(hp)} of {hp.sw_sweeps} Swendsen–Wang + {hp.line_sweeps} line + {hp.heat_bath_sweeps} heat-bath sweeps"
-               if hp.sw_sweeps or hp.line_sweeps or hp.heat_bath_sweeps else ""))
+            + (f", finish {_rounds(hp)} of {hp.finish_round} (models/kernels/)" if hp.get("finish_round") else ""))
 
 
 def _rounds(hp) -> str:
@@ -134,7 +133,7 @@ def report(summary: dict, folder: Path, root: Path | None = None) -> None:
     check = summary.get("convergence")
     if check:
         print(convergence_line(check))
-    fig = summary.get("fig1")  # present only for labels with a background and two subjects (figures.fig1.fig1_labels)
+    fig = summary.get("fig1")  # present only for labels with a background and two subjects (metrics.coherence.fig1_labels)
     if fig:
         print(
             f"Fig. 1: subject coherence {fig['subject_coherence']:.3f}, {fig['cat_label']} share {fig['cat_share']:.3f}, "

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from models.recipes import ALIASES, RECIPES
+from models.flow.recipes import ALIASES, RECIPES
 from run.errors import UsageError
 
 

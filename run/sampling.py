@@ -30,22 +30,23 @@ from run.threads import use_threads
 from callbacks.summary import RunSummary
 from data import ImageDataModule, IsingDataModule
 from data.defaults import DEFAULT_LABELS, UNARY_KINDS
-from models.chains import RandomStartChains
-from models.mean_field import MeanField
-from models.randomized_flow import RandomizedFlow
-from models.recipes import DEFAULT_CAP
-from models.van import VAN
+from models.baselines.chains import RandomStartChains
+from models.baselines.mean_field import MeanField
+from models.flow.randomized_flow import RandomizedFlow
+from models.finish import DEFAULT_CAP
+from models.kernels import KERNELS, parse_schedule
+from models.baselines.van import VAN
 from run import console
 from run.build import owned_by, resolve_image
-from run.config import finish_rounds
+from run.config import parse_finish
 from run.errors import UsageError
 from run.resume import read_checkpoint
 
-SAMPLERS = ("flow", "swendsen-wang", "heat-bath", "line")
+SAMPLERS = ("flow", *KERNELS)  # or a schedule of kernels, "sw,hb"
 #: the model's parameters that belong to one image: rebuilt from the new image, never loaded
 PER_IMAGE = ("start.logits", "start.representative")
 #: flow settings newer than some checkpoints, with the value a checkpoint that lacks them was trained with
-INTRODUCED = {"stationary": False, "crop": 0, "line_sweeps": 0, "finish_rounds": 1, "finish_cap": DEFAULT_CAP}
+INTRODUCED = {"stationary": False, "crop": 0, "finish_rounds": 1, "finish_cap": DEFAULT_CAP}
 
 
 @dataclass(frozen=True)
@@ -64,11 +65,11 @@ class SampleConfig:
         samples: samples drawn, saved and scored.
         out: the folder for the results (default: ``samples/<image name>`` next to the checkpoint's run, or
             under the current folder without a checkpoint).
-        sampler: ``"flow"`` (the trained model with its finish), or chains from uniform random labelings:
-            ``"swendsen-wang"`` (with the data term), ``"heat-bath"`` or ``"line"`` (line heat bath; open grids).
-        sweeps: the chains' sweeps (``sampler`` other than ``"flow"``).
-        finish: the flow's finish: ``"auto"`` (rounds until the convergence check passes) or a number of rounds
-            (default: the checkpoint's).
+        sampler: ``"flow"`` (the trained model with its finish), or chains from uniform random labelings: a kernel
+            (``models/kernels/``: ``"sw"``, Swendsen–Wang with the data term; ``"line"``, line heat bath on open grids;
+            ``"hb"``, heat bath) or a schedule of them (``"sw,hb"``).
+        sweeps: how many times the chains run their schedule (``sampler`` other than ``"flow"``).
+        finish: the flow's finish, as ``train.py --finish`` (:func:`run.config.parse_finish`; default: the checkpoint's).
         seed: seeds the samples.
         device: ``"cpu"``, ``"cuda"``, … (default: the CPU).
     """
@@ -98,17 +99,21 @@ class SampleConfig:
     def __post_init__(self) -> None:
         if self.threads is not None and self.threads < 1:
             raise UsageError(lambda n: f"{n('threads')} must be ≥ 1, got {self.threads}")
-        if self.sampler not in SAMPLERS:
-            raise UsageError(lambda n: f"{n('sampler')} must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
+        if self.sampler != "flow":
+            try:
+                object.__setattr__(self, "sampler", ",".join(parse_schedule(self.sampler)) or "flow")
+            except ValueError:
+                raise UsageError(lambda n: f"{n('sampler')} must be flow, a kernel ({', '.join(KERNELS)}) or a schedule of "
+                                 f"kernels such as sw,hb, got {self.sampler!r}") from None
         if self.sampler == "flow" and self.checkpoint is None:
-            raise UsageError(lambda n: f"{n('sampler')} flow needs a checkpoint (or choose {n('sampler')} swendsen-wang, heat-bath or line)")
+            raise UsageError(lambda n: f"{n('sampler')} flow needs a checkpoint (or choose chains: {n('sampler')} {', '.join(KERNELS)} or a schedule such as sw,hb)")
         if self.sampler != "flow" and self.checkpoint is None and self.image is None and self.unary is None:
             raise UsageError(lambda n: f"{n('sampler')} {self.sampler} needs {n('image')}, {n('unary')} or a checkpoint whose image it samples")
         if isinstance(self.sweeps, bool) or int(self.sweeps) != self.sweeps or self.sweeps < 1:
             raise UsageError(lambda n: f"{n('sweeps')} must be an integer ≥ 1, got {self.sweeps}")
         if self.finish is not None and self.sampler != "flow":
             raise UsageError(lambda n: f"{n('finish')} applies to {n('sampler')} flow (the chains run {n('sweeps')} sweeps)")
-        finish_rounds(self.finish)
+        parse_finish(self.finish)
         if self.labels is not None and self.classes is not None:
             raise UsageError(lambda n: f"give {n('labels')} or {n('classes')}, not both")
         if self.unary_kind is not None and self.unary_kind not in UNARY_KINDS:
@@ -161,7 +166,10 @@ def flow_for(ckpt: dict, energy, new_image: bool, finish: str | int | None = Non
     (``--finish``) replaces its finish's rounds."""
     hp = {**INTRODUCED, **ckpt["hyper_parameters"]}
     if finish is not None:
-        hp["finish_rounds"] = finish_rounds(finish)
+        rounds, round_ = parse_finish(finish)
+        hp["finish_rounds"] = rounds
+        if round_ is not None:
+            hp["finish_round"] = round_
     if not new_image:
         model = RandomizedFlow(**hp)
         model.load_state_dict(ckpt["state_dict"])
@@ -182,10 +190,8 @@ def flow_for(ckpt: dict, energy, new_image: bool, finish: str | int | None = Non
 def model_for(config: SampleConfig, ckpt: dict | None, energy):
     """What draws the samples: the checkpoint's model, or chains from random labelings."""
     if config.sampler != "flow":
-        counts = {kind: config.sweeps if config.sampler == kind else 0 for kind in ("swendsen-wang", "heat-bath", "line")}
         with owned_by("model"):
-            return RandomStartChains(energy, sw_sweeps=counts["swendsen-wang"], heat_bath_sweeps=counts["heat-bath"],
-                                     line_sweeps=counts["line"])
+            return RandomStartChains(energy, config.sampler, sweeps=config.sweeps)
     hp = ckpt["hyper_parameters"]
     if "recipe" in hp:
         return flow_for(ckpt, energy, new_image=config.image is not None or config.unary is not None, finish=config.finish)
@@ -199,7 +205,7 @@ def model_for(config: SampleConfig, ckpt: dict | None, energy):
 
 def default_out(config: SampleConfig, datamodule) -> Path:
     name = Path(getattr(datamodule, "unary_path", None) or getattr(datamodule, "image_path", None) or "ising").stem
-    suffix = "" if config.sampler == "flow" else f"_{config.sampler}"
+    suffix = "" if config.sampler == "flow" else f"_{config.sampler.replace(',', '-')}"
     if config.checkpoint is not None:
         ckpt = Path(config.checkpoint).expanduser().resolve()
         run_folder = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent

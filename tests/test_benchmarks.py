@@ -64,7 +64,7 @@ def test_table1_writes_its_rows_and_figures(tmp_path):
 
     out = tmp_path / "t1.json"
     argv = ["--samples", "2000", "--seeds", "2", "--flow-steps", "3", "--restarts", "4", "--meanfield-steps", "5",
-            "--json", str(out), "--figures", str(tmp_path / "fig")]
+            "--json", str(out), "--pictures", str(tmp_path / "fig")]
     assert table1.main(argv) == 0
     result = json.loads(out.read_text())
     check_provenance(result, "table1")
@@ -164,7 +164,7 @@ def test_photos_writes_rows_figures_and_keeps_its_reference(tmp_path):
     out = tmp_path / "photos.json"
     argv = ["--photos", "coffee", "--max-size", "12", "--max-steps", "2", "--samples", "64", "--gibbs-chains", "4",
             "--gibbs-burn-in", "2", "--gibbs-sweeps", "4", "--references", str(tmp_path / "refs"),
-            "--figures", str(tmp_path / "fig"), "--root", str(tmp_path / "runs"), "--json", str(out)]
+            "--pictures", str(tmp_path / "fig"), "--root", str(tmp_path / "runs"), "--json", str(out)]
     assert photos.main(argv) == 0
     result = json.loads(out.read_text())
     check_provenance(result, "photos")
@@ -185,7 +185,7 @@ def test_photos_reuse_samples_each_photo_with_the_other_photos_model(tmp_path):
     out = tmp_path / "photos.json"
     argv = ["--photos", "coffee", "chelsea", "--max-size", "10", "--max-steps", "2", "--samples", "64", "--gibbs-chains", "4",
             "--gibbs-burn-in", "2", "--gibbs-sweeps", "2", "--references", str(tmp_path / "refs"), "--reuse", "--randomness", "local", "stationary",
-            "--figures", str(tmp_path / "fig"), "--root", str(tmp_path / "runs"), "--json", str(out)]
+            "--pictures", str(tmp_path / "fig"), "--root", str(tmp_path / "runs"), "--json", str(out)]
     assert photos.main(argv) == 0
     rows = json.loads(out.read_text())["rows"]
     reused = [row for row in rows if "trained_on" in row]
@@ -215,7 +215,7 @@ def test_time_to_accuracy_races_every_sampler_on_every_instance(tmp_path):
     result = json.loads(out.read_text())
     check_provenance(result, "time_to_accuracy")
     assert {(r["instance"], r["sampler"]) for r in result["rows"]} == {
-        (i, s) for i in ("lean", "soft", "lean-wide") for s in ("swendsen-wang", "heat-bath", "line", "flow", "flow reused")}
+        (i, s) for i in ("lean", "soft", "lean-wide") for s in ("sw", "line", "hb", "flow", "flow reused")}
     for row in result["rows"]:
         assert set(row["reached"]) == {"tv_all", "odds_error"} and row["final"]["sweeps"] <= 3
         assert row["subjects"] == (8 if row["instance"] == "lean-wide" else 4)

@@ -1,4 +1,4 @@
-"""The figures that hold at any size (figures/bounds.py), against exact answers.
+"""The figures that hold at any size (metrics/bounds.py), against exact answers.
 
 * The law of the finish's last heat-bath sweep, against conditionals computed from whole-labeling energies.
 * ``log Z`` at other weights (transfer matrix, Kaufman) against enumeration, and the Donsker–Varadhan bound
@@ -24,10 +24,10 @@ from energies import GridPottsEnergy, ising_energy
 from energies.exact import exact_inference
 from energies.kaufman import ising_torus_energy
 from energies.log_partition import LogPartition, data_term
-from figures.bounds import bound_figures
-from figures.kl_lower import DonskerVaradhan
+from metrics.bounds import bound_figures
+from metrics.kl_lower import DonskerVaradhan
 from models import MeanField, RandomizedFlow
-from models.gibbs import CheckerboardGibbs
+from models.kernels.heat_bath import CheckerboardGibbs
 
 H, W, C = 2, 4, 3
 
@@ -130,9 +130,9 @@ def test_donsker_varadhan_is_zero_at_p_star():
 
 # -- the bounds bracket the KL of samplers on a tiny image ---------------------------------------------------
 SAMPLERS = {
-    "flow + 1 heat-bath sweep": dict(sw_sweeps=0, line_sweeps=0, heat_bath_sweeps=1),
+    "flow + 1 heat-bath sweep": dict(finish_round="hb"),
     "flow + the recipe's finish": {},
-    "flow alone, drawn labels": dict(sw_sweeps=0, line_sweeps=0, heat_bath_sweeps=0, rounding="draw"),
+    "flow alone, drawn labels": dict(finish_round="", rounding="draw"),
 }
 
 

@@ -12,7 +12,7 @@ from callbacks import RunSummary, SampleImages, SampleMetrics
 from conftest import quiet_trainer
 from data.energy_datamodule import EnergyDataModule
 from energies import GridPottsEnergy, ising_energy
-from figures.fig1 import fig1_figures, pixelwise_samples, subject_coherence
+from metrics.coherence import fig1_figures, pixelwise_samples, subject_coherence
 from models import MeanField
 from run.console import stage_bar
 
@@ -192,14 +192,14 @@ def test_metrics_fig1_scalars_on_image_grids():
 
 # -- uncertainty: pixel entropy and label changes --------------------------------------------------------
 def test_pixel_entropy_in_nats():
-    from figures.uncertainty import pixel_entropy
+    from metrics.uncertainty import pixel_entropy
 
     p = torch.tensor([[1.0, 0.0, 0.0], [1 / 3, 1 / 3, 1 / 3], [0.5, 0.5, 0.0]])
     assert torch.allclose(pixel_entropy(p), torch.tensor([0.0, np.log(3), np.log(2)], dtype=torch.float64), atol=1e-12)
 
 
 def test_label_changes_from_samples_is_the_mean_over_all_pairs():
-    from figures.uncertainty import label_changes_from_marginals, label_changes_from_samples
+    from metrics.uncertainty import label_changes_from_marginals, label_changes_from_samples
 
     samples = torch.randint(0, 3, (9, 7), generator=torch.Generator().manual_seed(0))
     pairs = [(i, j) for i in range(9) for j in range(i + 1, 9)]
@@ -215,7 +215,7 @@ def test_label_changes_from_samples_is_the_mean_over_all_pairs():
 def test_label_changes_of_a_joint_distribution_follow_its_marginals():
     """A strongly correlated joint (the whole subject is cat, or the whole subject is lion) changes, between
     two independent samples, Σ_i (1 − Σ_a p_ia²) pixels on average, like the product of its marginals."""
-    from figures.uncertainty import label_changes_from_marginals, label_changes_from_samples
+    from metrics.uncertainty import label_changes_from_marginals, label_changes_from_samples
 
     g = torch.Generator().manual_seed(1)
     n, m, share = 30, 20000, 0.3

@@ -1,4 +1,4 @@
-"""The convergence check (models/convergence.py) and the automatic finish (models/adaptive_finish.py).
+"""The convergence check (models/finish/convergence.py) and the automatic finish (models/finish/adaptive.py).
 
 Exact samples come from the transfer matrix, an independent sampler: on them the check must stay quiet (at its
 nominal rate); samples of a wrong β, with no sweeps, or a chain stopped early must raise it."""
@@ -12,9 +12,9 @@ from benchmarks.exact_suite_images import generate_suite
 from conftest import gen
 from energies.grid_potts import GridPottsEnergy
 from energies.transfer_matrix import transfer_matrix_sample
-from models.adaptive_finish import AdaptiveFinish, FinishReport
-from models.convergence import ALPHA, LEAST_SAMPLES, check_with, drift_check, uncertain_regions
-from models.finish import Finish
+from models.finish.adaptive import AdaptiveFinish, FinishReport
+from models.finish.convergence import ALPHA, LEAST_SAMPLES, check_with, drift_check, uncertain_regions
+from models.finish.schedule import Finish
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def instances():
 
 
 def one_round(energy):
-    return Finish(energy, 1, 1, line_sweeps=1)
+    return Finish(energy, "sw,line,hb")
 
 
 def with_beta(energy: GridPottsEnergy, factor: float) -> GridPottsEnergy:
@@ -64,7 +64,7 @@ def test_a_wrong_beta_is_flagged(instances, index):
 def test_no_sweeps_and_one_sweep_from_random_labelings_are_flagged(instances, index):
     energy = instances[index].energy
     random = torch.randint(0, energy.c, (512, energy.n), generator=gen(index))
-    for x in (random, Finish(energy, 0, 1)(random, gen(1))):
+    for x in (random, Finish(energy, "hb")(random, gen(1))):
         _, check = check_with(one_round(energy), energy, x, 2, gen(2))
         assert not check.converged, check.line()
 
@@ -98,7 +98,7 @@ def test_the_automatic_finish_doubles_until_the_check_passes(instances):
 def test_the_cap_stops_the_finish_and_says_which_option_raises_it(instances):
     energy = instances[2].energy
     random = torch.randint(0, energy.c, (512, energy.n), generator=gen())
-    finish = AdaptiveFinish(Finish(energy, 0, 1), None, cap=2)  # two heat-bath sweeps cannot bring random labelings to P*
+    finish = AdaptiveFinish(Finish(energy, "hb"), None, cap=2)  # two heat-bath sweeps cannot bring random labelings to P*
     _, report = finish.run(random, gen(1))
     assert report.capped and report.rounds == 2 and report.converged is False
     assert "cap of 2 rounds" in finish.cap_message() and "finish_cap" in finish.cap_message()

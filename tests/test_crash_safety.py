@@ -110,7 +110,7 @@ class StopAt(L.Callback):
 
 def _fit_flow(root: Path, max_steps: int, stop_at: int | None = None, resume: Path | None = None):
     from callbacks.run_guards import LastCheckpoint
-    from models.randomized_flow import RandomizedFlow
+    from models.flow.randomized_flow import RandomizedFlow
 
     L.seed_everything(3, verbose=False)
     model = RandomizedFlow(6, 2, grid=(2, 3), samples_per_step=8, seed=3)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from data import IsingDataModule
-from models.randomized_flow import RandomizedFlow
+from models.flow.randomized_flow import RandomizedFlow
 
 M = 8
 

@@ -1,7 +1,7 @@
 """The finish's kernels against independent brute force on tiny grids: exact invariance of P*, the torch
 kernels' empirical transitions against the exact rows, and data processing of the KL.
 
-The references here share no code with ``models/finish.py``, ``models/gibbs.py`` or ``models/line_gibbs.py``:
+The references here share no code with ``models/finish/schedule.py``, ``models/kernels/heat_bath.py`` or ``models/kernels/line.py``:
 states, edges, energies, clusters (a Python union-find over each bond subset), heat-bath conditionals (energy
 differences of whole states) and line conditionals (whole states normalised over a line's labelings) are all
 enumerated from the definitions.
@@ -10,15 +10,21 @@ enumerated from the definitions.
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from energies.grid_potts import GridPottsEnergy
-from models.finish import Finish, PottsSwendsenWang, cluster_ids, finish
-from models.gibbs import CheckerboardGibbs
-from models.line_gibbs import LineGibbs, resample_lines
+import models.kernels as kernels_package
+from models.finish.schedule import Finish, finish
+from models.kernels import KERNELS as REGISTRY
+from models.kernels import kernel_class
+from models.kernels.base import Kernel
+from models.kernels.swendsen_wang import PottsSwendsenWang, cluster_ids
+from models.kernels.heat_bath import CheckerboardGibbs
+from models.kernels.line import LineGibbs, resample_lines
 
 H, W = 2, 3
 BETA = 1.0
@@ -168,7 +174,7 @@ def torch_kernel(name: str, unary: np.ndarray, beta: float = BETA, h: int = H, w
     if name == "line":
         line = LineGibbs(energy)
         return lambda x, g: line.sweep(x.view(-1, h, w), g).view(len(x), -1)
-    return lambda x, g: finish(energy, x, sw_sweeps=1, heat_bath_sweeps=1, line_sweeps=0 if periodic else 1, generator=g)
+    return lambda x, g: finish(energy, x, "sw,hb" if periodic else "sw,line,hb", generator=g)
 
 
 def chi_square(counts: np.ndarray, expected: np.ndarray) -> tuple[float, int]:
@@ -321,30 +327,37 @@ def test_cluster_ids_match_union_find(shape, p):
 
 def test_finish_schedule_and_checks():
     energy = GridPottsEnergy(torch.zeros(2, 3, 2), beta=1.0)
-    assert Finish(energy, 3, 1).schedule() == ["sw", "sw", "sw", "hb"]
-    assert Finish(energy, 1, 3).schedule() == ["hb", "hb", "sw", "hb"]
-    assert Finish(energy, 2, 1, order="sw_first").schedule() == ["sw", "sw", "hb"]
-    assert Finish(energy, 1, 1, line_sweeps=1).schedule() == ["sw", "line", "hb"]
-    assert Finish(energy, 1, 2, line_sweeps=2).schedule() == ["line", "hb", "sw", "line", "hb"]
-    assert Finish(energy, 1, 1, order="sw_first", line_sweeps=2).schedule() == ["sw", "line", "line", "hb"]
-    assert Finish(energy, 0, 0, line_sweeps=1).ends_with_heat_bath() is False
+    assert Finish(energy, "sw,sw,sw,hb").schedule() == ["sw", "sw", "sw", "hb"]
+    assert Finish(energy, ("sw", "line", "hb")).schedule() == ["sw", "line", "hb"]
+    assert Finish(energy, " SW , Line,hb ").schedule() == ["sw", "line", "hb"]  # one spelling
+    assert Finish(energy, "sw,line").ends_with_draw() is False
+    assert Finish(energy, "line,hb").ends_with_draw() is True
+    assert Finish(energy, "").schedule() == [] and not Finish(energy, "none").ends_with_draw()
     x = torch.randint(0, 2, (5, 6))
-    assert torch.equal(finish(energy, x, 0, 0), x)
-    assert finish(energy, x, 2, 2, torch.Generator().manual_seed(0)).shape == (5, 6)
-    with pytest.raises(ValueError, match="sw_sweeps"):
-        Finish(energy, -1, 0)
-    with pytest.raises(ValueError, match="order"):
-        Finish(energy, 1, 1, order="random")
-    with pytest.raises(ValueError, match="heat_bath_sweeps=1: .*even number of rows"):
-        Finish(GridPottsEnergy(torch.zeros(2, 3, 2), periodic=True), 1, 1)
-    with pytest.raises(ValueError, match="line_sweeps=1: .*open grid.*; set line_sweeps=0"):
-        Finish(GridPottsEnergy(torch.zeros(2, 4, 2), periodic=True), 0, 0, line_sweeps=1)
-    with pytest.raises(ValueError, match="line_sweeps must be an integer"):
-        Finish(energy, 0, 0, line_sweeps=-1)
-    with pytest.raises(ValueError, match="ferromagnetic"):
-        PottsSwendsenWang(GridPottsEnergy(torch.zeros(2, 3, 2), beta=-1.0))
+    assert torch.equal(finish(energy, x, ""), x)
+    assert finish(energy, x, "sw,hb,sw,hb", torch.Generator().manual_seed(0)).shape == (5, 6)
+    with pytest.raises(ValueError, match="unknown kernel 'gibbs'.*kernels: sw, line, hb"):
+        Finish(energy, "sw,gibbs")
+    with pytest.raises(ValueError, match="finish kernel 'hb': .*even number of rows.*; drop 'hb'"):
+        Finish(GridPottsEnergy(torch.zeros(2, 3, 2), periodic=True), "sw,hb")
+    with pytest.raises(ValueError, match="finish kernel 'line': .*open grid.*; drop 'line'"):
+        Finish(GridPottsEnergy(torch.zeros(2, 4, 2), periodic=True), "line")
+    with pytest.raises(ValueError, match="finish kernel 'sw': .*ferromagnetic"):
+        Finish(GridPottsEnergy(torch.zeros(2, 3, 2), beta=-1.0), "sw")
+    with pytest.raises(TypeError, match="GridPottsEnergy"):
+        PottsSwendsenWang(object())
     with pytest.raises(ValueError, match=r"shape \(m, 6\)"):
-        finish(energy, x.view(-1), 1, 0)
+        finish(energy, x.view(-1), "sw")
+
+
+def test_the_registry_names_every_kernel_file_once():
+    """Each file in models/kernels/ (but the interface) holds one registered kernel, under the name it says."""
+    folder = Path(kernels_package.__file__).parent
+    files = {p.stem for p in folder.glob("*.py")} - {"__init__", "base"}
+    assert set(REGISTRY.values()) == files
+    for name in REGISTRY:
+        cls = kernel_class(name)
+        assert issubclass(cls, Kernel) and cls.name == name and cls.title
 
 
 # -- line sweeps with edge weights of their own ---------------------------------------------------------
@@ -390,10 +403,10 @@ def test_torch_line_sweep_matches_exact_block_conditionals_with_uneven_weights()
 
 
 # -- one sweep from P* with every edge its own weight ---------------------------------------------------
-@pytest.mark.parametrize("sw, hb", [(1, 0), (0, 1)], ids=["swendsen-wang", "heat-bath"])
-def test_one_sweep_from_exact_draws_keeps_p_star_with_uneven_weights(sw, hb):
+@pytest.mark.parametrize("kernel", list(REGISTRY))
+def test_one_sweep_from_exact_draws_keeps_p_star_with_uneven_weights(kernel):
     """2 × 3 grid, 3 labels, every edge its own weight in [0.2, 2.5]: exact draws from P* (all 3⁶ labelings
-    enumerated), one sweep of ``Finish(energy, sw, hb)``, and the result's distribution against P* by chi-square.
+    enumerated), one sweep of every registered kernel, and the result's distribution against P* by chi-square.
     The failing control is the kernel of the weights rotated by 180° (each edge takes its bond probability or its
     share of a conditional from the edge opposite it); on a 2-row grid an up–down flip of the vertical weights would
     change nothing."""
@@ -409,7 +422,7 @@ def test_one_sweep_from_exact_draws_keeps_p_star_with_uneven_weights(sw, hb):
 
     def p_value(wh, wv) -> float:
         energy = GridPottsEnergy(torch.tensor(unary), weights_h=torch.tensor(wh), weights_v=torch.tensor(wv), dtype=torch.float64)
-        y = Finish(energy, sw, hb)(x, torch.Generator().manual_seed(0)).numpy()
+        y = Finish(energy, kernel)(x, torch.Generator().manual_seed(0)).numpy()
         counts = np.bincount(y @ c ** np.arange(h * w - 1, -1, -1), minlength=len(states))  # states' row-major index
         return chi2_sf(*chi_square(counts, draws * p_star))
 

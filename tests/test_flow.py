@@ -13,12 +13,12 @@ from energies.exact import exact_inference
 from energies.ising import ising_energy
 from energies.sample_stats import miller_madow, plugin_entropy, sample_figures
 from models import MeanField, RandomizedFlow
-from models.assignment_flow import LAYOUTS, integrate_flow, num_steps
-from models.flow_entropy import log_mixture_prob
-from models.flow_start import FreeStart
-from models.omega_conv import ConvOmega, grouped_conv
-from models.omega_dense import DenseOmega
-from models.recipes import RECIPES
+from models.flow.assignment_flow import LAYOUTS, integrate_flow, num_steps
+from models.flow.entropy import log_mixture_prob
+from models.flow.start import FreeStart
+from models.flow.omega_conv import ConvOmega, grouped_conv
+from models.flow.omega_dense import DenseOmega
+from models.flow.recipes import RECIPES
 
 
 # -- integrator -------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import torch
 from energies import GridPottsEnergy, PairwiseEnergy, ising_energy
 from energies.exact import exact_inference
 from energies.sample_stats import sample_figures
-from models.gibbs import CheckerboardGibbs
+from models.kernels.heat_bath import CheckerboardGibbs
 
 
 @pytest.mark.parametrize("periodic", [False, True])

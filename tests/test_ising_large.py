@@ -1,5 +1,5 @@
 """The large-Ising benchmark (benchmarks/ising_large.py) end to end on tiny settings, and its
-Swendsen–Wang reference (models/swendsen_wang.py) against exact figures of the 4×4 torus."""
+Swendsen–Wang reference (models/baselines/ising_swendsen_wang.py) against exact figures of the 4×4 torus."""
 
 import itertools
 import json
@@ -11,7 +11,7 @@ import pytest
 
 from benchmarks import ising_large
 from energies.kaufman import ising_torus_energy, kaufman_energy_per_site, kaufman_log_z
-from models.swendsen_wang import SwendsenWang, ising_observables, mean_and_stderr
+from models.baselines.ising_swendsen_wang import SwendsenWang, ising_observables, mean_and_stderr
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The KL upper bound of models/kl_bound.py against the exact KL of a flow on a tiny grid.
+"""The KL upper bound of models/flow/kl_bound.py against the exact KL of a flow on a tiny grid.
 
 On a 2×3 grid with 2 labels (64 labelings) the flow's distribution ``P(x) = E_Ω[Π_i S(Ω)_{i,x_i}]`` is
 computed by averaging over 2^16 components for every labeling, so ``KL[P : P*]`` is known to ~1e-3.
@@ -13,7 +13,7 @@ import torch
 from energies import GridPottsEnergy, table1_energy
 from energies.exact import exact_inference
 from models import RandomizedFlow
-from models.kl_bound import kl_upper_bound
+from models.flow.kl_bound import kl_upper_bound
 
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,10 @@ import torch
 from conftest import quiet_trainer
 from energies.grid_potts import GridPottsEnergy
 from models import RandomizedFlow
-from models.assignment_flow import integrate_flow
-from models.omega_conv import ConvOmega, grouped_conv
-from models.flow_start import TiedStart, flow_start
-from models.recipes import RECIPES
+from models.flow.assignment_flow import integrate_flow
+from models.flow.omega_conv import ConvOmega, grouped_conv
+from models.flow.start import TiedStart, flow_start
+from models.flow.recipes import RECIPES
 
 
 def randomise(module: torch.nn.Module, seed: int = 0) -> None:

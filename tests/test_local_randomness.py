@@ -8,9 +8,9 @@ import torch
 
 from energies.grid_potts import GridPottsEnergy
 from models import RandomizedFlow
-from models.assignment_flow import integrate_flow
-from models.flow_start import uncertain_regions
-from models.omega_conv import ConvOmega, grouped_conv_channels_first, symmetrize_kernel
+from models.flow.assignment_flow import integrate_flow
+from models.flow.start import uncertain_regions
+from models.flow.omega_conv import ConvOmega, grouped_conv_channels_first, symmetrize_kernel
 
 
 def randomised_role_omega(c: int = 3, grid=(4, 5)) -> ConvOmega:

@@ -20,9 +20,9 @@ from energies.exact import exact_inference
 from energies.grid_potts import GridPottsEnergy
 from energies.kaufman import ising_torus_energy, potts_log_z
 from models import MeanField
-from models.kl_bound import kl_upper_bound
-from models.mean_field import mean_field_solution
-from models.randomized_flow import RandomizedFlow
+from models.flow.kl_bound import kl_upper_bound
+from models.baselines.mean_field import mean_field_solution
+from models.flow.randomized_flow import RandomizedFlow
 
 BETA = 0.6  # magnetized mean field: its two mirror images barely overlap on 16 spins
 
@@ -70,7 +70,7 @@ def test_at_step_0_the_bound_is_mean_fields_kl_or_its_mirror_mixtures(torus):
     kl_mix = exact_kl(torch.logaddexp(one, mirror) - math.log(2), energy, states, log_z)
     assert kl_mf - kl_mix == pytest.approx(math.log(2), abs=0.01)  # the mirror images barely overlap here
     for permute, expected in ((False, kl_mf), (True, kl_mix)):
-        model = RandomizedFlow.from_recipe("ising-meanfield", energy, seed=0, heat_bath_sweeps=0, permute_labels=permute)
+        model = RandomizedFlow.from_recipe("ising-meanfield", energy, seed=0, finish_round="", permute_labels=permute)
         bound = kl_upper_bound(model, energy, log_z, samples=4096, components=512, groups=16, chunk=512,
                                generator=torch.Generator().manual_seed(1))
         assert abs(bound.bound - expected) < 3 * bound.stderr + 0.02, (permute, bound.bound, expected)
@@ -86,7 +86,7 @@ def test_the_heat_bath_finish_certifies_less_than_mean_field_minus_log_2(torus):
     one, mirror = log_M.gather(1, states.T).sum(0), log_M.flip(1).gather(1, states.T).sum(0)
     kl_mix = exact_kl(torch.logaddexp(one, mirror) - math.log(2), energy, states, log_z)
     model = RandomizedFlow.from_recipe("ising-meanfield", energy, seed=0)
-    assert model.hparams.heat_bath_sweeps == 1 and model.hparams.permute_labels
+    assert model.hparams.finish_round == "hb" and model.hparams.permute_labels
     bound = kl_upper_bound(model, energy, log_z, samples=4096, components=512, groups=16, chunk=512,
                            generator=torch.Generator().manual_seed(1))
     assert bound.bound + 2 * bound.stderr < kl_mix

@@ -15,9 +15,9 @@ import torch
 from conftest import gen, quiet_trainer
 from data import IsingDataModule
 from models import MeanField
-from models.randomized_flow import RandomizedFlow
-from models.recipes import RECIPES
-from models.van import VAN
+from models.flow.randomized_flow import RandomizedFlow
+from models.flow.recipes import RECIPES
+from models.baselines.van import VAN
 
 H, W, C = 2, 3, 2
 # every baseline and every recipe of the flow, as the command line builds them (the recipe's own start, here

@@ -1,4 +1,4 @@
-"""Named recipes (models/recipes.py) and the flow's settings (models/flow_settings.py): complete, checked once,
+"""Named recipes (models/flow/recipes.py) and the flow's settings (models/flow/settings.py): complete, checked once,
 used as they are by the command line, overridable one setting at a time."""
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import torch
 import train
 from conftest import REPO
 from energies.grid_potts import GridPottsEnergy
-from models.flow_settings import FlowSettings
-from models.flow_start import FreeStart, RegionStart, TiedStart
-from models.randomized_flow import RandomizedFlow
-from models.recipes import RECIPES, Recipe, recipe
+from models.flow.settings import FlowSettings
+from models.flow.start import FreeStart, RegionStart, TiedStart
+from models.flow.randomized_flow import RandomizedFlow
+from models.flow.recipes import RECIPES, Recipe, recipe
 
 def energy_2x3() -> GridPottsEnergy:
     unary = torch.zeros(2, 3, 3)
@@ -147,13 +147,13 @@ def _fresh_python(code: str) -> None:
 
 def test_the_recipes_import_without_torch_and_without_the_model():
     # one direction: randomized_flow → recipes → flow_settings; the command line's --help reads the recipes
-    _fresh_python("import sys, models.recipes\n"
+    _fresh_python("import sys, models.flow.recipes\n"
                    "assert 'torch' not in sys.modules, 'torch'\n"
-                   "assert 'models.randomized_flow' not in sys.modules, 'cycle'")
+                   "assert 'models.flow.randomized_flow' not in sys.modules, 'cycle'")
 
 
 def test_the_model_imports_first_without_a_cycle():
-    _fresh_python("import models.randomized_flow as m; assert m.RandomizedFlow.from_recipe")
+    _fresh_python("import models.flow.randomized_flow as m; assert m.RandomizedFlow.from_recipe")
 
 
 @pytest.mark.parametrize("flags, name", [([], "image"), (["--ising", "2x3"], "ising"), (["--recipe", "paper", "--ising", "2x3"], "paper")])
@@ -170,7 +170,7 @@ def test_the_command_line_trains_the_recipe_as_it_is(flags, name):
 
 def test_checkpoints_saved_under_the_old_name_load_as_the_ising_recipe(tmp_path):
     old = RandomizedFlow(6, 2, seed=0)
-    old.hparams["recipe"] = "flow"  # what checkpoints written before the recipes moved to models/recipes.py hold
+    old.hparams["recipe"] = "flow"  # what checkpoints written before the recipes moved to models/flow/recipes.py hold
     path = tmp_path / "old.ckpt"
     torch.save({"state_dict": old.state_dict(), "hyper_parameters": dict(old.hparams), "pytorch-lightning_version": "2.6.0"}, path)
     loaded = RandomizedFlow.load_from_checkpoint(path)

@@ -14,7 +14,7 @@ import torch
 from energies.grid_potts import GridPottsEnergy
 from energies.pairwise import PairwiseEnergy
 from models import RandomizedFlow
-from models.recipes import RECIPES
+from models.flow.recipes import RECIPES
 
 H, W, C, BETA = 2, 6, 3, 1.5
 SUBJECTS = {"A (2×2, leans cat by 1 nat)": ([1, 2], 1.0), "B (2×1, leans lion by 1.5 nats)": ([4], -1.5)}
@@ -75,15 +75,15 @@ def test_the_finished_marginals_are_p_stars(exact, model):
 
 def test_the_finish_needs_a_grid_potts_energy_and_heat_bath_two_colours():
     odd_torus = GridPottsEnergy(torch.zeros(3, 5, 3), beta=BETA, periodic=True)  # no checkerboard: 3 and 5 are odd
-    with pytest.raises(ValueError, match=f"heat_bath_sweeps={RECIPES['image'].settings.heat_bath_sweeps}: .*even number of rows and columns.*; set heat_bath_sweeps=0"):
+    with pytest.raises(ValueError, match="finish_round: finish kernel 'hb': .*even number of rows and columns.*; drop 'hb'"):
         RandomizedFlow.from_recipe("image", odd_torus)
-    RandomizedFlow.from_recipe("image", odd_torus, heat_bath_sweeps=0)
+    RandomizedFlow.from_recipe("image", odd_torus, finish_round="sw")
     torus = GridPottsEnergy(leaning_image(), beta=BETA, periodic=True)  # 2×6: even sides
-    assert RandomizedFlow.from_recipe("image", torus).hparams.line_sweeps == 0  # a torus's lines are cycles
-    with pytest.raises(ValueError, match="line_sweeps=1: .*open grid.*; set line_sweeps=0"):
-        RandomizedFlow.from_recipe("image", torus, line_sweeps=1)
+    assert "line" not in RandomizedFlow.from_recipe("image", torus).hparams.finish_round.split(",")  # a torus's lines are cycles
+    with pytest.raises(ValueError, match="finish_round: finish kernel 'line': .*open grid.*; drop 'line'"):
+        RandomizedFlow.from_recipe("image", torus, finish_round="sw,line,hb")
     pairwise = PairwiseEnergy(torch.zeros(3, 3), torch.tensor([[0, 1], [1, 2]]), 1 - torch.eye(3))
-    with pytest.raises(ValueError, match=r"sw_sweeps=2, line_sweeps=0 and heat_bath_sweeps=2 need a grid Potts energy.*set them to 0"):
-        RandomizedFlow(3, 3, recipe="ising", sw_sweeps=2, heat_bath_sweeps=2).attach_energy(pairwise)
-    with pytest.raises(ValueError, match=r"sw_sweeps must be an integer ≥ 0, got -1"):
-        RandomizedFlow.from_recipe("image", GridPottsEnergy(leaning_image(), beta=BETA), sw_sweeps=-1)
+    with pytest.raises(ValueError, match=r"finish_round='sw,hb' needs a grid Potts energy.*set finish_round=''"):
+        RandomizedFlow(3, 3, recipe="ising", finish_round="sw,hb").attach_energy(pairwise)
+    with pytest.raises(ValueError, match=r"finish_round: unknown kernel 'gibbs'"):
+        RandomizedFlow.from_recipe("image", GridPottsEnergy(leaning_image(), beta=BETA), finish_round="sw,gibbs")

@@ -41,10 +41,11 @@ def test_import_and_help_load_no_heavy_module():
         "import train\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    assert train.main(['--help']) == 0\n"
-        "light = {'data', 'data.defaults', 'models', 'models.recipes', 'models.flow_settings',  # the defaults the help shows\n"
+        "light = {'data', 'data.defaults', 'models', 'models.flow', 'models.flow.recipes', 'models.flow.settings',  # the help's defaults\n"
+        "         'models.finish', 'models.kernels',  # the finish's cap and the kernels' names: no imports\n"
         "         'run', 'run.config', 'run.errors', 'run.threads'}  # the config the flags set, the threads' policy: no imports\n"
         "heavy = sorted(m for m in set(sys.modules) - light if m.split('.')[0] in\n"
-        "               {'torch', 'lightning', 'numpy', 'PIL', 'data', 'models', 'callbacks', 'energies', 'run', 'figures'})\n"
+        "               {'torch', 'lightning', 'numpy', 'PIL', 'data', 'models', 'callbacks', 'energies', 'run', 'metrics', 'pictures'})\n"
         "print(heavy)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
@@ -90,7 +91,7 @@ def _find(big: np.ndarray, small: np.ndarray, tol: float = 1.5) -> bool:
 
 def test_the_overview_shows_the_image_beside_the_map_at_the_grid_size(tmp_path, argv):
     from data.image_io import load_image
-    from figures.rendering import auto_scale
+    from pictures.rendering import auto_scale
 
     image = write_tiny_image(tmp_path / "8x10.png", 8, 10, colours=((20, 40, 200), (230, 180, 10), (0, 160, 90)))
     assert train.main(argv("--max-size", "5", "--model", "meanfield", "--restarts", "2", image=image, steps=1)) == 0
@@ -198,7 +199,7 @@ def test_other_warnings_still_show():
 
 # -- Fig. 1 only where it means something; uncertainty for every image -----------------------------------
 def test_fig1_rule():
-    from figures.fig1 import fig1_labels
+    from metrics.coherence import fig1_labels
 
     assert fig1_labels(["background", "cat", "lion"], 3) == (0, 1, 2)
     assert fig1_labels(["lion", "Background", "cat"], 3) == (1, 2, 0)

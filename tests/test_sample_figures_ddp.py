@@ -1,6 +1,6 @@
 """The sample figures under DDP: two real processes (gloo on the CPU), each with its own samples, give the
 figures of the union of their samples, as one process fed the union would and as the plain functions of
-energies.sample_stats / figures.uncertainty do; without syncing, a process sees only its own."""
+energies.sample_stats / metrics.uncertainty do; without syncing, a process sees only its own."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from callbacks.evaluation import Evaluation, evaluate, evaluating, noise, share
 from energies import ising_energy
 from energies.exact import exact_inference
 from energies.sample_stats import miller_madow, plugin_entropy, sample_figures, sample_marginals
-from figures.metric import SampleFigures
-from figures.uncertainty import label_changes_from_samples
+from metrics.sample_metrics import SampleFigures
+from metrics.uncertainty import label_changes_from_samples
 
 SIZES = (37, 27)  # uneven: the "cat" state is padded and trimmed across processes
 EVAL_SAMPLES, SEED = 41, 5
@@ -32,7 +32,7 @@ def _union() -> torch.Tensor:
 
 
 def _model():
-    from models.randomized_flow import RandomizedFlow
+    from models.flow.randomized_flow import RandomizedFlow
 
     torch.manual_seed(0)  # the same parameters on every process
     return RandomizedFlow(6, 2, grid=(2, 3), seed=0).attach_energy(_energy())

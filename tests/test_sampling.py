@@ -14,8 +14,8 @@ from conftest import LABELS, REPO, gen, quiet_trainer, write_tiny_image
 from data.energy_datamodule import GivenEnergy
 from energies.exact import exact_inference
 from energies.grid_potts import GridPottsEnergy
-from models.chains import RandomStartChains
-from models.randomized_flow import RandomizedFlow
+from models.baselines.chains import RandomStartChains
+from models.flow.randomized_flow import RandomizedFlow
 
 
 def test_a_crop_is_the_energy_of_its_window():
@@ -60,15 +60,16 @@ def test_training_on_crops_uses_a_window_per_step_and_samples_the_whole_image():
 
 
 def test_heat_bath_chains_from_random_labelings_reach_the_exact_marginals():
-    """The chains ``sample.py --sampler heat-bath`` runs, against enumeration of a 2×3 image (the first sweep
+    """The chains ``sample.py --sampler hb`` runs, against enumeration of a 2×3 image (the first sweep
     alone is the control: it is far from P*)."""
     energy = GridPottsEnergy(torch.randn(2, 3, 3, generator=gen(5)) * 2, beta=1.5)
     exact = exact_inference(energy).marginals
     tv = lambda model: float(0.5 * (model.marginals(20_000, gen(6)) - exact).abs().sum(1).mean())  # noqa: E731
-    assert tv(RandomStartChains(energy, heat_bath_sweeps=30)) < 0.015
-    assert tv(RandomStartChains(energy, sw_sweeps=30, heat_bath_sweeps=0)) < 0.015
-    assert tv(RandomStartChains(energy, heat_bath_sweeps=0, line_sweeps=30)) < 0.015
-    assert tv(RandomStartChains(energy, heat_bath_sweeps=1)) > 0.03
+    assert tv(RandomStartChains(energy, "hb", sweeps=30)) < 0.015
+    assert tv(RandomStartChains(energy, "sw", sweeps=30)) < 0.015
+    assert tv(RandomStartChains(energy, "line", sweeps=30)) < 0.015
+    assert tv(RandomStartChains(energy, "sw,hb", sweeps=15)) < 0.015
+    assert tv(RandomStartChains(energy, "hb", sweeps=1)) > 0.03
 
 
 def _sample(*args: str, cwd) -> subprocess.CompletedProcess:
@@ -100,9 +101,9 @@ def test_sample_py_samples_a_new_image_with_a_trained_model(tmp_path):
     [
         ((), "needs a checkpoint"),
         (("nothing.ckpt",), "not found"),
-        (("--sampler", "heat-bath"), "needs --image"),
-        (("--sampler", "heat-bath", "--image", "cat_lion.png", "--sweeps", "0"), "--sweeps must be an integer ≥ 1"),
-        (("--sampler", "heat-bath", "--image", "cat_lion.png", "--device", "nowhere"), "--device 'nowhere' is not a device"),
+        (("--sampler", "hb"), "needs --image"),
+        (("--sampler", "hb", "--image", "cat_lion.png", "--sweeps", "0"), "--sweeps must be an integer ≥ 1"),
+        (("--sampler", "hb", "--image", "cat_lion.png", "--device", "nowhere"), "--device 'nowhere' is not a device"),
     ],
 )
 def test_sample_py_bad_input_is_one_line(tmp_path, args, message):
@@ -125,17 +126,17 @@ def test_sample_py_never_overwrites_results(tmp_path):
     (tmp_path / "out").mkdir()
     kept = tmp_path / "out" / "summary.json"
     kept.write_text("earlier results")
-    done = _sample("--sampler", "heat-bath", "--sweeps", "1", "--image", "cat_lion.png", "--out", str(tmp_path / "out"), cwd=tmp_path)
+    done = _sample("--sampler", "hb", "--sweeps", "1", "--image", "cat_lion.png", "--out", str(tmp_path / "out"), cwd=tmp_path)
     assert done.returncode == 2 and "already holds files" in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert kept.read_text() == "earlier results"
 
 
 def test_sample_py_runs_chains_without_a_model(tmp_path):
     image = write_tiny_image(tmp_path / "a.png")
-    done = _sample("--sampler", "swendsen-wang", "--sweeps", "3", "--image", str(image), "--labels", LABELS, "--samples", "64",
+    done = _sample("--sampler", "sw", "--sweeps", "3", "--image", str(image), "--labels", LABELS, "--samples", "64",
                    "--out", str(tmp_path / "sw"), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert json.loads((tmp_path / "sw" / "summary.json").read_text())["sampler"] == "swendsen-wang"
+    assert json.loads((tmp_path / "sw" / "summary.json").read_text())["sampler"] == "sw"
 
 
 def test_sample_py_samples_many_images_each_into_its_folder_and_skips_a_bad_one(tmp_path, capsys):
@@ -169,7 +170,7 @@ def test_sample_py_samples_many_images_each_into_its_folder_and_skips_a_bad_one(
 
 def test_a_run_of_an_image_writes_its_map_and_entropy(tmp_path):
     image = write_tiny_image(tmp_path / "a.png")
-    done = _sample("--sampler", "heat-bath", "--sweeps", "3", "--image", str(image), "--labels", LABELS, "--samples", "64",
+    done = _sample("--sampler", "hb", "--sweeps", "3", "--image", str(image), "--labels", LABELS, "--samples", "64",
                    "--out", str(tmp_path / "hb"), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     out = tmp_path / "hb"

@@ -16,7 +16,7 @@ import itertools
 import torch
 
 from energies.grid_potts import GridPottsEnergy
-from models.randomized_flow import RandomizedFlow
+from models.flow.randomized_flow import RandomizedFlow
 
 M = 2
 

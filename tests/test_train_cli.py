@@ -14,7 +14,7 @@ from PIL import Image
 
 import train
 from conftest import tiny_config, write_tiny_image
-from models.recipes import RECIPES
+from models.flow.recipes import RECIPES
 
 
 def _error_line(capsys) -> str:
@@ -291,9 +291,10 @@ WHOLE = [
     (["--ising", "3x8", "--coupling", "nan"], "--coupling must be finite, got nan"),
     (["--end-time", "0"], "--end-time must be positive, got 0.0"),
     (["--omega-variance", "-1"], "--omega-variance must be positive, got -1.0"),
-    (["--sw-sweeps", "-1"], "--sw-sweeps must be an integer ≥ 0, got -1"),
-    (["--finish", "0"], "--finish must be 'auto' or a number of rounds ≥ 1, got '0'"),
-    (["--finish", "often"], "--finish must be 'auto' or a number of rounds ≥ 1, got 'often'"),
+    (["--finish", "0"], "--finish must be 'auto', a number of rounds ≥ 1, a schedule such as 'sw,line,hb', 'ROUNDS:SCHEDULE' or "
+     "'none', got '0'"),
+    (["--finish", "often"], "--finish: unknown kernel 'often' in 'often' (kernels: sw, line, hb; e.g. 'sw,line,hb')"),
+    (["--finish", "2:sw,gibbs"], "--finish: unknown kernel 'gibbs' in 'sw,gibbs' (kernels: sw, line, hb; e.g. 'sw,line,hb')"),
     (["--finish-cap", "0"], "--finish-cap must be an integer ≥ 1, got 0"),
     (["--unary", "probs.npy", "--contrast", "0.1"],
      "--contrast needs --image: with --unary alone there is no image to take the edge weights from"),
@@ -302,8 +303,8 @@ WHOLE = [
     (["--unary-key", "a"], "--unary-key applies to --unary only"),
     (["--contrast-floor", "0.2"], "--contrast-floor applies to --contrast only"),
     (["--ising", "3x8", "--recipe", "image", "--coupling", "-1"],
-     f"--sw-sweeps {RECIPES['image'].settings.sw_sweeps}: Swendsen–Wang needs edge weights ≥ 0 (a ferromagnetic Potts "
-     "model); set --sw-sweeps 0"),
+     "--finish: finish kernel 'sw': Swendsen–Wang needs edge weights ≥ 0 (a ferromagnetic Potts model); drop 'sw' from the "
+     "finish"),
 ]
 
 
@@ -323,7 +324,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys, flags, match):
 
 
 def test_a_failure_during_training_is_a_bug_with_its_traceback_not_bad_input(argv, monkeypatch):
-    from models.randomized_flow import RandomizedFlow
+    from models.flow.randomized_flow import RandomizedFlow
 
     def broken(self, batch, batch_idx):
         raise ValueError("a bug inside training")

@@ -234,7 +234,7 @@ def test_logits_in_an_npz_with_the_image_and_contrast_train(tmp_path):
 
 def test_sample_py_runs_chains_on_an_array_without_a_model(tmp_path, capsys):
     np.save(tmp_path / "p.npy", _probabilities())
-    assert sample.main(["--sampler", "swendsen-wang", "--sweeps", "2", "--unary", str(tmp_path / "p.npy"), "--samples", "64",
+    assert sample.main(["--sampler", "sw", "--sweeps", "2", "--unary", str(tmp_path / "p.npy"), "--samples", "64",
                         "--out", str(tmp_path / "sw")]) == 0
     assert json.loads((tmp_path / "sw" / "summary.json").read_text())["image_size"] == [H, W]
     capsys.readouterr()
@@ -243,7 +243,7 @@ def test_sample_py_runs_chains_on_an_array_without_a_model(tmp_path, capsys):
            (["--unary-key", "x", "--image", "cat_lion.png"], "--unary-key applies to --unary only"),
            (["--unary", str(tmp_path / "missing.npy")], "unary file not found")]
     for args, message in bad:
-        assert sample.main(["--sampler", "heat-bath", *args, "--out", str(tmp_path / "bad")]) == 2
+        assert sample.main(["--sampler", "hb", *args, "--out", str(tmp_path / "bad")]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0], err
         assert not (tmp_path / "bad").exists()

@@ -1,4 +1,4 @@
-"""The VAN baseline (models/van.py): exact normalisation, exact sampling, causal masks, training, contract."""
+"""The VAN baseline (models/baselines/van.py): exact normalisation, exact sampling, causal masks, training, contract."""
 
 import itertools
 import math
@@ -12,7 +12,7 @@ from data import IsingDataModule
 from energies import GridPottsEnergy
 from energies.exact import exact_inference
 from models import MeanField
-from models.van import VAN, MaskedConv2d, raster_mask
+from models.baselines.van import VAN, MaskedConv2d, raster_mask
 
 
 def all_states(n: int, c: int) -> torch.Tensor:

@@ -10,7 +10,7 @@ from torchmetrics.utilities import dim_zero_cat
 
 from energies.exact import ExactResult
 from energies.sample_stats import figures_with_energy, sample_marginals
-from figures.uncertainty import label_changes_from_samples
+from metrics.uncertainty import label_changes_from_samples
 
 
 class SampleFigures(Metric):

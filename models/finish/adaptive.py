@@ -1,8 +1,8 @@
 """A finish that sweeps until the convergence check passes (or a fixed number of rounds).
 
-A *round* is one :class:`~models.finish.Finish` (the recipe's Swendsen–Wang, line and heat-bath sweeps). With
+A *round* is one :class:`~models.finish.schedule.Finish` (the recipe's schedule of kernels, e.g. ``sw,line,hb``). With
 ``rounds=None`` (``--finish auto``) the samples get one round, then the state after ``t`` rounds is compared with the
-state after ``2t`` (:func:`models.convergence.drift_check`) and ``t`` doubles until the check passes or ``cap`` rounds are
+state after ``2t`` (:func:`models.finish.convergence.drift_check`) and ``t`` doubles until the check passes or ``cap`` rounds are
 spent. Comparing ``t`` with ``2t`` rounds, not with ``t + 1``, keeps a slow mode visible: what the samples still lack
 after ``t`` rounds is mostly made up by ``2t``. Every round leaves P* invariant, so however many run, the samples can only
 come closer to P*; the samples returned are the last state (the one after the check's own rounds).
@@ -18,10 +18,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from models.convergence import ConvergenceCheck, check_with
-from models.finish import Finish
+from models.finish import DEFAULT_CAP
+from models.finish.convergence import ConvergenceCheck, check_with
+from models.finish.schedule import Finish
 from models.last_draw import LastDraw
-from models.recipes import DEFAULT_CAP
 
 
 @dataclass(frozen=True)
@@ -71,11 +71,11 @@ class AdaptiveFinish:
         return self.rounds is None
 
     def schedule(self) -> list[str]:
-        """One round's sweeps (see :meth:`models.finish.Finish.schedule`)."""
+        """One round's sweeps (see :meth:`models.finish.schedule.Finish.schedule`)."""
         return self.round.schedule()
 
-    def ends_with_heat_bath(self) -> bool:
-        return self.round.ends_with_heat_bath()
+    def ends_with_draw(self) -> bool:
+        return self.round.ends_with_draw()
 
     def run(self, labels: Tensor, generator: torch.Generator | None = None, rounds: int | None = None,
             cap: int | None = None) -> tuple[Tensor, FinishReport]:
@@ -109,7 +109,7 @@ class AdaptiveFinish:
 
     def as_draw(self, labels: Tensor, generator: torch.Generator | None = None, rounds: int | None = None) -> LastDraw:
         """The finished labelings with the law of their last heat-bath sweep (the entropy bound's components,
-        :meth:`models.finish.Finish.as_draw`); an automatic finish runs one more round for it. ``rounds``: as in :meth:`run`."""
+        :meth:`models.finish.schedule.Finish.as_draw`); an automatic finish runs one more round for it. ``rounds``: as in :meth:`run`."""
         rounds = rounds if rounds is not None else self.rounds
         if rounds is not None:  # the fixed rounds, the last one as the draw
             for _ in range(rounds - 1):

@@ -28,8 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from models.flow_settings import FlowSettings
-from models.omega_dense import _inverse_softplus
+from models.flow.settings import FlowSettings
+from models.flow.omega_dense import _inverse_softplus
 
 
 def flow_start(n: int, c: int, settings: FlowSettings, generator: torch.Generator | None = None) -> nn.Module:

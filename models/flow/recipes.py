@@ -1,6 +1,6 @@
 """Named training recipes of the randomized flow: the one place their settings live.
 
-Each recipe is complete: every setting of the flow (a :class:`~models.flow_settings.FlowSettings`, so nothing
+Each recipe is complete: every setting of the flow (a :class:`~models.flow.settings.FlowSettings`, so nothing
 depends on a default), how ``S0`` starts, and how long it trains. ``train.py`` and the benchmarks build models
 with ``RandomizedFlow.from_recipe(name, energy, **overrides)``; overrides replace single settings. This module
 imports neither torch nor the model (the command line reads it for its help text).
@@ -29,24 +29,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from models.flow_settings import FlowSettings
-
-DEFAULT_CAP = 64  # rounds an automatic finish runs at most (models/adaptive_finish.py)
+from models.finish import DEFAULT_CAP
+from models.flow.settings import FlowSettings
 
 _ISING = FlowSettings(
     omega="dense", kernel_size=3, periodic=False, samples_per_step=512, lr=1e-2, lr_schedule="cosine", schedule_steps=4000, lr_final=0.05,
     step_size=0.1, end_time=1.0, omega_mean=1 / 20, omega_variance=0.1, omega_eps=1e-3, symmetric=True, nonnegative=True,
     rounding="draw", score_function=True, leave_one_out=False, init_std=1.0, s0_noise=0.5, noise_rank=0,
     noise_rank_init=0.1, anneal_fraction=0.375, tie_labels=False, learn_offset_mean=False, offset_lr_factor=0.1, omega_lr_factor=1.0,
-    omega_noise="entry", offset="global", stationary=False, crop=0, permute_labels=False, sw_sweeps=0, line_sweeps=0,
-    heat_bath_sweeps=0, finish_rounds=1, finish_cap=DEFAULT_CAP,
+    omega_noise="entry", offset="global", stationary=False, crop=0, permute_labels=False, finish_round="",
+    finish_rounds=1, finish_cap=DEFAULT_CAP,
 )
 # starts where mean field ends: S0 = its solution, mixed over the label permutations (its mirror images), a tiny Ω draw
 # that stays (trained, Ω's 65k means drift under the noisy gradient: +0.7 nats at L = 16, β_c after 70 Adam steps), no
 # annealing; 1 heat-bath sweep finishes each sample (its law is the semi-implicit bound's component: L = 16, β_c 4.65 → 1.8)
 _ISING_MEANFIELD = _ISING.replace(
     omega_mean=0.0, omega_variance=1e-6, omega_lr_factor=0.0, s0_noise=0.01, anneal_fraction=0.0, permute_labels=True,
-    lr=1e-3, samples_per_step=128, heat_bath_sweeps=1,
+    lr=1e-3, samples_per_step=128, finish_round="hb",
 )
 _PAPER = _ISING.replace(
     rounding="argmax", score_function=False, init_std=0.1, s0_noise=0.0, lr=5e-3, lr_schedule="constant", schedule_steps=5000,
@@ -59,8 +58,8 @@ _IMAGE = _ISING.replace(
     # soft's one-pixel halos need their domain walls moved: pixel TV over all pixels 0.004–0.005 with 1 SW + 1 line + 1
     # heat-bath sweep, 0.008–0.018 with 1 SW + 4 heat-bath sweeps (the default until 2026-12), which cost ~25 % more; the
     # last heat-bath sweep gives the entropy bound its law (models/last_draw.py)
-    sw_sweeps=1, line_sweeps=1, heat_bath_sweeps=1,
-    # rounds of those sweeps until the convergence check passes (models/adaptive_finish.py): one fixed round missed P*'s
+    finish_round="sw,line,hb",
+    # rounds of that schedule until the convergence check passes (models/finish/adaptive.py): one fixed round missed P*'s
     # odds on images it was not chosen on (benchmarks/exact_suite.py)
     finish_rounds=0,
     # larger images train on 128² crops (a scale and an offset factor per pixel, trained while its pixel is in the crop)
@@ -83,7 +82,7 @@ class Recipe:
         settings: every setting of the flow.
         start: ``"data"`` (S0 logits = ``−unary`` of the energy: the data term's pixelwise posterior),
             ``"random"`` (the recipe's random logits) or ``"mean-field"`` (a mean-field solution's log marginals,
-            ``models.mean_field.mean_field_solution``).
+            ``models.baselines.mean_field.mean_field_solution``).
     """
 
     name: str

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import torch
 
 from energies.base import Energy
-from models.flow_entropy import log_component_probs
+from models.flow.entropy import log_component_probs
 
 
 @dataclass

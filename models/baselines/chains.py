@@ -1,7 +1,7 @@
 """Markov chains from uniform random labelings: the samplers a user would pick instead of the flow.
 
-:class:`RandomStartChains` runs ``m`` independent chains of Swendsen–Wang sweeps with the data term and/or
-line or heat-bath sweeps (the flow's finish, :class:`models.finish.Finish`) from uniform random labelings. It has
+:class:`RandomStartChains` runs ``m`` independent chains of a schedule of the finish's kernels (``sw``, ``line``,
+``hb``; :class:`models.finish.schedule.Finish`) from uniform random labelings. It has
 the model contract of the flow (``sample``, ``marginals``, ``last_draw``), so ``sample.py --sampler`` and the
 run summary treat it like a trained model; it learns nothing.
 """
@@ -13,7 +13,7 @@ from torch import Tensor
 
 from energies.grid_potts import GridPottsEnergy
 from models.energy_model import EnergyModel
-from models.finish import Finish
+from models.finish.schedule import Finish
 from models.last_draw import LastDraw
 
 #: the largest ``(samples, n)`` block of labelings swept at once (see ``RandomizedFlow.chunk``)
@@ -21,18 +21,24 @@ CHUNK_NODES = 2**23
 
 
 class RandomStartChains(EnergyModel):
-    """``m`` chains of ``sw_sweeps`` Swendsen–Wang, ``line_sweeps`` line and ``heat_bath_sweeps`` heat-bath sweeps
-    (interleaved, a heat-bath sweep last) from uniform random labelings of ``energy``.
+    """``m`` chains of ``schedule`` (kernel names in the order they run, e.g. ``"line"`` or ``"sw,hb"``; see
+    :class:`~models.finish.schedule.Finish`) from uniform random labelings of ``energy``.
+
+    Args:
+        energy: the grid Potts energy.
+        schedule: the sweeps, e.g. ``"hb"`` or ``["line"] * 60``.
+        sweeps: repeat ``schedule`` this many times (≥ 1).
 
     Raises:
-        ValueError, TypeError: as :class:`~models.finish.Finish` (another energy, negative counts), or no sweeps.
+        ValueError, TypeError: as :class:`~models.finish.schedule.Finish` (another energy, an unknown kernel), or no sweeps.
     """
 
-    def __init__(self, energy: GridPottsEnergy, sw_sweeps: int = 0, heat_bath_sweeps: int = 100, line_sweeps: int = 0) -> None:
+    def __init__(self, energy: GridPottsEnergy, schedule="hb", sweeps: int = 100) -> None:
         super().__init__(energy.n, energy.c)
-        if not (sw_sweeps or heat_bath_sweeps or line_sweeps):
+        one = Finish(energy, schedule)
+        if not one.schedule() or isinstance(sweeps, bool) or int(sweeps) != sweeps or sweeps < 1:
             raise ValueError("sweeps must be ≥ 1: a chain without sweeps is a uniform random labeling")
-        self.finish = Finish(energy, sw_sweeps, heat_bath_sweeps, line_sweeps=line_sweeps)
+        self.finish = Finish(energy, one.schedule() * int(sweeps))
         self.attach_energy(energy)
 
     def chunks(self, m: int, generator: torch.Generator | None = None):
@@ -53,7 +59,7 @@ class RandomStartChains(EnergyModel):
         return total / m
 
     def last_draw_missing(self) -> str | None:
-        return None if self.finish.ends_with_heat_bath() else "the chains' last sweep is no heat-bath one, so its law is not a product"
+        return None if self.finish.ends_with_draw() else "the chains' last sweep is no heat-bath one, so its law is not a product"
 
     def last_draw(self, m: int, generator: torch.Generator | None = None) -> LastDraw:
         start = torch.randint(0, self.c, (m, self.n), generator=generator, device=self.energy.unary.device)

@@ -1,4 +1,4 @@
-"""Line heat bath for the grid Potts energy: whole rows, then whole columns, each drawn exactly given the rest.
+"""Line heat bath for the grid Potts energy (kernel ``line``): whole rows, then whole columns, each drawn exactly given the rest.
 
 On a 4-neighbour grid the rows of one parity (0, 2, 4, … or 1, 3, …) are conditionally independent given
 the others, and each is a chain: its pixels interact along the row only, and the rows above and below enter as
@@ -17,9 +17,10 @@ import torch
 from torch import Tensor
 
 from energies.grid_potts import GridPottsEnergy
+from models.kernels.base import Kernel
 
 
-class LineGibbs:
+class LineGibbs(Kernel):
     """Line heat-bath sweeps of labelings ``(chains, H, W)`` targeting ``P* ∝ exp(−E)`` of an open-grid
     :class:`GridPottsEnergy`.
 
@@ -27,12 +28,12 @@ class LineGibbs:
         TypeError: for another energy.  ValueError: for a periodic grid (its lines are cycles, not chains).
     """
 
+    name, title = "line", "line heat bath"
+
     def __init__(self, energy: GridPottsEnergy) -> None:
-        if not isinstance(energy, GridPottsEnergy):
-            raise TypeError(f"line heat bath needs a GridPottsEnergy, got {type(energy).__name__}")
+        super().__init__(energy)
         if energy.periodic:
             raise ValueError("line heat bath needs an open grid (a torus's lines are cycles)")
-        self.energy = energy
         unary, w_h, w_v = energy.unary.detach(), energy.weights_h.detach(), energy.weights_v.detach()
         # per direction, with the labels held (K, L, chains), lines along dim 1: the unary (K, L, c), the weights
         # along the lines (K−1, L) and across them (K, L−1)

@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from models.assignment_flow import ApplyOmega
-from models.omega_dense import _inverse_softplus, check_variance
+from models.flow.assignment_flow import ApplyOmega
+from models.flow.omega_dense import _inverse_softplus, check_variance
 
 
 def symmetrize_kernel(weight: Tensor) -> Tensor:
@@ -80,7 +80,7 @@ class ConvOmega(nn.Module):
     """Distribution over convolutional ``Ω``: kernel weights ``~ N(mean, std²)`` per sample.
 
     It checks only what it needs to be well-formed on its own; the flow's settings are checked together by
-    :class:`models.flow_settings.FlowSettings` before it is built.
+    :class:`models.flow.settings.FlowSettings` before it is built.
 
     Args:
         c: number of labels (channels).
@@ -141,7 +141,7 @@ class ConvOmega(nn.Module):
 
     @property
     def layout(self) -> str:
-        """The layout its draws apply to (:data:`models.assignment_flow.LAYOUTS`): ``S (c, n, m)`` for the depthwise
+        """The layout its draws apply to (:data:`models.flow.assignment_flow.LAYOUTS`): ``S (c, n, m)`` for the depthwise
         path of ``noise="role"``, ``(m, c, n)`` for the grouped ``c → c`` convolution."""
         return "cnm" if self.noise == "role" else "mcn"
 

@@ -22,7 +22,7 @@ Uncertain pixels: largest marginal below :data:`UNCERTAIN` in the pooled ``x`` a
 sign-flip null.
 
 A drift test sees only what its sweeps move: a mode that ``K`` does not reach in those sweeps passes. The adaptive
-finish (:mod:`models.adaptive_finish`) therefore compares the state after ``t`` rounds with the state after ``2t``.
+finish (:mod:`models.finish.adaptive`) therefore compares the state after ``t`` rounds with the state after ``2t``.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ import torch
 from torch import Tensor
 
 from energies.grid_potts import GridPottsEnergy
-from models.finish import Finish, find_clusters
+from models.finish.schedule import Finish
+from models.kernels.swendsen_wang import find_clusters
 
 ALPHA = 0.01  # false alarms on exact samples: at most this often (benchmarks/exact_suite.py measures it)
 FLIPS = 999  # random sign flips that make the null distribution
@@ -233,16 +234,16 @@ def check_with(kernel, energy: GridPottsEnergy, labels: Tensor, rounds: int, gen
 
 
 def check_kernel(model) -> Finish | None:
-    """The round of sweeps that checks ``model``'s samples: its own finish's round (the flow, the chains), else one
-    Swendsen–Wang, one line (open grids) and one heat-bath sweep (tori with even sides); ``None`` where no kernel
-    applies (an energy that is no ferromagnetic grid Potts energy)."""
+    """The round of sweeps that checks ``model``'s samples: one sweep of each kernel its own finish runs (the flow, the
+    chains), else one Swendsen–Wang, one line (open grids) and one heat-bath sweep (tori with even sides); ``None``
+    where no kernel applies (an energy that is no ferromagnetic grid Potts energy)."""
     finisher = model.finisher() if hasattr(model, "finisher") else getattr(model, "finish", None)
-    if finisher is not None:  # one sweep of each kind it runs
+    if finisher is not None:
         own = getattr(finisher, "round", finisher)
-        return Finish(own.energy, min(own.sw_sweeps, 1), min(own.heat_bath_sweeps, 1), line_sweeps=min(own.line_sweeps, 1))
+        return Finish(own.energy, tuple(dict.fromkeys(own.schedule())))
     energy = getattr(model, "energy", None)
     if not isinstance(energy, GridPottsEnergy) or (energy.weights_h < 0).any() or (energy.weights_v < 0).any():
         return None
     H, W = energy.grid
-    heat_bath = int(not energy.periodic or (H % 2 == 0 and W % 2 == 0))
-    return Finish(energy, 1, heat_bath, line_sweeps=int(not energy.periodic))
+    names = ["sw"] + ["line"] * (not energy.periodic) + ["hb"] * (not energy.periodic or (H % 2 == 0 and W % 2 == 0))
+    return Finish(energy, names)

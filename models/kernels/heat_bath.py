@@ -1,4 +1,4 @@
-"""Checkerboard Gibbs sampler for the grid Potts energy: the MCMC baseline of the benchmarks.
+"""Checkerboard heat bath (Gibbs) for the grid Potts energy (kernel ``hb``): the finish's last sweep and a baseline chain.
 
 On a 4-neighbour grid the pixels of one checkerboard colour are conditionally independent given the
 other colour, so each half-sweep resamples half of all pixels of all chains in one vectorised step. A torus
@@ -11,18 +11,23 @@ import torch
 from torch import Tensor
 
 from energies.grid_potts import GridPottsEnergy
+from models.kernels.base import Kernel
 
 
-class CheckerboardGibbs:
-    """Parallel Gibbs chains ``(chains, H, W)`` targeting ``P* ∝ exp(-E)`` of a :class:`GridPottsEnergy`."""
+class CheckerboardGibbs(Kernel):
+    """Parallel Gibbs chains ``(chains, H, W)`` targeting ``P* ∝ exp(-E)`` of a :class:`GridPottsEnergy`.
+
+    Raises:
+        TypeError: for another energy.  ValueError: a torus with an odd side (it has no two colours).
+    """
+
+    name, title, has_draw_law = "hb", "heat bath", True
 
     def __init__(self, energy: GridPottsEnergy) -> None:
-        if not isinstance(energy, GridPottsEnergy):
-            raise TypeError(f"checkerboard Gibbs needs a GridPottsEnergy, got {type(energy).__name__}")
+        super().__init__(energy)
         H, W = energy.grid
         if energy.periodic and (H % 2 or W % 2):
-            raise ValueError(f"checkerboard Gibbs on a torus needs an even number of rows and columns (two colours), got {H}×{W}")
-        self.energy = energy
+            raise ValueError(f"heat bath on a torus needs an even number of rows and columns (two colours), got {H}×{W}")
         dev = energy.unary.device
         rows, cols = torch.meshgrid(torch.arange(H, device=dev), torch.arange(W, device=dev), indexing="ij")
         self.colours = [(rows + cols) % 2 == parity for parity in (0, 1)]

@@ -1,9 +1,9 @@
 """The figures of a model that hold at any size: each is exact, a bound, or absent (README, "Reading the figures").
 
-* ``kl_upper`` / ``free_energy_upper`` / ``entropy_lower``: the semi-implicit bound (:mod:`models.kl_bound`)
+* ``kl_upper`` / ``free_energy_upper`` / ``entropy_lower``: the semi-implicit bound (:mod:`models.flow.kl_bound`)
   from the law of the model's last draw, plus / minus two standard errors. ``kl_upper`` needs the exact
   ``log Z*``; the free-energy bound does not.
-* ``kl_lower``: Donsker–Varadhan from exact ``log Z`` at other weights (:mod:`figures.kl_lower`), minus two
+* ``kl_lower``: Donsker–Varadhan from exact ``log Z`` at other weights (:mod:`metrics.kl_lower`), minus two
   standard errors and never below 0.
 * ``bound_gap``: ``B_1 − B_M``, what the ``M − 1`` fresh components added to the bound; it is at most ``log M``,
   and near ``log M`` the bound is limited by ``M`` rather than by the model.
@@ -18,9 +18,9 @@ import torch
 from torch import Tensor
 
 from energies.sample_stats import sample_marginals
-from figures.kl_lower import DonskerVaradhan
-from figures.uncertainty import pixel_entropy
-from models.kl_bound import kl_upper_bound
+from metrics.kl_lower import DonskerVaradhan
+from metrics.uncertainty import pixel_entropy
+from models.flow.kl_bound import kl_upper_bound
 
 COMPONENTS = 32  # M of the semi-implicit bound
 GROUPS = 8  # independent groups of samples (its standard error)

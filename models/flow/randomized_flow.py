@@ -13,7 +13,7 @@ samples, reparameterized), the entropy by eqs. (22)–(23). Under ``"draw"`` the
 ``S(T)`` through a discrete draw, so a score-function (REINFORCE) term with a leave-one-out baseline
 carries the gradient of that draw.
 
-The settings (:class:`models.flow_settings.FlowSettings`) come from a named recipe (:mod:`models.recipes`:
+The settings (:class:`models.flow.settings.FlowSettings`) come from a named recipe (:mod:`models.flow.recipes`:
 ``image``, ``ising``, ``paper``, …); explicit constructor arguments override single settings.
 """
 
@@ -28,19 +28,19 @@ from torch import Tensor
 
 from energies.base import label_symmetric
 from energies.grid_potts import GridPottsEnergy
-from models.assignment_flow import AssignmentFlow
+from models.baselines.mean_field import mean_field_solution
 from models.energy_model import EnergyModel
-from models.adaptive_finish import AdaptiveFinish, FinishReport
-from models.finish import Finish
-from models.convergence import LEAST_SAMPLES
+from models.finish.adaptive import AdaptiveFinish, FinishReport
+from models.finish.convergence import LEAST_SAMPLES
+from models.finish.schedule import Finish
+from models.flow.assignment_flow import AssignmentFlow
+from models.flow.entropy import log_component_probs, log_mixture_prob
+from models.flow.omega_conv import ConvOmega
+from models.flow.omega_dense import DenseOmega
+from models.flow.recipes import Recipe, check_start
+from models.flow.recipes import recipe as find_recipe
+from models.flow.start import flow_start
 from models.last_draw import LastDraw
-from models.mean_field import mean_field_solution
-from models.flow_entropy import log_component_probs, log_mixture_prob
-from models.flow_start import flow_start
-from models.omega_conv import ConvOmega
-from models.omega_dense import DenseOmega
-from models.recipes import Recipe, check_start
-from models.recipes import recipe as find_recipe
 
 
 #: the largest ``(samples, n, c)`` tensor that sampling makes at once (32 MiB of float32): see ``RandomizedFlow.chunk``
@@ -79,10 +79,10 @@ class RandomizedFlow(EnergyModel):
     Args:
         n: number of nodes.  c: number of labels.
         grid: ``(H, W)`` of an image graph (needed by ``omega="conv"``).
-        recipe: a name in :data:`models.recipes.RECIPES` or :data:`~models.recipes.ALIASES` (default ``"ising"``,
+        recipe: a name in :data:`models.flow.recipes.RECIPES` or :data:`~models.flow.recipes.ALIASES` (default ``"ising"``,
             the dense-Ω recipe for small graphs); it gives every setting.
         seed: seeds the initial ``S0`` logits.
-        **settings: fields of :class:`~models.flow_settings.FlowSettings` (each documented there) that override
+        **settings: fields of :class:`~models.flow.settings.FlowSettings` (each documented there) that override
             the recipe's; ``None`` keeps the recipe's value.
 
     Raises:
@@ -104,6 +104,7 @@ class RandomizedFlow(EnergyModel):
         **settings,
     ) -> None:
         super().__init__(n, c)
+        settings = legacy_settings(settings)
         chosen = find_recipe(recipe)  # an alias saved in an old checkpoint becomes the recipe's name
         flow_settings = chosen.settings.replace(**settings)  # an unknown setting is a TypeError, as in a signature
         grid = None if grid is None else (int(grid[0]), int(grid[1]))
@@ -131,7 +132,7 @@ class RandomizedFlow(EnergyModel):
         """The model ``recipe`` trains on ``energy`` (its ``n, c, grid``): what ``train.py`` and the benchmarks train.
 
         Args:
-            recipe: a name in :data:`models.recipes.RECIPES` (or an alias), or one of its recipes.
+            recipe: a name in :data:`models.flow.recipes.RECIPES` (or an alias), or one of its recipes.
             energy: the energy; a periodic one (a torus) gives the conv Ω ``periodic=True`` and the finish no line
                 sweeps unless overridden, and one with a field turns a recipe's ``permute_labels`` off unless overridden.
             seed: seeds the initial ``S0`` logits.
@@ -146,8 +147,9 @@ class RandomizedFlow(EnergyModel):
         chosen = find_recipe(recipe) if isinstance(recipe, str) else recipe
         start = check_start(start or chosen.start)
         overrides.setdefault("periodic", bool(getattr(energy, "periodic", False)))  # Ω follows the energy's topology
-        if getattr(energy, "periodic", False) and overrides.get("line_sweeps") is None:
-            overrides["line_sweeps"] = 0  # a torus's lines are cycles: its finish has no line sweeps unless asked
+        if getattr(energy, "periodic", False) and overrides.get("finish_round") is None:
+            # a torus's lines are cycles: its finish has no line sweeps unless asked
+            overrides["finish_round"] = ",".join(k for k in chosen.settings.finish_round.split(",") if k != "line")
         if chosen.settings.permute_labels:  # the recipe's relabelling, where the energy allows it (no field)
             overrides.setdefault("permute_labels", label_symmetric(energy))
         settings = chosen.settings.replace(**overrides)
@@ -179,18 +181,19 @@ class RandomizedFlow(EnergyModel):
         return super().attach_energy(energy)
 
     def _has_finish(self) -> bool:
-        hp = self.hparams
-        return bool(hp.sw_sweeps or hp.line_sweeps or hp.heat_bath_sweeps)
+        return bool(self.hparams.finish_round)
 
     def _build_finish(self, energy) -> AdaptiveFinish | None:
         hp = self.hparams
         if not self._has_finish():
             return None
         if not isinstance(energy, GridPottsEnergy):
-            raise ValueError(f"sw_sweeps={hp.sw_sweeps}, line_sweeps={hp.line_sweeps} and heat_bath_sweeps={hp.heat_bath_sweeps} "
-                             f"need a grid Potts energy, got {type(energy).__name__}; set them to 0")
-        # its own checks: edge weights ≥ 0, a torus with even sides for heat bath, an open grid for line sweeps
-        one_round = Finish(energy, hp.sw_sweeps, hp.heat_bath_sweeps, line_sweeps=hp.line_sweeps)
+            raise ValueError(f"finish_round={hp.finish_round!r} needs a grid Potts energy, got {type(energy).__name__}; "
+                             "set finish_round=''")
+        try:  # the kernels' own checks: edge weights ≥ 0, a torus with even sides for heat bath, an open grid for line sweeps
+            one_round = Finish(energy, hp.finish_round)
+        except ValueError as err:
+            raise ValueError(f"finish_round: {err}") from None
         return AdaptiveFinish(one_round, hp.finish_rounds or None, hp.finish_cap)
 
     def finisher(self) -> AdaptiveFinish | None:
@@ -313,7 +316,7 @@ class RandomizedFlow(EnergyModel):
     def sample(self, m: int, generator: torch.Generator | None = None, finish: bool = True) -> Tensor:
         """``m`` integer labelings ``(m, n)``: a flow run to ``T`` per sample, then ``rounding``
         (``"draw"``: an independent label per node from ``S(T)``; ``"argmax"``: the argmax per node), then the
-        finish's rounds of sweeps (``sw_sweeps``, ``line_sweeps``, ``heat_bath_sweeps``; ``finish_rounds``, automatic
+        finish's rounds of sweeps (``finish_round``; ``finish_rounds``, automatic
         when 0; ``finish=False``: the flow alone). :meth:`finish_report` says what the finish did."""
         return torch.cat(list(self.sample_chunks(m, generator, finish)))
 
@@ -325,7 +328,7 @@ class RandomizedFlow(EnergyModel):
         """Why the model's samples have no :class:`~models.last_draw.LastDraw` (``None`` when they have one)."""
         finisher = self.finisher()
         if finisher is not None:
-            return None if finisher.ends_with_heat_bath() else "the finish's last sweep is no heat-bath one, so its law is not a product"
+            return None if finisher.ends_with_draw() else "the finish's last sweep is no heat-bath one, so its law is not a product"
         if self.hparams.rounding == "argmax":
             return "argmax rounding with no heat-bath sweep after it: each component is one labeling, so a bound credits at most log M nats"
         return None
@@ -518,3 +521,21 @@ def cosine_factor(total: int, final: float):
         return final + (1 - final) * 0.5 * (1 + math.cos(math.pi * t))
 
     return factor
+
+
+#: per-kernel sweep counts of checkpoints saved before the finish became a schedule of named kernels
+LEGACY_COUNTS = (("sw_sweeps", "sw"), ("line_sweeps", "line"), ("heat_bath_sweeps", "hb"))
+
+
+def legacy_settings(settings: dict) -> dict:
+    """``settings`` with the per-kernel counts of an old checkpoint (``sw_sweeps``, ``line_sweeps``,
+    ``heat_bath_sweeps``) as the ``finish_round`` they ran: rounds of one sweep of each kind, a kind with fewer sweeps
+    in the last rounds only (so a heat-bath sweep, when any, came last)."""
+    if not any(old in settings for old, _ in LEGACY_COUNTS):
+        return settings
+    settings = dict(settings)
+    counts = [(name, int(settings.pop(old, 0) or 0)) for old, name in LEGACY_COUNTS]
+    if settings.get("finish_round") is None:
+        rounds = max(count for _, count in counts)
+        settings["finish_round"] = ",".join(name for k in range(rounds) for name, count in counts if k >= rounds - count)
+    return settings

@@ -1,7 +1,7 @@
 """The randomized flow's settings as one frozen, typed value, checked once when it is made.
 
-Every setting of :class:`models.randomized_flow.RandomizedFlow` but ``n, c, grid, seed`` is a field here;
-the named recipes of :mod:`models.recipes` are instances. Nothing here imports torch: the command line
+Every setting of :class:`models.flow.randomized_flow.RandomizedFlow` but ``n, c, grid, seed`` is a field here;
+the named recipes of :mod:`models.flow.recipes` are instances. Nothing here imports torch: the command line
 reads the recipes to build its help text.
 """
 
@@ -10,6 +10,8 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Literal, get_args, get_origin
+
+from models.kernels import parse_schedule
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ class FlowSettings:
     offset: Literal["global", "region"]
     """The tied label offset drawn once per sample (``"global"``) or once per uncertain region of the start logits (``"region"``)."""
     stationary: bool
-    """The label-tied start's scale and offset factor are shared by every node (``models/flow_start.py``): nothing learned
+    """The label-tied start's scale and offset factor are shared by every node (``models/flow/start.py``): nothing learned
     belongs to a pixel, so the model trains on crops and samples other images (``sample.py``)."""
     crop: int
     """Train on a random ``crop × crop`` window of the image per step (its own energy: the data term and edges inside it);
@@ -88,17 +90,13 @@ class FlowSettings:
     permute_labels: bool
     """Permute each sample's start labels uniformly at random (``FreeStart``): symmetric modes get equal weight. Needs an
     energy that every relabelling leaves unchanged (Ising, Potts without a field)."""
-    sw_sweeps: int
-    """Swendsen–Wang sweeps with the data term after each sample's flow and rounding (``models/finish.py``; 0: none)."""
-    line_sweeps: int
-    """Line heat-bath sweeps after them: every row, then every column, drawn exactly given the rest (``models/line_gibbs.py``;
-    open grids; 0: none)."""
-    heat_bath_sweeps: int
-    """Heat-bath checkerboard sweeps after them (0: none). Each kind leaves P* invariant: they can only bring samples closer
-    to it."""
+    finish_round: str
+    """The finish's round: registered kernel names in the order they run after each sample's flow and rounding, e.g.
+    ``"sw,line,hb"`` (``models/kernels/``: Swendsen–Wang with the data term, line heat bath, heat bath; a name may
+    repeat; ``""``: no finish). Each kernel leaves P* invariant: the sweeps can only bring samples closer to it."""
     finish_rounds: int
-    """Rounds of those sweeps (``models/adaptive_finish.py``); 0: automatic, rounds until the convergence check passes
-    (``models/convergence.py``), at most ``finish_cap``."""
+    """Rounds of ``finish_round`` (``models/finish/adaptive.py``); 0: automatic, rounds until the convergence check passes
+    (``models/finish/convergence.py``), at most ``finish_cap``."""
     finish_cap: int
     """Rounds an automatic finish runs at most (≥ 1); reaching it is reported with a one-line message."""
 
@@ -120,7 +118,12 @@ class FlowSettings:
             raise ValueError(f"schedule_steps must be ≥ 1, got {self.schedule_steps}")
         if not 0 <= self.anneal_fraction <= 1:
             raise ValueError(f"anneal_fraction must be in [0, 1], got {self.anneal_fraction}")
-        for name in ("sw_sweeps", "line_sweeps", "heat_bath_sweeps", "crop", "finish_rounds"):
+        schedule = self.finish_round if isinstance(self.finish_round, str) else ",".join(self.finish_round)
+        try:
+            object.__setattr__(self, "finish_round", ",".join(parse_schedule(schedule)))  # one spelling
+        except ValueError as err:
+            raise ValueError(f"finish_round: {err}") from None
+        for name in ("crop", "finish_rounds"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be an integer ≥ 0, got {value!r}")

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from models.assignment_flow import ApplyOmega
+from models.flow.assignment_flow import ApplyOmega
 
 
 def check_variance(variance: float) -> float:
@@ -36,7 +36,7 @@ class DenseOmega(nn.Module):
         learn_std: learn ``std`` (else it stays at its initial value).
     """
 
-    layout = "mnc"  # applies to S of shape (m, n, c) (models.assignment_flow.LAYOUTS)
+    layout = "mnc"  # applies to S of shape (m, n, c) (models.flow.assignment_flow.LAYOUTS)
 
     def __init__(self, n: int, mean: float = 1 / 20, variance: float = 0.1, eps: float = 1e-3, learn_std: bool = True) -> None:
         super().__init__()
