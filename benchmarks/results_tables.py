@@ -547,6 +547,9 @@ def perf(d: dict, mark: str, root: Path) -> Section:
                      f"finish, {num(d[f'samples_per_second_flow_alone_{s}'], 0)} the flow alone",
                      "an initialised (untrained) conv flow, the image recipe"])
         rows.append([f"seconds per training step, {s}×{s}", num(d[f"seconds_per_step_{s}"], 3), "the image recipe's samples per step"])
+        if f"kernel_ns_{s}" in d:
+            rows.append([f"one sweep, ns per pixel and sample, {s}×{s}", ", ".join(f"{k} {num(v, 1)}" for k, v in d[f"kernel_ns_{s}"].items()),
+                         "each registered kernel on the flow's own samples"])
     if d.get("seconds_to_kl_0599") is not None or "kl_history" in d:
         rows.append(["training seconds until the KL on Table 1 ≤ 0.599 (the paper's)", num(d.get("seconds_to_kl_0599"), 1),
                      "training only (the KL evaluations are not counted)"])
