@@ -35,6 +35,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script from a clone without installing
+    sys.path.insert(0, str(ROOT))
+
+from models.kernels import KERNELS  # noqa: E402  (the registry imports nothing heavy)
+
 DOCS = Path("docs/results.md")
 README = Path("README.md")
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
@@ -410,9 +415,10 @@ def stationary(d: dict, mark: str, root: Path) -> Section:
     return Section("Stationary start on exact images", body, headline)
 
 
+OLD_NAMES = {"swendsen-wang": "sw", "heat-bath": "hb"}  # the kernels' names in JSONs written before the registry
 TTA_BUDGETS = {
-    "swendsen-wang": "random labelings, Swendsen–Wang sweeps only (no line, no heat-bath sweep)",
-    "heat-bath": "random labelings, heat-bath sweeps only (no Swendsen–Wang, no line sweep)",
+    "sw": "random labelings, Swendsen–Wang sweeps only (no line, no heat-bath sweep)",
+    "hb": "random labelings, heat-bath sweeps only (no Swendsen–Wang, no line sweep)",
     "line": "random labelings, line sweeps only (no Swendsen–Wang, no heat-bath sweep)",
     "flow": "training on this image counted, then SW, line, HB sweeps in turn",
     "flow reused": "training elsewhere ({donor} s on the bundled image) not counted, then SW, line, HB sweeps in turn",
@@ -433,11 +439,11 @@ def time_to_accuracy(d: dict, mark: str, root: Path) -> Section:
     for r in d["rows"]:
         by_instance.setdefault(r["instance"], []).append(r)
     for name, runs in by_instance.items():
-        chains = [both(r) for r in runs if r["sampler"] in ("swendsen-wang", "heat-bath", "sw", "hb", "line")]
+        chains = [both(r) for r in runs if OLD_NAMES.get(r["sampler"], r["sampler"]) in KERNELS]
         fastest = min((c for c in chains if c is not None), default=None)
         for r in runs:
             flow = r["sampler"].startswith("flow")
-            budget = TTA_BUDGETS.get(r["sampler"], "").format(donor=num(d["reused_from"]["train_seconds"], 1))
+            budget = TTA_BUDGETS.get(OLD_NAMES.get(r["sampler"], r["sampler"]), "").format(donor=num(d["reused_from"]["train_seconds"], 1))
             mine = both(r)
             ratio = ("–" if not flow else "chains never" if fastest is None and mine is not None else
                      "–" if mine is None or fastest is None else f"{num(fastest / mine, 1)}× faster" if mine <= fastest
