@@ -58,6 +58,7 @@ DEPENDS = {
     "exact_suite.json": ["benchmarks/exact_suite.py", "benchmarks/exact_suite_images.py", "benchmarks/exact_images.py",
                          "callbacks/evaluation.py", "data/", *CORE],
     "photo_suite.json": ["benchmarks/photo_suite.py", "benchmarks/photos.py", *TRAIN_PY],
+    "photo_suite_128.json": ["benchmarks/photo_suite.py", "benchmarks/photos.py", *TRAIN_PY],  # the same at 128 px
     "exact_images.json": ["benchmarks/exact_images.py", "data/", *CORE],
     "stationary.json": ["benchmarks/stationary.py", "benchmarks/exact_images.py", "data/", *CORE],
     "time_to_accuracy.json": ["benchmarks/time_to_accuracy.py", "benchmarks/exact_images.py", "benchmarks/photos.py",
@@ -343,7 +344,8 @@ def photo_suite(d: dict, mark: str, root: Path) -> Section:
                  f"{met} of {done}; missed and not flagged by the check: {', '.join(s['flow_missed_unflagged']) or 'none'}; "
                  f"the check flags the under-finished control on {flagged} of {done}",
                  "TV unc. ≤ 2 × floor + 0.01, Σ entropy ± 10 %")]
-    return Section("Photo suite: photos against chain references", body, headline)
+    sizes = " and ".join(map(str, settings.get("sizes", [])))
+    return Section(f"Photo suite at {sizes} px: photos against chain references", body, headline)
 
 
 def _cost(timing: dict, sw: int, line: int, hb: int) -> float:
@@ -661,9 +663,10 @@ def ising_large(d: dict, mark: str, root: Path) -> Section:
 
 
 TABLES = {name: globals()[name.removesuffix(".json")] for name in DEPENDS
-          if name not in ("sharing_policies.json", "exact_suite_check.json")}
+          if name not in ("sharing_policies.json", "exact_suite_check.json", "photo_suite_128.json")}
 TABLES["sharing_policies.json"] = sharing  # the same table: spinning against passive waiting without a spin
 TABLES["exact_suite_check.json"] = exact_suite  # the rows that need no training
+TABLES["photo_suite_128.json"] = photo_suite  # the same table, 128 px (a run of its own: its references take longest)
 
 
 # -- the documents ----------------------------------------------------------------------------------------
