@@ -428,3 +428,23 @@ def test_one_sweep_from_exact_draws_keeps_p_star_with_uneven_weights(kernel):
 
     assert p_value(wh, wv) > P_MIN
     assert p_value(wh[::-1, ::-1].copy(), wv[::-1, ::-1].copy()) < 1e-12
+
+
+@pytest.mark.parametrize("spec, parsed", [
+    ("auto", (0, None)), ("AUTO", (0, None)), ("3", (3, None)), ("sw,line,hb", (1, "sw,line,hb")),
+    ("hb, hb", (1, "hb,hb")), ("auto:sw,hb", (0, "sw,hb")), ("4:line", (4, "line")), ("none", (1, "")), (None, (None, None)),
+])
+def test_the_finish_option_takes_rounds_a_schedule_or_both(spec, parsed):
+    from run.config import parse_finish
+
+    assert parse_finish(spec) == parsed
+
+
+def test_a_finish_option_given_as_a_schedule_sets_the_flows_round():
+    from run.build import build_model
+    from run.config import RunConfig
+
+    energy = GridPottsEnergy(torch.zeros(2, 4, 3), beta=1.0)
+    model = build_model(RunConfig(image="x.png", finish="auto:sw,hb"), energy)
+    assert model.hparams.finish_round == "sw,hb" and model.hparams.finish_rounds == 0
+    assert model.finisher().schedule() == ["sw", "hb"] and model.finisher().automatic
