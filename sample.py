@@ -44,7 +44,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from data.defaults import DEFAULT_CONTRAST_FLOOR, PROBABILITY_FLOOR, PROBABILITY_TOLERANCE, UNARY_KINDS  # no torch
-    from models.kernels import KERNELS  # no torch
+    from models.kernels import kernel_help  # no torch
     from run.sampling import SampleConfig
 
     p = _Parser(prog="sample.py", description=__doc__.split("\n")[0], formatter_class=_Formatter)
@@ -73,8 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="results folder (default: samples/<image> in the checkpoint's run folder); with several images, "
                    "the folder of their folders")
     p.add_argument("--sampler", metavar="flow|KERNELS", help="the trained flow with its finish, or chains from random labelings "
-                   f"of a kernel ({', '.join(KERNELS)}: Swendsen–Wang with the data term, line heat bath, heat bath) or a "
-                   "schedule of them such as sw,hb (default: flow)")
+                   f"of a kernel: {kernel_help()}; or a schedule of them such as sw,hb (default: flow)")
     p.add_argument("--sweeps", type=int, help="how many times the chains run their kernel or schedule")
     p.add_argument("--finish", metavar="SPEC", help="the flow's finish, as train.py --finish: 'auto', N rounds, a schedule "
                    "'sw,line,hb', 'ROUNDS:SCHEDULE' or 'none' (default: the checkpoint's)")

@@ -46,6 +46,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     from data.defaults import DEFAULT_BETA, DEFAULT_CLASSES, DEFAULT_IMAGE, DEFAULT_LABELS, DEFAULT_MAX_SIZE, DEFAULT_SIGMA  # no torch
     from models.flow.recipes import BASELINE_MAX_STEPS, RECIPES, STARTS  # settings only: no torch
+    from models.kernels import kernel_help  # names only: no torch
 
     p = _Parser(
         prog="train.py",
@@ -93,9 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "follow an asymmetric data term (experimental, --recipe image-global; follows it only partway)")
     model.add_argument("--start", choices=STARTS,
                        help="flow start S0: softmax(−unary) of the data term, random, or a mean-field solution (default: the recipe's)")
-    model.add_argument("--finish", metavar="SPEC", help="the P*-invariant sweeps after each flow sample, by kernel: sw "
-                       "(Swendsen–Wang with the data term: region odds as P*'s), line (line heat bath: boundaries; open grids), "
-                       "hb (heat bath: pixel fluctuations). 'auto': rounds of the recipe's schedule until the convergence check "
+    model.add_argument("--finish", metavar="SPEC", help=f"the P*-invariant sweeps after each flow sample, by kernel: {kernel_help()}. "
+                       "'auto': rounds of the recipe's schedule until the convergence check "
                        "passes (the image recipes' default, sw,line,hb); N: N rounds of it; a schedule such as 'sw,line,hb' "
                        "or 'sw,hb,hb': those sweeps once; 'auto:SCHEDULE' or 'N:SCHEDULE'; 'none'")
     model.add_argument("--finish-cap", type=int, help="rounds an automatic finish runs at most (default: the recipe's)")

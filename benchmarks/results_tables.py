@@ -419,9 +419,7 @@ def stationary(d: dict, mark: str, root: Path) -> Section:
 
 OLD_NAMES = {"swendsen-wang": "sw", "heat-bath": "hb"}  # the kernels' names in JSONs written before the registry
 TTA_BUDGETS = {
-    "sw": "random labelings, Swendsen–Wang sweeps only (no line, no heat-bath sweep)",
-    "hb": "random labelings, heat-bath sweeps only (no Swendsen–Wang, no line sweep)",
-    "line": "random labelings, line sweeps only (no Swendsen–Wang, no heat-bath sweep)",
+    **{name: f"random labelings, then {kernel.does.split(':')[0]} sweeps only" for name, kernel in KERNELS.items()},
     "flow": "training on this image counted, then SW, line, HB sweeps in turn",
     "flow reused": "training elsewhere ({donor} s on the bundled image) not counted, then SW, line, HB sweeps in turn",
 }

@@ -10,8 +10,8 @@ until the mean pixel TV is ≤ 0.02 and until every subject's odds are within 0.
 
 Rows:
 
-* ``sw`` / ``line`` / ``hb``: uniform random labelings, then sweeps of that kernel (the samplers a user
-  would pick instead; no training); ``line``: the same with line heat-bath sweeps (``models/kernels/line.py``);
+* ``sw`` / ``line`` / ``hb``: uniform random labelings, then sweeps of that registered kernel (``models/kernels/``; the
+  samplers a user would pick instead; no training);
 * ``flow``: the ``image`` recipe trained on this image (its training counts), its samples, then sweeps
   in turn Swendsen–Wang, line and heat bath (the recipe's finish is the first three);
 * ``flow reused``: a flow of the ``image-stationary`` recipe trained once on the bundled cat/lion image and applied

@@ -175,18 +175,20 @@ def parse_finish(finish: str | int | None) -> tuple[int | None, str | None]:
     rounds_text, _, schedule = text.rpartition(":") if ":" in text else ("", "", text)
     if not rounds_text and (schedule == "auto" or schedule.lstrip("-").isdigit()):
         rounds_text, schedule = schedule, None
+    expected = "'auto', a number of rounds ≥ 1, a schedule such as 'sw,line,hb', 'ROUNDS:SCHEDULE' or 'none'"
     try:
         round_ = None if schedule is None else ",".join(parse_schedule(schedule))
     except ValueError as err:
         reason = str(err)
-        raise UsageError(lambda n: f"{n('finish')}: {reason}") from None
+        raise UsageError(lambda n: f"{n('finish')} must be {expected}: {reason}") from None
     if round_ == "":
+        if rounds_text:  # "auto:" or "3:none": rounds of nothing
+            raise UsageError(lambda n: f"{n('finish')} {finish!r}: rounds of no sweeps; give a schedule after ':' or 'none'")
         return 1, ""
     if rounds_text in ("", "auto"):
         return (1 if rounds_text == "" else 0), round_
     if not rounds_text.isdigit() or int(rounds_text) < 1:
-        raise UsageError(lambda n: f"{n('finish')} must be 'auto', a number of rounds ≥ 1, a schedule such as 'sw,line,hb', "
-                         f"'ROUNDS:SCHEDULE' or 'none', got {finish!r}")
+        raise UsageError(lambda n: f"{n('finish')} must be {expected}, got {finish!r}")
     return int(rounds_text), round_
 
 

@@ -42,7 +42,8 @@ from run.config import parse_finish
 from run.errors import UsageError
 from run.resume import read_checkpoint
 
-SAMPLERS = ("flow", *KERNELS)  # or a schedule of kernels, "sw,hb"
+#: the chains' names before the kernels had one registry
+RENAMED = {"swendsen-wang": "sw", "heat-bath": "hb"}
 #: the model's parameters that belong to one image: rebuilt from the new image, never loaded
 PER_IMAGE = ("start.logits", "start.representative")
 #: flow settings newer than some checkpoints, with the value a checkpoint that lacks them was trained with
@@ -100,11 +101,18 @@ class SampleConfig:
         if self.threads is not None and self.threads < 1:
             raise UsageError(lambda n: f"{n('threads')} must be ≥ 1, got {self.threads}")
         if self.sampler != "flow":
+            given = str(self.sampler)
+            if given in RENAMED:
+                raise UsageError(lambda n: f"{n('sampler')} {given} is now called {RENAMED[given]} (the kernels' names: "
+                                 f"{', '.join(KERNELS)})")
             try:
-                object.__setattr__(self, "sampler", ",".join(parse_schedule(self.sampler)) or "flow")
+                schedule = ",".join(parse_schedule(given))
             except ValueError:
+                schedule = ""
+            if not schedule:
                 raise UsageError(lambda n: f"{n('sampler')} must be flow, a kernel ({', '.join(KERNELS)}) or a schedule of "
-                                 f"kernels such as sw,hb, got {self.sampler!r}") from None
+                                 f"kernels such as sw,hb, got {given!r}")
+            object.__setattr__(self, "sampler", schedule)
         if self.sampler == "flow" and self.checkpoint is None:
             raise UsageError(lambda n: f"{n('sampler')} flow needs a checkpoint (or choose chains: {n('sampler')} {', '.join(KERNELS)} or a schedule such as sw,hb)")
         if self.sampler != "flow" and self.checkpoint is None and self.image is None and self.unary is None:

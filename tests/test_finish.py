@@ -354,7 +354,7 @@ def test_the_registry_names_every_kernel_file_once():
     """Each file in models/kernels/ (but the interface) holds one registered kernel, under the name it says."""
     folder = Path(kernels_package.__file__).parent
     files = {p.stem for p in folder.glob("*.py")} - {"__init__", "base"}
-    assert set(REGISTRY.values()) == files
+    assert {kernel.module for kernel in REGISTRY.values()} == files
     for name in REGISTRY:
         cls = kernel_class(name)
         assert issubclass(cls, Kernel) and cls.name == name and cls.title
@@ -448,3 +448,14 @@ def test_a_finish_option_given_as_a_schedule_sets_the_flows_round():
     model = build_model(RunConfig(image="x.png", finish="auto:sw,hb"), energy)
     assert model.hparams.finish_round == "sw,hb" and model.hparams.finish_rounds == 0
     assert model.finisher().schedule() == ["sw", "hb"] and model.finisher().automatic
+
+
+def test_the_check_runs_one_sweep_of_each_kernel_in_the_registrys_order():
+    from models.finish.convergence import check_kernel
+    from models.baselines.chains import RandomStartChains
+
+    energy = GridPottsEnergy(torch.zeros(2, 4, 2), beta=1.0)
+    assert check_kernel(RandomStartChains(energy, "hb,hb,hb,sw,hb", sweeps=1)).schedule() == ["sw", "hb"]
+    assert check_kernel(RandomStartChains(energy, "line", sweeps=2)).schedule() == ["line"]
+    odd_torus = GridPottsEnergy(torch.zeros(3, 4, 2), beta=1.0, periodic=True)
+    assert check_kernel(type("Plain", (), {"energy": odd_torus})()).schedule() == ["sw"]  # no line, no heat bath there

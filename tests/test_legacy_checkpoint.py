@@ -53,3 +53,12 @@ def test_an_old_checkpoint_resumes_and_samples_from_the_command_line(tmp_path):
     assert resumed["global_step"] == 5 and resumed["hyper_parameters"]["finish_round"] == "sw,line,hb"
     assert sample.main([str(ckpt), "--samples", "64", "--out", str(tmp_path / "samples")]) == 0
     assert (tmp_path / "samples" / "samples.npy").exists()
+
+
+def test_old_settings_build_a_model_for_a_new_image():
+    """``sample.py OLD.ckpt --image new.png`` rebuilds a stationary flow with ``from_recipe`` from the saved settings."""
+    from energies.grid_potts import GridPottsEnergy
+
+    energy = GridPottsEnergy(torch.rand(6, 5, 3, generator=torch.Generator().manual_seed(0)), beta=1.0)
+    model = RandomizedFlow.from_recipe("image-stationary", energy, sw_sweeps=1, line_sweeps=0, heat_bath_sweeps=2)
+    assert model.hparams.finish_round == "hb,sw,hb" and model.finisher().schedule() == ["hb", "sw", "hb"]

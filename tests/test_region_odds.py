@@ -83,7 +83,7 @@ def test_the_finish_needs_a_grid_potts_energy_and_heat_bath_two_colours():
     with pytest.raises(ValueError, match="finish_round: finish kernel 'line': .*open grid.*; drop 'line'"):
         RandomizedFlow.from_recipe("image", torus, finish_round="sw,line,hb")
     pairwise = PairwiseEnergy(torch.zeros(3, 3), torch.tensor([[0, 1], [1, 2]]), 1 - torch.eye(3))
-    with pytest.raises(ValueError, match=r"finish_round='sw,hb' needs a grid Potts energy.*set finish_round=''"):
+    with pytest.raises(ValueError, match=r"finish_round 'sw,hb' needs a grid Potts energy.*set finish_round='none'"):
         RandomizedFlow(3, 3, recipe="ising", finish_round="sw,hb").attach_energy(pairwise)
     with pytest.raises(ValueError, match=r"finish_round: unknown kernel 'gibbs'"):
         RandomizedFlow.from_recipe("image", GridPottsEnergy(leaning_image(), beta=BETA), finish_round="sw,gibbs")

@@ -104,6 +104,9 @@ def test_sample_py_samples_a_new_image_with_a_trained_model(tmp_path):
         (("--sampler", "hb"), "needs --image"),
         (("--sampler", "hb", "--image", "cat_lion.png", "--sweeps", "0"), "--sweeps must be an integer ≥ 1"),
         (("--sampler", "hb", "--image", "cat_lion.png", "--device", "nowhere"), "--device 'nowhere' is not a device"),
+        (("--sampler", "none", "--image", "cat_lion.png"), "--sampler must be flow, a kernel (sw, line, hb) or a schedule"),
+        (("--sampler", "gibbs", "--image", "cat_lion.png"), "--sampler must be flow, a kernel (sw, line, hb) or a schedule"),
+        (("--sampler", "heat-bath", "--image", "cat_lion.png"), "--sampler heat-bath is now called hb"),
     ],
 )
 def test_sample_py_bad_input_is_one_line(tmp_path, args, message):

@@ -293,8 +293,11 @@ WHOLE = [
     (["--omega-variance", "-1"], "--omega-variance must be positive, got -1.0"),
     (["--finish", "0"], "--finish must be 'auto', a number of rounds ≥ 1, a schedule such as 'sw,line,hb', 'ROUNDS:SCHEDULE' or "
      "'none', got '0'"),
-    (["--finish", "often"], "--finish: unknown kernel 'often' in 'often' (kernels: sw, line, hb; e.g. 'sw,line,hb')"),
-    (["--finish", "2:sw,gibbs"], "--finish: unknown kernel 'gibbs' in 'sw,gibbs' (kernels: sw, line, hb; e.g. 'sw,line,hb')"),
+    (["--finish", "often"], "--finish must be 'auto', a number of rounds ≥ 1, a schedule such as 'sw,line,hb', 'ROUNDS:SCHEDULE' "
+     "or 'none': unknown kernel 'often' in 'often' (kernels: sw, line, hb; e.g. 'sw,line,hb')"),
+    (["--finish", "2:sw,gibbs"], "--finish must be 'auto', a number of rounds ≥ 1, a schedule such as 'sw,line,hb', "
+     "'ROUNDS:SCHEDULE' or 'none': unknown kernel 'gibbs' in 'sw,gibbs' (kernels: sw, line, hb; e.g. 'sw,line,hb')"),
+    (["--finish", "auto:"], "--finish 'auto:': rounds of no sweeps; give a schedule after ':' or 'none'"),
     (["--finish-cap", "0"], "--finish-cap must be an integer ≥ 1, got 0"),
     (["--unary", "probs.npy", "--contrast", "0.1"],
      "--contrast needs --image: with --unary alone there is no image to take the edge weights from"),

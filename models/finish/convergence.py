@@ -35,6 +35,7 @@ from torch import Tensor
 
 from energies.grid_potts import GridPottsEnergy
 from models.finish.schedule import Finish
+from models.kernels import KERNELS, kernel_class
 from models.kernels.swendsen_wang import find_clusters
 
 ALPHA = 0.01  # false alarms on exact samples: at most this often (benchmarks/exact_suite.py measures it)
@@ -235,15 +236,22 @@ def check_with(kernel, energy: GridPottsEnergy, labels: Tensor, rounds: int, gen
 
 def check_kernel(model) -> Finish | None:
     """The round of sweeps that checks ``model``'s samples: one sweep of each kernel its own finish runs (the flow, the
-    chains), else one Swendsen–Wang, one line (open grids) and one heat-bath sweep (tori with even sides); ``None``
-    where no kernel applies (an energy that is no ferromagnetic grid Potts energy)."""
+    chains), else one of every registered kernel that runs on the energy (Swendsen–Wang, line on open grids, heat bath
+    on tori with even sides), in the registry's order; ``None`` where no kernel applies (an energy that is no
+    ferromagnetic grid Potts energy)."""
     finisher = model.finisher() if hasattr(model, "finisher") else getattr(model, "finish", None)
     if finisher is not None:
         own = getattr(finisher, "round", finisher)
-        return Finish(own.energy, tuple(dict.fromkeys(own.schedule())))
+        return Finish(own.energy, [name for name in KERNELS if name in own.schedule()])
     energy = getattr(model, "energy", None)
     if not isinstance(energy, GridPottsEnergy) or (energy.weights_h < 0).any() or (energy.weights_v < 0).any():
         return None
-    H, W = energy.grid
-    names = ["sw"] + ["line"] * (not energy.periodic) + ["hb"] * (not energy.periodic or (H % 2 == 0 and W % 2 == 0))
-    return Finish(energy, names)
+    return Finish(energy, [name for name in KERNELS if _runs_on(name, energy)])
+
+
+def _runs_on(name: str, energy: GridPottsEnergy) -> bool:
+    try:
+        kernel_class(name)(energy)
+    except ValueError:  # e.g. line sweeps on a torus, heat bath on a torus with an odd side
+        return False
+    return True

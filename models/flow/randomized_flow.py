@@ -40,6 +40,7 @@ from models.flow.omega_dense import DenseOmega
 from models.flow.recipes import Recipe, check_start
 from models.flow.recipes import recipe as find_recipe
 from models.flow.start import flow_start
+from models.kernels import kernel_class, parse_schedule
 from models.last_draw import LastDraw
 
 
@@ -146,10 +147,11 @@ class RandomizedFlow(EnergyModel):
         """
         chosen = find_recipe(recipe) if isinstance(recipe, str) else recipe
         start = check_start(start or chosen.start)
+        overrides = legacy_settings(overrides)  # the settings of an old checkpoint (sample.py on a new image)
         overrides.setdefault("periodic", bool(getattr(energy, "periodic", False)))  # Ω follows the energy's topology
         if getattr(energy, "periodic", False) and overrides.get("finish_round") is None:
-            # a torus's lines are cycles: its finish has no line sweeps unless asked
-            overrides["finish_round"] = ",".join(k for k in chosen.settings.finish_round.split(",") if k != "line")
+            # kernels that cannot run on a torus (line sweeps: its lines are cycles) leave the recipe's round unless asked
+            overrides["finish_round"] = ",".join(k for k in parse_schedule(chosen.settings.finish_round) if kernel_class(k).on_torus)
         if chosen.settings.permute_labels:  # the recipe's relabelling, where the energy allows it (no field)
             overrides.setdefault("permute_labels", label_symmetric(energy))
         settings = chosen.settings.replace(**overrides)
@@ -188,8 +190,8 @@ class RandomizedFlow(EnergyModel):
         if not self._has_finish():
             return None
         if not isinstance(energy, GridPottsEnergy):
-            raise ValueError(f"finish_round={hp.finish_round!r} needs a grid Potts energy, got {type(energy).__name__}; "
-                             "set finish_round=''")
+            raise ValueError(f"finish_round {hp.finish_round!r} needs a grid Potts energy, got {type(energy).__name__}; "
+                             "set finish_round='none'")
         try:  # the kernels' own checks: edge weights ≥ 0, a torus with even sides for heat bath, an open grid for line sweeps
             one_round = Finish(energy, hp.finish_round)
         except ValueError as err:

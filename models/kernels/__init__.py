@@ -2,19 +2,26 @@
 the report use for them.
 
 A kernel is one file in this folder with one :class:`~models.kernels.base.Kernel` subclass, and one line in
-:data:`KERNELS`. The registry imports nothing heavy, so settings and the command line can check names without torch;
+:data:`KERNELS` (its file and what it does, in a few words for help texts and tables). The registry imports nothing heavy, so settings and the command line can check names without torch;
 :func:`kernel_class` imports a kernel's file when it is first used.
 """
 
 from __future__ import annotations
 
 from importlib import import_module
+from typing import NamedTuple
 
-#: registered name → the module (in this folder) that holds its kernel
+
+class Registered(NamedTuple):
+    module: str  # the file in this folder that holds the kernel
+    does: str  # what it does, in a few words
+
+
+#: registered name → its file and what it does
 KERNELS = {
-    "sw": "swendsen_wang",  # Swendsen–Wang with the data term: whole regions re-decided with P*'s odds
-    "line": "line",  # line heat bath: every row, then every column, drawn exactly given the rest (open grids)
-    "hb": "heat_bath",  # checkerboard heat bath: every pixel from its conditional; its law is known
+    "sw": Registered("swendsen_wang", "Swendsen–Wang with the data term: whole regions re-decided with P*'s odds"),
+    "line": Registered("line", "line heat bath: every row, then every column, drawn exactly given the rest (open grids)"),
+    "hb": Registered("heat_bath", "heat bath: every pixel from its conditional given its neighbours; its law is known"),
 }
 
 
@@ -28,11 +35,16 @@ def kernel_class(name: str):
         raise ValueError(f"unknown kernel {name!r} (kernels: {', '.join(KERNELS)})")
     from models.kernels.base import Kernel
 
-    module = import_module(f"models.kernels.{KERNELS[name]}")
+    module = import_module(f"models.kernels.{KERNELS[name].module}")
     found = [k for k in vars(module).values() if isinstance(k, type) and issubclass(k, Kernel) and getattr(k, "name", None) == name]
     if len(found) != 1:
-        raise LookupError(f"models/kernels/{KERNELS[name]}.py must hold one Kernel subclass named {name!r}")
+        raise LookupError(f"models/kernels/{KERNELS[name].module}.py must hold one Kernel subclass named {name!r}")
     return found[0]
+
+
+def kernel_help() -> str:
+    """Every kernel's name and what it does, for help texts: ``"sw (Swendsen–Wang …), line (…), hb (…)"``."""
+    return ", ".join(f"{name} ({kernel.does})" for name, kernel in KERNELS.items())
 
 
 def parse_schedule(schedule: str) -> tuple[str, ...]:

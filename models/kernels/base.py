@@ -29,11 +29,13 @@ class Kernel(ABC):
         name: the registered name (``--finish sw,line,hb``, ``sample.py --sampler``, the report, the benchmarks).
         title: what it is in a few words, for messages.
         has_draw_law: whether :meth:`sweep_as_draw` gives the law of one sweep.
+        on_torus: whether it runs on a periodic grid (a recipe's finish leaves it out there unless asked for).
     """
 
     name: ClassVar[str]
     title: ClassVar[str]
     has_draw_law: ClassVar[bool] = False
+    on_torus: ClassVar[bool] = True
 
     def __init__(self, energy: GridPottsEnergy) -> None:
         if not isinstance(energy, GridPottsEnergy):

@@ -28,7 +28,7 @@ class LineGibbs(Kernel):
         TypeError: for another energy.  ValueError: for a periodic grid (its lines are cycles, not chains).
     """
 
-    name, title = "line", "line heat bath"
+    name, title, on_torus = "line", "line heat bath", False  # a torus's lines are cycles, not chains
 
     def __init__(self, energy: GridPottsEnergy) -> None:
         super().__init__(energy)
