@@ -551,7 +551,7 @@ def perf(d: dict, mark: str, root: Path) -> Section:
     for s in sizes:
         rows.append([f"integer samples per second, {s}×{s}, 3 labels", f"**{num(d[f'samples_per_second_{s}'], 0)}** with the "
                      f"finish, {num(d[f'samples_per_second_flow_alone_{s}'], 0)} the flow alone",
-                     "an initialised (untrained) conv flow, the image recipe"])
+                     "an initialised (untrained) conv flow, the image recipe, one fixed round of its finish"])
         rows.append([f"seconds per training step, {s}×{s}", num(d[f"seconds_per_step_{s}"], 3), "the image recipe's samples per step"])
         if f"kernel_ns_{s}" in d:
             rows.append([f"one sweep, ns per pixel and sample, {s}×{s}", ", ".join(f"{k} {num(v, 1)}" for k, v in d[f"kernel_ns_{s}"].items()),
