@@ -339,12 +339,11 @@ def photo_suite(d: dict, mark: str, root: Path) -> Section:
                      "seconds"], rows, mark)
             + "\n\nDefault runs that miss a target while their check passed: "
             + (", ".join(s["flow_missed_unflagged"]) or "none") + ".")
-    headline = [(f"photo suite ({len(settings['photos'])} photos × {done // max(1, len(settings['photos']))} sizes): "
-                 "the default run meets the targets",
-                 f"{met} of {done}; missed and not flagged by the check: {', '.join(s['flow_missed_unflagged']) or 'none'}; "
+    sizes = " and ".join(map(str, settings.get("sizes", [])))
+    headline = [(f"photo suite ({len(settings['photos'])} photos at {sizes} px): the default run meets the targets",
+                 ("" if d.get("complete") else f"incomplete ({done} of {planned} rows): ") + f"{met} of {done}; missed and not flagged by the check: {', '.join(s['flow_missed_unflagged']) or 'none'}; "
                  f"the check flags the under-finished control on {flagged} of {done}",
                  "TV unc. ≤ 2 × floor + 0.01, Σ entropy ± 10 %")]
-    sizes = " and ".join(map(str, settings.get("sizes", [])))
     return Section(f"Photo suite at {sizes} px: photos against chain references", body, headline)
 
 
