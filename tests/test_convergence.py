@@ -90,9 +90,25 @@ def test_the_automatic_finish_doubles_until_the_check_passes(instances):
     random = torch.randint(0, energy.c, (512, energy.n), generator=gen())
     x, report = AdaptiveFinish(one_round(energy), None, cap=64).run(random, gen(1))
     assert report.converged and not report.capped
-    assert report.rounds in (2, 4, 8, 16, 32, 64) and report.sweeps == 3 * report.rounds
+    assert report.rounds in (4, 8, 16, 32, 64) and report.sweeps == 3 * report.rounds  # two passing windows: 4 at least
     _, again = check_with(one_round(energy), energy, x, 2, gen(3))  # an independent check agrees
     assert again.converged, again.line()
+
+
+def test_the_automatic_finish_stops_after_two_passing_windows_in_a_row(instances):
+    """Exact samples pass every window (at the check's rate): the finish compares 1→2 and 2→4 rounds and stops at 4; a
+    finish that stopped at the first pass would return after 2."""
+    energy = instances[1].energy
+    x = transfer_matrix_sample(energy, 512, gen(7))
+    seen = []
+
+    class Counting(Finish):
+        def __call__(self, labels, generator=None):
+            seen.append(1)
+            return super().__call__(labels, generator)
+
+    _, report = AdaptiveFinish(Counting(energy, "sw,line,hb"), None, cap=64).run(x, gen(8))
+    assert report.converged and report.rounds == 4 and len(seen) == 4
 
 
 def test_the_cap_stops_the_finish_and_says_which_option_raises_it(instances):
@@ -123,3 +139,17 @@ def test_a_run_reports_its_check(tiny_run, tiny_run_stdout):
     check = tiny_run.summary["convergence"]
     assert check["converged"] in (True, False) and check["sweeps"] > 0 and "finish_rounds" in check
     assert "convergence check" in tiny_run_stdout
+
+
+def test_a_small_images_finish_decides_on_all_its_samples_and_a_large_ones_on_a_bounded_number():
+    """The check's power grows with its chains: on a small image the automatic finish checks every sample it returns,
+    not the first 64; on a large one as many as an evaluation draws (NODE_SAMPLES // n)."""
+    from models.flow.randomized_flow import NODE_SAMPLES, SETTLE_SAMPLES, RandomizedFlow
+
+    energy = GridPottsEnergy(torch.randn(4, 5, 3, generator=gen(3)), beta=1.0)
+    model = RandomizedFlow.from_recipe("image-stationary", energy, finish_rounds=0)
+    model.sample(300, gen(4))
+    assert model.finish_report().check.samples == 300
+    assert model.decide_samples() == NODE_SAMPLES // energy.n and model.settle_samples() == SETTLE_SAMPLES
+    large = RandomizedFlow.from_recipe("image-stationary", GridPottsEnergy(torch.zeros(512, 512, 3), beta=1.0), finish_rounds=0)
+    assert large.decide_samples() == large.settle_samples() == NODE_SAMPLES // (512 * 512)

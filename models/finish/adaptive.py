@@ -2,8 +2,8 @@
 
 A *round* is one :class:`~models.finish.schedule.Finish` (the recipe's schedule of kernels, e.g. ``sw,line,hb``). With
 ``rounds=None`` (``--finish auto``) the samples get one round, then the state after ``t`` rounds is compared with the
-state after ``2t`` (:func:`models.finish.convergence.drift_check`) and ``t`` doubles until the check passes or ``cap`` rounds are
-spent. Comparing ``t`` with ``2t`` rounds, not with ``t + 1``, keeps a slow mode visible: what the samples still lack
+state after ``2t`` (:func:`models.finish.convergence.drift_check`) and ``t`` doubles until the check passes on
+:data:`PASSES` windows in a row or ``cap`` rounds are spent. Comparing ``t`` with ``2t`` rounds, not with ``t + 1``, keeps a slow mode visible: what the samples still lack
 after ``t`` rounds is mostly made up by ``2t``. Every round leaves P* invariant, so however many run, the samples can only
 come closer to P*; the samples returned are the last state (the one after the check's own rounds).
 
@@ -22,6 +22,12 @@ from models.finish import DEFAULT_CAP
 from models.finish.convergence import ConvergenceCheck, check_with
 from models.finish.schedule import Finish
 from models.last_draw import LastDraw
+
+#: windows in a row the check must pass before an automatic finish stops. A slow mode moves little within a short
+#: window, and one window in a sequence can pass by chance while the next flags it again: on coffee at 48 px (1,024
+#: samples, three noise seeds) the windows 2→4, 4→8 and 8→16 rounds each passed once and were followed by a flag, with
+#: the uncertain-pixel TV still 0.019–0.029 against the 0.010 reached at 64 rounds (docs/convergence.md).
+PASSES = 2
 
 
 @dataclass(frozen=True)
@@ -89,12 +95,13 @@ class AdaptiveFinish:
                 x = self.round(x, generator)
             return x, FinishReport(rounds, rounds * per_round, None)
         cap = self.cap if cap is None else min(cap, self.cap)
-        x, done, check = self.round(labels, generator), 1, None
+        x, done, check, passes = self.round(labels, generator), 1, None, 0
         while done < cap:
             more = min(done, cap - done)
             x, check = check_with(self.round, self.energy, x, more, generator)
             done += more
-            if check is None or check.converged:
+            passes = passes + 1 if check is not None and check.converged else 0
+            if check is None or passes >= PASSES:
                 break
         capped = check is not None and not check.converged
         return x, FinishReport(done, done * per_round, check, capped)

@@ -46,7 +46,8 @@ from models.last_draw import LastDraw
 
 #: the largest ``(samples, n, c)`` tensor that sampling makes at once (32 MiB of float32): see ``RandomizedFlow.chunk``
 CHUNK_ELEMENTS = 2**23
-#: chains an automatic finish's check must have had before its rounds are reused for further samples
+#: chains an automatic finish's check must have had before its rounds are reused for further samples (fewer where an
+#: evaluation draws fewer, see ``RandomizedFlow.settle_samples``)
 SETTLE_SAMPLES = 64
 #: node-samples (samples × nodes) one evaluation draws at most: 512 samples of a 128² image, 32 of a 512² one, so that
 #: evaluating a large image takes bounded time and memory (``callbacks.common.affordable``)
@@ -259,9 +260,10 @@ class RandomizedFlow(EnergyModel):
     def sample_chunks(self, m: int, generator: torch.Generator | None = None, finish: bool = True):
         """:meth:`sample`'s ``m`` labelings as ``(k, n)`` chunks of at most :meth:`chunk` samples, each drawn when asked for.
 
-        An automatic finish decides its rounds once per sampling, on its first :meth:`settle_samples` samples finished
-        together (the flow draws them in chunks), and runs as many on the others; a decision on that many samples also
-        serves later samplings until the model trains on (:meth:`settled_rounds`)."""
+        An automatic finish decides its rounds once per sampling, on its first :meth:`decide_samples` samples finished
+        together (the flow draws them in chunks; on a small image all of them), and runs as many on the others; a
+        decision on :meth:`settle_samples` samples or more also serves later samplings until the model trains on
+        (:meth:`settled_rounds`)."""
         finisher = self.finisher() if finish else None
         decided = self.settled_rounds() if finisher is not None else None
         pending, reports, drawn = [], [], 0
@@ -276,7 +278,7 @@ class RandomizedFlow(EnergyModel):
             deciding = decided is None and finisher.automatic
             if deciding:  # one check on enough chains, not one per chunk
                 pending.append(labels)
-                if sum(len(p) for p in pending) < min(m, self.settle_samples()) and drawn < m:
+                if sum(len(p) for p in pending) < min(m, self.decide_samples()) and drawn < m:
                     continue
                 labels, pending = torch.cat(pending), []
             with torch.no_grad():
@@ -290,10 +292,17 @@ class RandomizedFlow(EnergyModel):
             for j in range(0, len(labels), self.chunk()):
                 yield labels[j : j + self.chunk()].long()
 
+    def decide_samples(self) -> int:
+        """Chains whose check decides an automatic finish's rounds: as many as an evaluation draws at most
+        (:data:`NODE_SAMPLES` ``// n``: 512 at 128², 32 at 512²), at least the check's least. The check's power grows with
+        the chains: deciding on 64 of a 48 px photo's 1,024 samples passed after 2 rounds a finish whose 1,024 samples
+        the same check then flagged (coffee, ``benchmarks/photo_suite.py``)."""
+        return max(LEAST_SAMPLES, NODE_SAMPLES // self.n)
+
     def settle_samples(self) -> int:
-        """Chains whose check decides an automatic finish's rounds: :data:`SETTLE_SAMPLES`, or as many as an evaluation
-        draws on a large grid (:data:`NODE_SAMPLES` ``// n``; 32 at 512²), at least the check's least."""
-        return max(LEAST_SAMPLES, min(SETTLE_SAMPLES, NODE_SAMPLES // self.n))
+        """Chains a decision must have been made on to serve later samplings: :data:`SETTLE_SAMPLES`, fewer where an
+        evaluation draws fewer (:meth:`decide_samples`)."""
+        return min(SETTLE_SAMPLES, self.decide_samples())
 
     def _step_now(self) -> int:
         return self.trainer.global_step if self._trainer is not None else -1
