@@ -140,7 +140,7 @@ def _sample_many(config, images: list[str]) -> int:
 
 def _lines(summary: dict) -> list[str]:
     """What is printed of one image's summary."""
-    from run.report import convergence_line
+    from run.report import convergence_line, file_lines
 
     s = summary["samples"]
     grid = summary.get("image_size")
@@ -149,7 +149,7 @@ def _lines(summary: dict) -> list[str]:
              f"energy {s['energy']:.3f}; mean pixel entropy {s.get('pixel_entropy', float('nan')):.3f} nats"]
     if summary.get("convergence"):
         lines.append(convergence_line(summary["convergence"]))
-    return [*lines, f"results: {summary['folder']}"]
+    return [*lines, f"results: {summary['folder']}", *file_lines(summary.get("files", []))]
 
 
 def _message(err: UsageError) -> str:

@@ -23,7 +23,7 @@ def describe_run(config, datamodule, model, start_step: int, ckpt_path: Path | N
         scale = "" if hp.unary_scale == 1 else f", divided by T = {hp.unary_scale:g}"
         lines.append(f"unary       {datamodule.unary_path} ({hp.unary_kind}{scale})")
         lines.append(f"image       {datamodule.image_path or 'none'}")
-        lines.append(f"size        {grid[1]}×{grid[0]} pixels, as is (--unary arrays are not resized)")
+        lines.append(f"size        {grid[1]}×{grid[0]} pixels (width × height), as is (--unary arrays are not resized)")
     else:
         lines.append(f"image       {datamodule.image_path}")
         width, height = datamodule.original_size
@@ -31,9 +31,9 @@ def describe_run(config, datamodule, model, start_step: int, ckpt_path: Path | N
         max_size = datamodule.hparams.max_size  # None: keep the size
         if (width, height) == (grid[1], grid[0]):
             why = "--max-size 0 keeps it" if max_size is None else f"within --max-size {max_size}"
-            lines.append(f"size        {used} pixels, as is ({why})")
+            lines.append(f"size        {used} pixels (width × height), as is ({why})")
         else:
-            lines.append(f"size        {width}×{height} → {used} pixels (--max-size {max_size}; 0 keeps the size)")
+            lines.append(f"size        {width}×{height} → {used} pixels (width × height; --max-size {max_size}, 0 keeps the size)")
     if config.contrast is not None:
         hp = datamodule.hparams
         lines.append(f"edges       β {hp.beta:g} · max({hp.contrast_floor:g}, exp(−‖ΔI‖²/(2·{hp.contrast:g}²))), "
@@ -139,18 +139,22 @@ def report(summary: dict, folder: Path, root: Path | None = None) -> None:
             f"Fig. 1: subject coherence {fig['subject_coherence']:.3f}, {fig['cat_label']} share {fig['cat_share']:.3f}, "
             f"pixelwise coherence {fig['pixelwise_coherence']:.3f} ({fig['subject_pixels']} subject pixels)"
         )
-    files = set(summary.get("files", []))
     print(f"run folder: {folder}")
-    for name, what in RESULT_FILES:
-        if name in files:
-            print(f"  {name:<22}{what}")
+    for line in file_lines(summary.get("files", [])):
+        print(line)
     if (folder / "checkpoints" / "last.ckpt").exists():
         print(f"  {'checkpoints/last.ckpt':<22}continue with --resume last and a higher --max-steps")
     logs = folder.parent if root is None else root / "lightning_logs"
     print(f"TensorBoard: tensorboard --logdir {logs}")
 
 
-# what report() lists, in this order, when the run wrote it
+def file_lines(files) -> list[str]:
+    """One line per result file in ``files`` that :data:`RESULT_FILES` describes, in its order: name, then what it holds."""
+    present = set(files)
+    return [f"  {name:<22}{what}" for name, what in RESULT_FILES if name in present]
+
+
+# what report() and sample.py list, in this order, when the run wrote it
 RESULT_FILES = (
     ("summary.json", "every figure of the run"),
     ("overview.png", "the image beside the most probable label and the uncertainty"),

@@ -33,6 +33,21 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+@pytest.fixture(params=["compiled", "torch"])
+def implementation(request, monkeypatch) -> str:
+    """Each kernel test twice: the compiled kernels (``models/kernels/native``; skipped where no C compiler builds them)
+    and the torch code."""
+    from models.kernels import native
+
+    if request.param == "torch":
+        monkeypatch.setenv("RAF_NATIVE", "0")
+    else:
+        monkeypatch.setenv("RAF_NATIVE", "1")
+        if native.library() is None:
+            pytest.skip("the compiled kernels cannot be built here (no C compiler with OpenMP)")
+    return request.param
+
+
 def gen(seed: int = 0) -> torch.Generator:
     """A CPU generator seeded with ``seed``."""
     return torch.Generator().manual_seed(seed)

@@ -153,3 +153,29 @@ def test_a_small_images_finish_decides_on_all_its_samples_and_a_large_ones_on_a_
     assert model.decide_samples() == NODE_SAMPLES // energy.n and model.settle_samples() == SETTLE_SAMPLES
     large = RandomizedFlow.from_recipe("image-stationary", GridPottsEnergy(torch.zeros(512, 512, 3), beta=1.0), finish_rounds=0)
     assert large.decide_samples() == large.settle_samples() == NODE_SAMPLES // (512 * 512)
+
+
+def test_the_worst_pixel_is_named_by_its_row_and_column():
+    """One uncertain pixel at (2, 3) of a 4 × 5 grid, moved in every chain: the check names it there."""
+    unary = torch.full((4, 5, 2), 0.0)
+    unary[..., 1] = 30.0  # every pixel certain of label 0 …
+    unary[2, 3] = 0.0  # … but this one
+    energy = GridPottsEnergy(unary, beta=0.0)
+    before = torch.zeros(64, 20, dtype=torch.long)
+    after = before.clone()
+    after[:, 2 * 5 + 3] = 1
+    check = drift_check(energy, before, after, 1)
+    assert not check.converged and "(row 2, column 3)" in {g.name: g.statistic for g in check.groups}["pixels"]
+
+
+def test_the_worst_region_is_named_by_its_first_pixel_and_size():
+    """A 2-pixel uncertain region at (1, 1)–(1, 2) of a 3 × 4 grid that turns all label 1 in every chain."""
+    unary = torch.zeros(3, 4, 2)
+    unary[..., 1] = 30.0
+    unary[1, 1:3] = 0.0
+    energy = GridPottsEnergy(unary, beta=0.0)
+    before = torch.zeros(64, 12, dtype=torch.long)
+    after = before.clone()
+    after[:, [5, 6]] = 1
+    check = drift_check(energy, before, after, 1)
+    assert "the 2-pixel region from (row 1, column 1)" in {g.name: g.statistic for g in check.groups}["regions"]

@@ -242,7 +242,7 @@ def empirical_check(kernel, brute: Brute, controls: list[Brute], name: str, seed
 
 @pytest.mark.parametrize("c", [2, 3])
 @pytest.mark.parametrize("name", KERNELS)
-def test_torch_kernel_matches_exact_rows(name, c):
+def test_kernel_matches_exact_rows(name, c, implementation):
     unary = random_unary(c, seed=c)
     brute = Brute(unary, BETA)
     controls = [Brute(unary, 1.5 * BETA), Brute(np.zeros_like(unary), BETA)]
@@ -258,7 +258,7 @@ def test_torch_kernel_on_the_gpu_matches_exact_rows(name):
     empirical_check(torch_kernel(name, unary, device="cuda"), brute, controls, name, device="cuda")
 
 
-def test_torch_swendsen_wang_on_the_torus_matches_exact_rows():
+def test_swendsen_wang_on_the_torus_matches_exact_rows(implementation):
     unary = random_unary(2, seed=5)
     brute = Brute(unary, BETA, periodic=True)
     controls = [Brute(unary, BETA)]  # the open grid: the wrap-around bonds must be there, each with its weight
@@ -266,7 +266,7 @@ def test_torch_swendsen_wang_on_the_torus_matches_exact_rows():
 
 
 @pytest.mark.parametrize("name", ["hb", "finish"])
-def test_torch_heat_bath_on_the_torus_matches_exact_rows(name):
+def test_heat_bath_on_the_torus_matches_exact_rows(name, implementation):
     unary = random_unary(2, seed=6, w=4)
     brute = Brute(unary, BETA, w=4, periodic=True)
     controls = [Brute(unary, BETA, w=4)]  # the open grid: the wrap-around edges must be there, each with its weight
@@ -404,7 +404,7 @@ def test_torch_line_sweep_matches_exact_block_conditionals_with_uneven_weights()
 
 # -- one sweep from P* with every edge its own weight ---------------------------------------------------
 @pytest.mark.parametrize("kernel", list(REGISTRY))
-def test_one_sweep_from_exact_draws_keeps_p_star_with_uneven_weights(kernel):
+def test_one_sweep_from_exact_draws_keeps_p_star_with_uneven_weights(kernel, implementation):
     """2 × 3 grid, 3 labels, every edge its own weight in [0.2, 2.5]: exact draws from P* (all 3⁶ labelings
     enumerated), one sweep of every registered kernel, and the result's distribution against P* by chi-square.
     The failing control is the kernel of the weights rotated by 180° (each edge takes its bond probability or its

@@ -42,7 +42,7 @@ def test_an_old_checkpoint_loads_and_samples():
     assert model.finisher().schedule() == ["sw", "line", "hb"]
 
 
-def test_an_old_checkpoint_resumes_and_samples_from_the_command_line(tmp_path):
+def test_an_old_checkpoint_resumes_and_samples_from_the_command_line(tmp_path, capsys):
     ckpt = tmp_path / "old.ckpt"
     shutil.copy(LEGACY, ckpt)
     root = tmp_path / "run"
@@ -51,8 +51,12 @@ def test_an_old_checkpoint_resumes_and_samples_from_the_command_line(tmp_path):
     last = next(root.rglob("last.ckpt"))
     resumed = torch.load(last, map_location="cpu", weights_only=False)
     assert resumed["global_step"] == 5 and resumed["hyper_parameters"]["finish_round"] == "sw,line,hb"
+    capsys.readouterr()
     assert sample.main([str(ckpt), "--samples", "64", "--out", str(tmp_path / "samples")]) == 0
     assert (tmp_path / "samples" / "samples.npy").exists()
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines() if line.startswith("  ")]
+    assert "summary.json" in listed and "samples.npy" in listed  # the report names the files it wrote
+    assert all((tmp_path / "samples" / name).exists() for name in listed)
 
 
 def test_old_settings_build_a_model_for_a_new_image():

@@ -59,7 +59,7 @@ def test_the_run_says_what_it_does_and_where_the_results_are(tiny_run, tiny_run_
     block = lines[: lines.index(f"  run folder  {root / 'version_0'} (new)") + 1]
     assert block[0] == "train.py: RandomizedFlow on 20 nodes × 3 labels"
     assert f"  image       {tiny_run.summary['args']['image']}" in block
-    assert "  size        5×4 pixels, as is (within --max-size 512)" in block
+    assert "  size        5×4 pixels (width × height), as is (within --max-size 512)" in block
     assert "  labels      background #000000, cat #808080, lion #ffffff" in block
     assert any(line.startswith("  model       randomized flow (recipe image), conv Ω, label-tied, local randomness, m = 4 samples per step") for line in block)
     assert "  steps       3" in block
@@ -77,7 +77,7 @@ def test_a_larger_image_is_downscaled_to_max_size(tmp_path, capsys, argv):
     image = write_tiny_image(tmp_path / "8x10.png", 8, 10)
     assert train.main(argv("--max-size", "5", "--model", "meanfield", "--restarts", "2", image=image, steps=1)) == 0
     out = capsys.readouterr().out
-    assert "  size        10×8 → 5×4 pixels (--max-size 5; 0 keeps the size)" in out
+    assert "  size        10×8 → 5×4 pixels (width × height; --max-size 5, 0 keeps the size)" in out
     assert "  model       mean field, 2 restarts" in out
     assert np.load(tmp_path / "runs" / "lightning_logs" / "version_0" / "samples.npy").shape == (64, 4, 5)
 

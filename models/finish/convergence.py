@@ -137,15 +137,21 @@ def _statistics(energy: GridPottsEnergy, x: Tensor, uncertain: Tensor, region: T
     return out
 
 
-def _names(group: str, index: int, c: int, regions: int) -> str:
+def _names(group: str, index: int, energy: GridPottsEnergy, uncertain: Tensor, region: Tensor, regions: int) -> str:
+    """What statistic ``index`` of ``group`` is, in words; pixels by row and column (0-based, from the top left)."""
+    c = energy.c
     if group == "energy":
         return ("energy", "unary energy", "pair energy")[index] if index < 3 else f"label {index - 3} count on uncertain pixels"
     if group == "pixels":
-        return f"uncertain pixel {index // c}'s label {index % c}"
+        row, column = divmod(int(uncertain.nonzero()[index // c]), energy.grid[1])
+        return f"pixel (row {row}, column {column})'s label {index % c}"
     if group == "spread":
         return "all uncertain pixels together (mean z²)"
     kind, rest = divmod(index, regions * c)
-    return f"region {rest // c}'s {'share of label' if kind == 0 else 'all-label'} {rest % c}"
+    pixels = (region == rest // c).nonzero()
+    row, column = divmod(int(pixels[0]), energy.grid[1])
+    where = f"the {len(pixels)}-pixel region from (row {row}, column {column})"
+    return f"{where}: {'its share of label' if kind == 0 else 'all label'} {rest % c}"
 
 
 def _standardised(d: Tensor) -> tuple[Tensor, Tensor]:
@@ -217,7 +223,7 @@ def drift_check(energy: GridPottsEnergy, before: Tensor, after: Tensor, sweeps: 
                 observed, index, null = _max_t(d, signs)
             threshold = float(null.sort().values[rank])
             p_value = (1 + int((null >= observed).sum())) / (FLIPS + 1)
-            statistic = _names(name, index, energy.c, R) if d.shape[1] else "none"
+            statistic = _names(name, index, energy, uncertain, region, R) if d.shape[1] else "none"
             groups.append(GroupDrift(name, observed, threshold, p_value, statistic, d.shape[1]))
     converged = all(g.p_value > level for g in groups)
     worst = max(groups, key=lambda g: g.drift / g.threshold if g.threshold > 0 else 0.0)

@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from energies.grid_potts import GridPottsEnergy
+from models.kernels import native
 from models.kernels.base import Kernel
 
 
@@ -80,6 +81,10 @@ class CheckerboardGibbs(Kernel):
     def sweep(self, x: Tensor, generator: torch.Generator | None = None, sweeps: int = 1) -> Tensor:
         """``sweeps`` full sweeps of ``x (chains, H, W)``, each resampling the even, then the odd checkerboard colour
         (in the layout of :meth:`half_sweep`: one transpose in and one out for all of them)."""
+        if native.runs_on(x):
+            if "_native" not in self.__dict__:
+                self._native = native.factor_tables(self.energy)
+            return native.sweep("heat_bath", x, generator, sweeps, self._native)
         flat = x.reshape(x.shape[0], -1).T.contiguous()  # (n, chains): see half_sweep
         for _ in range(sweeps):
             for parity in (0, 1):

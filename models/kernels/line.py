@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from energies.grid_potts import GridPottsEnergy
+from models.kernels import native
 from models.kernels.base import Kernel
 
 
@@ -42,6 +43,11 @@ class LineGibbs(Kernel):
 
     def sweep(self, x: Tensor, generator: torch.Generator | None = None, sweeps: int = 1) -> Tensor:
         """``sweeps`` line sweeps of ``x (chains, H, W)``: rows of even, then odd index, then columns alike."""
+        if native.runs_on(x):
+            if "_native" not in self.__dict__:  # and exp(−w) of the edges: the filter's e^{−w}
+                eu, ewh, ewv = native.factor_tables(self.energy)
+                self._native = (eu, ewh, ewv, 1 / ewh, 1 / ewv)
+            return native.sweep("line_heat_bath", x, generator, sweeps, self._native)
         # (W, H, chains): rows are lines, a pixel's neighbours whole rows; small labels make the transposes cheap
         small = torch.uint8 if self.energy.c < 256 else x.dtype
         lines = x.to(small).permute(2, 1, 0).contiguous()

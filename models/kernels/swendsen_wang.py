@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from energies.grid_potts import GridPottsEnergy
+from models.kernels import native
 from models.kernels.base import Kernel
 
 
@@ -151,6 +152,9 @@ class PottsSwendsenWang(Kernel):
 
     def sweep(self, x: Tensor, generator: torch.Generator | None = None, sweeps: int = 1) -> Tensor:
         """``sweeps`` Swendsen–Wang updates of every labeling ``x (B, H, W)`` long."""
+        if native.runs_on(x):  # the unary (n, c) in float64 and the bond probabilities (H, W) of the compiled sweep
+            tables = (self.unary.cpu().contiguous(), self.p_right.cpu().contiguous(), self.p_down.cpu().contiguous())
+            return native.sweep("swendsen_wang", x, generator, sweeps, tables)
         for _ in range(sweeps):
             x = self.recolour(find_clusters(*self.bonds(x, generator)), x.shape, generator)
         return x

@@ -1,0 +1,119 @@
+"""The finish's kernels compiled (``kernels.c``): built on first use, loaded by ctypes, the torch code where they cannot run.
+
+The C code draws from the same laws as the torch kernels with its own random numbers (one xoshiro256** stream per
+chain, seeded from the caller's generator), 3–8× faster per sweep on a CPU (``benchmarks/perf.py``). It runs where the
+labelings are on the CPU and a C compiler with OpenMP builds it; elsewhere (a GPU, no compiler,
+``RAF_NATIVE=0`` in the environment) the kernels run their torch code. The library is built once per source and
+machine into ``$RAF_CACHE`` (default ``~/.cache/randomized-assignment-flows``) with ``gcc -O3 -march=native -fopenmp``,
+about a second; a failed build is said once, as a warning, and the torch code runs.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+SOURCE = Path(__file__).with_name("kernels.c")
+FLAGS = ["-O3", "-march=native", "-fopenmp", "-shared", "-fPIC", "-std=c11"]
+_library: ctypes.CDLL | None | bool = None  # None: not tried yet; False: cannot be built here
+
+
+def enabled() -> bool:
+    """Whether the compiled kernels may run (``RAF_NATIVE=0`` turns them off)."""
+    return os.environ.get("RAF_NATIVE", "1") != "0"
+
+
+def _machine() -> str:
+    """What ``-march=native`` compiles for: the CPU's model and flags (a cache shared by several machines keeps one
+    library per CPU)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+        lines = [line for line in info.splitlines() if line.startswith(("model name", "flags", "Features"))][:2]
+    except OSError:
+        lines = []
+    return platform.machine() + "".join(lines)
+
+
+def _path() -> Path:
+    key = hashlib.sha256(SOURCE.read_bytes() + " ".join(FLAGS).encode() + _machine().encode()).hexdigest()[:16]
+    cache = Path(os.environ.get("RAF_CACHE") or Path.home() / ".cache" / "randomized-assignment-flows")
+    return cache / f"native-{key}.so"
+
+
+def _build(target: Path) -> None:
+    compiler = os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc")
+    if compiler is None:
+        raise OSError("no C compiler (gcc or cc) on the PATH")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:  # built aside, then moved: two processes may build at once
+        built = Path(tmp) / target.name
+        done = subprocess.run([compiler, *FLAGS, str(SOURCE), "-o", str(built), "-lm"], capture_output=True, text=True)
+        if done.returncode:
+            raise OSError(f"{compiler} failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}")
+        os.replace(built, target)
+
+
+def library() -> ctypes.CDLL | None:
+    """The compiled kernels, built on the first call (``None`` where they cannot be built: said once, as a warning)."""
+    global _library
+    if _library is None:
+        target = _path()
+        try:
+            if not target.exists():
+                _build(target)
+            lib = ctypes.CDLL(str(target))
+        except OSError as err:
+            warnings.warn(f"the compiled kernels could not be built ({err}); the finish runs its torch code, 3–8× slower "
+                          "(set RAF_NATIVE=0 to silence this)", RuntimeWarning, stacklevel=3)
+            _library = False
+            return None
+        p, i = ctypes.c_void_p, ctypes.c_int
+        lib.heat_bath.argtypes = [p, p, i, i, i, i, p, p, p, i, i]
+        lib.line_heat_bath.argtypes = [p, p, i, i, i, i, p, p, p, p, p, i, i]
+        lib.swendsen_wang.argtypes = [p, p, i, i, i, i, p, p, p, i, i]
+        for function in (lib.heat_bath, lib.line_heat_bath, lib.swendsen_wang):
+            function.restype = None
+        _library = lib
+    return _library or None
+
+
+def runs_on(x: Tensor) -> bool:
+    """Whether labelings ``x`` can be swept by the compiled kernels (on the CPU, enabled, built)."""
+    return x.device.type == "cpu" and enabled() and library() is not None
+
+
+def factor_tables(energy) -> tuple[Tensor, Tensor, Tensor]:
+    """The heat-bath and line tables of ``kernels.c``, float64 on the CPU: ``exp(−U + min_a U)`` per pixel ``(n, c)``,
+    and ``exp(w)`` of each horizontal and each vertical edge ``(H, W)`` (``[r, q]``: the edge to ``(r, q+1 mod W)``,
+    to ``(r+1 mod H, q)``; 1 where an open grid has none)."""
+    H, W = energy.grid
+    unary = energy.unary.detach().double().cpu().reshape(energy.n, energy.c)
+    eu = torch.exp(-(unary - unary.amin(1, keepdim=True))).contiguous()
+    wh = torch.zeros(H, W, dtype=torch.float64)
+    wv = torch.zeros(H, W, dtype=torch.float64)
+    wh[:, : energy.weights_h.shape[1]] = energy.weights_h.detach().double().cpu()
+    wv[: energy.weights_v.shape[0]] = energy.weights_v.detach().double().cpu()
+    return eu, wh.exp(), wv.exp()
+
+
+def sweep(kernel: str, x: Tensor, generator: torch.Generator | None, sweeps: int, tables: tuple[Tensor, ...]) -> Tensor:
+    """``sweeps`` sweeps of ``kernel`` (``"heat_bath"``, ``"line_heat_bath"``, ``"swendsen_wang"``) on labelings
+    ``x (B, H, W)`` (CPU) with the kernel's ``tables`` (contiguous CPU tensors, the unary's first, see ``kernels.c``).
+    A copy of ``x`` is swept; the generator gives one seed per chain."""
+    B, H, W = x.shape
+    out = x.to(torch.int64).contiguous().clone()
+    seeds = torch.randint(-(2**63), 2**63 - 1, (B,), generator=generator, dtype=torch.int64)
+    c = tables[0].shape[-1]
+    getattr(library(), kernel)(out.data_ptr(), seeds.data_ptr(), B, H, W, c, *(t.data_ptr() for t in tables),
+                               int(sweeps), torch.get_num_threads())
+    return out.to(x.dtype)
