@@ -10,7 +10,9 @@ Figures (all measured on the machine that runs it):
   samples_per_second_flow_alone_S   the same, the flow alone (sample(finish=False))
   seconds_per_step_S        one training step at S×S (the image recipe's samples per step)
   kernel_ns_S               ns per pixel and sample of one sweep of every registered kernel (models/kernels/), S×S,
-                            on the initialised flow's own samples
+                            on the initialised flow's own samples, as the finish runs them (``kernels``: compiled
+                            where models/kernels/native builds, else the torch code)
+  kernel_ns_torch_S         the same, the kernels' torch code (RAF_NATIVE=0)
   seconds_to_kl_0599        training seconds until the KL on Table 1 (200k samples) first ≤ 0.599
   mode_ess_ratio_af_over_gibbs  ESS/s of the subject's cat-or-lion indicator, flow over Gibbs
 """
@@ -38,6 +40,7 @@ from data import ImageDataModule, IsingDataModule  # noqa: E402
 from energies import GridPottsEnergy, table1_energy  # noqa: E402
 from energies.exact import exact_inference  # noqa: E402
 from energies.sample_stats import sample_figures  # noqa: E402
+from models.kernels import native  # noqa: E402
 from models.kernels import KERNELS, kernel_class  # noqa: E402
 from models.kernels.heat_bath import CheckerboardGibbs  # noqa: E402
 from models.flow.randomized_flow import RandomizedFlow  # noqa: E402
@@ -98,16 +101,25 @@ def flow_speed(size: int, device: torch.device, batch: int) -> tuple[float, floa
     return batch / per_batch, batch / per_batch_alone, timed(step, device, min_seconds=2.0)
 
 
-def kernel_ns(size: int, device: torch.device, batch: int) -> dict[str, float]:
-    """ns per pixel and sample of one sweep of each registered kernel, on ``batch`` of the flow's own samples at ``size²``."""
+def kernel_ns(size: int, device: torch.device, batch: int, compiled: bool = True) -> dict[str, float]:
+    """ns per pixel and sample of one sweep of each registered kernel, on ``batch`` of the flow's own samples at
+    ``size²``; ``compiled=False``: their torch code (``RAF_NATIVE=0``, :mod:`models.kernels.native`)."""
     model = image_flow(size, device)
     generator = torch.Generator(device=device).manual_seed(0)
     with torch.no_grad():
         x = model.sample(batch, generator=generator, finish=False).view(batch, size, size)
     out = {}
-    for name in KERNELS:
-        kernel = kernel_class(name)(model.energy)
-        out[name] = 1e9 * timed(lambda: kernel.sweep(x, generator), device) / (batch * size * size)
+    saved = os.environ.get("RAF_NATIVE")
+    os.environ["RAF_NATIVE"] = "1" if compiled else "0"
+    try:
+        for name in KERNELS:
+            kernel = kernel_class(name)(model.energy)
+            out[name] = 1e9 * timed(lambda: kernel.sweep(x, generator), device) / (batch * size * size)
+    finally:
+        if saved is None:
+            del os.environ["RAF_NATIVE"]
+        else:
+            os.environ["RAF_NATIVE"] = saved
     return out
 
 
@@ -235,7 +247,8 @@ def main(argv=None) -> int:
             "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
             "cpus": os.cpu_count(), "torch": torch.__version__, "threads": torch.get_num_threads(),
             "device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu",
-        }
+        },
+        "kernels": "compiled" if native.runs_on(torch.zeros(1, 1, 1, dtype=torch.long, device=device)) else "torch",
     }
     result["exact_seconds_2p24"] = exact_seconds()
     print(f"exact log Z + marginals, 2^24 states: {result['exact_seconds_2p24'] * 1000:.1f} ms", flush=True)
@@ -247,8 +260,10 @@ def main(argv=None) -> int:
         print(f"{size}×{size}: {rate:8.1f} samples/s with the finish, {rate_alone:8.1f} the flow alone, "
               f"{step:.3f} s per training step", flush=True)
         result[f"kernel_ns_{size}"] = kernel_ns(size, device, args.sample_batch)
-        print("  one sweep, ns per pixel and sample: " + ", ".join(f"{k} {v:.1f}" for k, v in result[f"kernel_ns_{size}"].items()),
-              flush=True)
+        result[f"kernel_ns_torch_{size}"] = kernel_ns(size, device, args.sample_batch, compiled=False)
+        print("  one sweep, ns per pixel and sample: " + ", ".join(
+            f"{k} {v:.1f} (torch code {result[f'kernel_ns_torch_{size}'][k]:.1f})" for k, v in result[f"kernel_ns_{size}"].items()),
+            flush=True)
     if not args.quick:
         kl = seconds_to_kl(0.599, args.kl_every, args.kl_samples, args.kl_max_steps, accelerator)
         result["seconds_to_kl_0599"], result["kl_history"] = kl["seconds"], kl["history"]

@@ -553,8 +553,12 @@ def perf(d: dict, mark: str, root: Path) -> Section:
                      "an initialised (untrained) conv flow, the image recipe, one fixed round of its finish"])
         rows.append([f"seconds per training step, {s}×{s}", num(d[f"seconds_per_step_{s}"], 3), "the image recipe's samples per step"])
         if f"kernel_ns_{s}" in d:
-            rows.append([f"one sweep, ns per pixel and sample, {s}×{s}", ", ".join(f"{k} {num(v, 1)}" for k, v in d[f"kernel_ns_{s}"].items()),
-                         "each registered kernel on the flow's own samples"])
+            torch_code = d.get(f"kernel_ns_torch_{s}", {})
+            rows.append([f"one sweep, ns per pixel and sample, {s}×{s}",
+                         ", ".join(f"{k} {num(v, 1)}" + (f" (torch code {num(torch_code[k], 1)})" if k in torch_code else "")
+                                   for k, v in d[f"kernel_ns_{s}"].items()),
+                         f"each registered kernel on the flow's own samples, {d.get('kernels', 'torch')} "
+                         "(models/kernels/native: compiled where a C compiler builds it)"])
     if d.get("seconds_to_kl_0599") is not None or "kl_history" in d:
         rows.append(["training seconds until the KL on Table 1 ≤ 0.599 (the paper's)", num(d.get("seconds_to_kl_0599"), 1),
                      "training only (the KL evaluations are not counted)"])
