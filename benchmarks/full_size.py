@@ -50,7 +50,7 @@ def one_size(name: str, size: int, folder: Path, max_steps: int | None) -> dict:
     summary = json.loads(next(root.glob("lightning_logs/version_*/summary.json")).read_text())
     check = summary.get("convergence", {})
     row = {"photo": name, "size": size, "image_size": summary["image_size"], "converged": check.get("converged"),
-           "finish_rounds": check.get("finish_rounds"), "finish_capped": check.get("capped"), "steps": summary["steps"], "wall_seconds": wall, "train_seconds": summary["seconds"],
+           "finish_rounds": check.get("finish_rounds"), "finish_capped": check.get("finish_capped"), "steps": summary["steps"], "wall_seconds": wall, "train_seconds": summary["seconds"],
            "rest_seconds": wall - summary["seconds"], "peak_rss_gb": usage.ru_maxrss * 1024 / 1e9,
            "evaluation_samples": summary["samples"]["m"], "bound_missing": summary["samples"].get("bound_missing")}
     print(f"{name} {size}²: {row['steps']} steps, training {row['train_seconds']:.0f} s, start-up + evaluation {row['rest_seconds']:.0f} s, "

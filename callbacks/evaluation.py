@@ -84,11 +84,16 @@ def convergence_figures(pl_module, samples: Tensor, seed: int) -> dict | None:
     """The convergence check of ``samples (m, n)`` (:mod:`models.finish.convergence`) with what the model's finish did: the
     check's verdict, drift and threshold, and ``finish_rounds``, ``finish_sweeps``, ``finish_capped`` of the latest
     sampling where the model has a finish. Where an automatic finish checked these very samples (the state after ``t``
-    of its rounds against the one after ``2t``, which it returned) that check is the verdict (``"by": "finish"``);
+    of its rounds against the one after ``2t``, which it returned; or more chains among which they are, drawn for the
+    decision: ``RandomizedFlow.sample_chunks``) that check is the verdict (``"by": "finish"``);
     otherwise ``max(2, t)`` more rounds of the model's kernels are run for it (``"by": "check"``). ``None`` where no
     kernel applies; ``{"converged": None, …}`` with too few samples."""
     report = pl_module.finish_report() if hasattr(pl_module, "finish_report") else None
-    if report is not None and report.check is not None and report.check.samples == len(samples):
+    # the finish's own check covers these samples where it ran on all of them, or on more chains drawn for the decision
+    # among which they are (one process: under DDP each process checks its own chains, and the verdict must be the same)
+    covered = report is not None and report.check is not None and (
+        report.check.samples == len(samples) or (world()[0] == 1 and report.check.samples > len(samples)))
+    if covered:
         out = {**report.check.as_dict(), "by": "finish"}
     else:
         kernel = check_kernel(pl_module)

@@ -143,13 +143,20 @@ def test_a_run_reports_its_check(tiny_run, tiny_run_stdout):
 
 def test_a_small_images_finish_decides_on_all_its_samples_and_a_large_ones_on_a_bounded_number():
     """The check's power grows with its chains: on a small image the automatic finish checks every sample it returns,
-    not the first 64; on a large one as many as an evaluation draws (NODE_SAMPLES // n)."""
-    from models.flow.randomized_flow import NODE_SAMPLES, SETTLE_SAMPLES, RandomizedFlow
+    not the first 64, and at least DECIDE_CHAINS (drawing more for the decision where a sampling asks for fewer, and
+    returning what was asked for); on a large one as many as an evaluation draws (NODE_SAMPLES // n)."""
+    from callbacks.evaluation import convergence_figures
+    from models.flow.randomized_flow import DECIDE_CHAINS, NODE_SAMPLES, SETTLE_SAMPLES, RandomizedFlow
 
     energy = GridPottsEnergy(torch.randn(4, 5, 3, generator=gen(3)), beta=1.0)
     model = RandomizedFlow.from_recipe("image-stationary", energy, finish_rounds=0)
-    model.sample(300, gen(4))
-    assert model.finish_report().check.samples == 300
+    x = model.sample(DECIDE_CHAINS + 300, gen(4))
+    assert len(x) == DECIDE_CHAINS + 300 and model.finish_report().check.samples == DECIDE_CHAINS + 300
+    model = RandomizedFlow.from_recipe("image-stationary", energy, finish_rounds=0)  # nothing settled yet
+    x = model.sample(100, gen(5))
+    assert x.shape == (100, energy.n) and model.finish_report().check.samples == DECIDE_CHAINS
+    verdict = convergence_figures(model, x, seed=0)  # the decision's check covers the 100 returned: it is the verdict
+    assert verdict["by"] == "finish" and verdict["samples"] == DECIDE_CHAINS
     assert model.decide_samples() == NODE_SAMPLES // energy.n and model.settle_samples() == SETTLE_SAMPLES
     large = RandomizedFlow.from_recipe("image-stationary", GridPottsEnergy(torch.zeros(512, 512, 3), beta=1.0), finish_rounds=0)
     assert large.decide_samples() == large.settle_samples() == NODE_SAMPLES // (512 * 512)
@@ -179,3 +186,27 @@ def test_the_worst_region_is_named_by_its_first_pixel_and_size():
     after[:, [5, 6]] = 1
     check = drift_check(energy, before, after, 1)
     assert "the 2-pixel region from (row 1, column 1)" in {g.name: g.statistic for g in check.groups}["regions"]
+
+
+def test_the_bounds_draws_keep_the_periodic_evaluations_cap():
+    """Within ``finish_capped(1)`` (the evaluations during training) the bound's draws (``last_draw``) run one round of
+    the automatic finish, as the samples do, not a decision of their own."""
+    from models.flow.randomized_flow import RandomizedFlow
+
+    energy = GridPottsEnergy(torch.randn(4, 5, 3, generator=gen(6)), beta=1.0)
+    model = RandomizedFlow.from_recipe("image-stationary", energy, finish_rounds=0)
+    finisher = model.finisher()
+    calls = []
+
+    class Counting(Finish):
+        def __call__(self, labels, generator=None):
+            calls.append(1)
+            return super().__call__(labels, generator)
+
+    finisher.round = Counting(energy, finisher.round.schedule())
+    with model.finish_capped(1):
+        model.last_draw(32, gen(7))
+    assert len(calls) == 1
+    calls.clear()
+    model.last_draw(32, gen(7))  # uncapped: the automatic finish runs its windows (at least 4 rounds)
+    assert len(calls) >= 4

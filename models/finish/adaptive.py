@@ -114,12 +114,14 @@ class AdaptiveFinish:
         return (f"the finish reached its cap of {self.cap} rounds before the convergence check passed: the samples may not "
                 f"follow P*; raise {self.cap_option}")
 
-    def as_draw(self, labels: Tensor, generator: torch.Generator | None = None, rounds: int | None = None) -> LastDraw:
+    def as_draw(self, labels: Tensor, generator: torch.Generator | None = None, rounds: int | None = None,
+                cap: int | None = None) -> LastDraw:
         """The finished labelings with the law of their last heat-bath sweep (the entropy bound's components,
-        :meth:`models.finish.schedule.Finish.as_draw`); an automatic finish runs one more round for it. ``rounds``: as in :meth:`run`."""
+        :meth:`models.finish.schedule.Finish.as_draw`); an automatic finish runs one more round for it. ``rounds``,
+        ``cap``: as in :meth:`run`."""
         rounds = rounds if rounds is not None else self.rounds
         if rounds is not None:  # the fixed rounds, the last one as the draw
             for _ in range(rounds - 1):
                 labels = self.round(labels, generator)
             return self.round.as_draw(labels, generator)
-        return self.round.as_draw(self(labels, generator), generator)
+        return self.round.as_draw(self.run(labels, generator, cap=cap)[0], generator)

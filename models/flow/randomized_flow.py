@@ -49,6 +49,13 @@ CHUNK_ELEMENTS = 2**23
 #: chains an automatic finish's check must have had before its rounds are reused for further samples (fewer where an
 #: evaluation draws fewer, see ``RandomizedFlow.settle_samples``)
 SETTLE_SAMPLES = 64
+#: chains an automatic finish decides its rounds on at least, drawing more than a sampling asks for where it asks for
+#: fewer (within :data:`NODE_SAMPLES`): the check's power grows with its chains. On coffee at 48 px (one trained model,
+#: six noise seeds) a decision on 256 chains (``train.py``'s default summary) stopped after 4–32 rounds, median 6, with the
+#: uncertain-pixel TV still 0.03–0.04 after 4; on 1,024 chains (what ``benchmarks/photo_suite.py`` validated the check
+#: on) three seeds flagged every window up to 16–32 rounds (TV 0.011–0.013 at 64); on 2,048 every window up to 32
+#: (docs/convergence.md)
+DECIDE_CHAINS = 1024
 #: node-samples (samples × nodes) one evaluation draws at most: 512 samples of a 128² image, 32 of a 512² one, so that
 #: evaluating a large image takes bounded time and memory (``callbacks.common.affordable``)
 NODE_SAMPLES = 2**23
@@ -261,14 +268,20 @@ class RandomizedFlow(EnergyModel):
         """:meth:`sample`'s ``m`` labelings as ``(k, n)`` chunks of at most :meth:`chunk` samples, each drawn when asked for.
 
         An automatic finish decides its rounds once per sampling, on its first :meth:`decide_samples` samples finished
-        together (the flow draws them in chunks; on a small image all of them), and runs as many on the others; a
+        together (the flow draws them in chunks; on a small image all of them, and at least :data:`DECIDE_CHAINS` where
+        the budget allows: a sampling of fewer draws the rest for the decision alone), and runs as many on the others; a
         decision on :meth:`settle_samples` samples or more also serves later samplings until the model trains on
         (:meth:`settled_rounds`)."""
         finisher = self.finisher() if finish else None
         decided = self.settled_rounds() if finisher is not None else None
-        pending, reports, drawn = [], [], 0
-        while drawn < m:
-            k = min(self.chunk(), m - drawn)
+        cap = self.__dict__.get("finish_cap_now")
+        checks = finisher is not None and decided is None and finisher.automatic and (cap is None or cap > 1)
+        # chains the decision is made on: more than asked for only where a check decides (not one capped round)
+        deciders = min(max(m, DECIDE_CHAINS), self.decide_samples()) if checks else min(m, self.decide_samples())
+        total = max(m, deciders)
+        pending, reports, drawn, given = [], [], 0, 0
+        while drawn < total:
+            k = min(self.chunk(), total - drawn)
             drawn += k
             with torch.no_grad():
                 labels = self.round(self.log_soft_samples(k, generator), generator, log=True)
@@ -278,17 +291,19 @@ class RandomizedFlow(EnergyModel):
             deciding = decided is None and finisher.automatic
             if deciding:  # one check on enough chains, not one per chunk
                 pending.append(labels)
-                if sum(len(p) for p in pending) < min(m, self.decide_samples()) and drawn < m:
+                if sum(len(p) for p in pending) < deciders and drawn < total:
                     continue
                 labels, pending = torch.cat(pending), []
             with torch.no_grad():
-                labels, report = finisher.run(labels, generator, rounds=decided, cap=self.__dict__.get("finish_cap_now"))
+                labels, report = finisher.run(labels, generator, rounds=decided, cap=cap)
             reports.append(report)
             self.__dict__["last_finish"] = FinishReport.merge(reports)  # what the latest sampling's finish did
             if deciding:
                 decided = report.rounds
                 if report.check is not None and report.check.samples >= self.settle_samples():
                     self.__dict__["settled"] = (self._step_now(), report.rounds)
+            labels = labels[: m - given]  # the chains drawn only for the decision are not returned
+            given += len(labels)
             for j in range(0, len(labels), self.chunk()):
                 yield labels[j : j + self.chunk()].long()
 
@@ -359,7 +374,8 @@ class RandomizedFlow(EnergyModel):
             log_S = self.log_soft_samples(m, generator)
             if finisher is None:  # draw rounding: component k is T(S_k) itself
                 return LastDraw(draw_labels(log_S.exp(), generator), log_S, log_S.new_zeros(m))
-            return finisher.as_draw(self.round(log_S, generator, log=True), generator, rounds=self.settled_rounds())
+            return finisher.as_draw(self.round(log_S, generator, log=True), generator, rounds=self.settled_rounds(),
+                                    cap=self.__dict__.get("finish_cap_now"))
 
     def marginals(self, m: int | None = 4096, generator: torch.Generator | None = None) -> Tensor:
         """``(n, c)`` marginals over ``m`` samples (default 4096): ``E_Ω[S(Ω)]`` by eq. (24) for the flow alone,

@@ -1,7 +1,7 @@
 """The finish's kernels compiled (``kernels.c``): built on first use, loaded by ctypes, the torch code where they cannot run.
 
 The C code draws from the same laws as the torch kernels with its own random numbers (one xoshiro256** stream per
-chain, seeded from the caller's generator), 3–8× faster per sweep on a CPU (``benchmarks/perf.py``). It runs where the
+chain, seeded from the caller's generator), 2.4–5.5× faster per sweep on a CPU at 128² (``benchmarks/perf.py``). It runs where the
 labelings are on the CPU and a C compiler with OpenMP builds it; elsewhere (a GPU, no compiler,
 ``RAF_NATIVE=0`` in the environment) the kernels run their torch code. The library is built once per source and
 machine into ``$RAF_CACHE`` (default ``~/.cache/randomized-assignment-flows``) with ``gcc -O3 -march=native -fopenmp``,
@@ -73,7 +73,7 @@ def library() -> ctypes.CDLL | None:
                 _build(target)
             lib = ctypes.CDLL(str(target))
         except OSError as err:
-            warnings.warn(f"the compiled kernels could not be built ({err}); the finish runs its torch code, 3–8× slower "
+            warnings.warn(f"the compiled kernels could not be built ({err}); the finish runs its torch code, 2–6× slower "
                           "(set RAF_NATIVE=0 to silence this)", RuntimeWarning, stacklevel=3)
             _library = False
             return None
