@@ -210,3 +210,20 @@ def test_the_bounds_draws_keep_the_periodic_evaluations_cap():
     calls.clear()
     model.last_draw(32, gen(7))  # uncapped: the automatic finish runs its windows (at least 4 rounds)
     assert len(calls) >= 4
+
+
+def test_a_capped_evaluation_draws_no_chains_for_a_decision():
+    """One capped round runs no check, so a capped sampling draws only the samples asked for; an uncapped one draws
+    DECIDE_CHAINS for its decision."""
+    from models.flow.randomized_flow import DECIDE_CHAINS, RandomizedFlow
+
+    energy = GridPottsEnergy(torch.randn(4, 5, 3, generator=gen(8)), beta=1.0)
+    model = RandomizedFlow.from_recipe("image-stationary", energy, finish_rounds=0)
+    drawn, flow = [], model.log_soft_samples
+    model.log_soft_samples = lambda m, generator=None: drawn.append(m) or flow(m, generator)
+    with model.finish_capped(1):
+        assert len(model.sample(100, gen(9))) == 100
+    assert sum(drawn) == 100
+    drawn.clear()
+    assert len(model.sample(100, gen(9))) == 100
+    assert sum(drawn) == DECIDE_CHAINS
