@@ -13,6 +13,10 @@ Figures (all measured on the machine that runs it):
                             on the initialised flow's own samples, as the finish runs them (``kernels``: compiled
                             where models/kernels/native builds, else the torch code)
   kernel_ns_torch_S         the same, the kernels' torch code (RAF_NATIVE=0)
+  kernel_bound_ns           each kernel's arithmetic bound: its operations per pixel and sample (``KERNEL_OPS``, counted
+                            in kernels.c) at this CPU's peak (``peak_ops_per_ns``: cores × clock × SIMD lanes of a
+                            double × 2 vector ports), as if every operation were vectorised; ``kernel_ns_S`` over it is
+                            how far the compiled kernel runs from that limit
   seconds_to_kl_0599        training seconds until the KL on Table 1 (200k samples) first ≤ 0.599
   mode_ess_ratio_af_over_gibbs  ESS/s of the subject's cat-or-lion indicator, flow over Gibbs
 """
@@ -99,6 +103,42 @@ def flow_speed(size: int, device: torch.device, batch: int) -> tuple[float, floa
         optimizer.step()
 
     return batch / per_batch, batch / per_batch_alone, timed(step, device, min_seconds=2.0)
+
+
+#: arithmetic operations per pixel and sample of one sweep of each compiled kernel (kernels.c) with ``c`` labels, loads
+#: and stores not counted; a random number is 17 (xoshiro256**: 14 integer operations, 3 to make a double), a draw from
+#: c weights 4c − 2 (c sums, one product, c − 1 running sums, compares and counts)
+KERNEL_OPS = {
+    # per label 4 compares, 4 selects, 4 products (a neighbour's factor each); one draw, one random number
+    "hb": lambda c: 12 * c + (4 * c - 2) + 17,
+    # two pairs of bonds (2 random numbers, 2 label compares, 2 threshold compares), ~7 for the union-find's joins and
+    # compression, c sums of the cluster's energies; a cluster's draw (c exponentials) is shared by its pixels: not counted
+    "sw": lambda c: 2 * 17 + 4 + 7 + c,
+    # twice (rows, then columns) per pixel: the filter's 2 compares, 2 selects, 2 products per label, its 3 operations per
+    # label from the previous pixel and c + 1 to normalise plus c products; the backward draw's 4 per label, a draw and
+    # a random number
+    "line": lambda c: 2 * ((6 * c) + (3 * c) + (2 * c + 1) + 4 * c + (4 * c - 2) + 17),
+}
+
+
+def peak_ops_per_ns() -> float | None:
+    """This CPU's arithmetic peak in operations per ns: cores × clock (GHz) × lanes of a double in its widest vectors
+    × 2 vector ports (``None`` where ``/proc/cpuinfo`` does not say the clock)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    clock = next((float(line.split(":")[1]) for line in info.splitlines() if line.startswith("cpu MHz")), None)
+    if clock is None:
+        return None
+    flags = next((line.split(":")[1].split() for line in info.splitlines() if line.startswith("flags")), [])
+    lanes = 8 if "avx512f" in flags else 4 if "avx2" in flags else 2
+    return (os.cpu_count() or 1) * clock / 1e3 * lanes * 2
+
+
+def kernel_bound_ns(c: int, peak: float) -> dict[str, float]:
+    """ns per pixel and sample of each kernel's :data:`KERNEL_OPS` at ``peak`` operations per ns."""
+    return {name: ops(c) / peak for name, ops in KERNEL_OPS.items()}
 
 
 def kernel_ns(size: int, device: torch.device, batch: int, compiled: bool = True) -> dict[str, float]:
@@ -250,6 +290,11 @@ def main(argv=None) -> int:
         },
         "kernels": "compiled" if native.runs_on(torch.zeros(1, 1, 1, dtype=torch.long, device=device)) else "torch",
     }
+    peak = peak_ops_per_ns() if device.type == "cpu" else None
+    result["peak_ops_per_ns"] = peak
+    result["kernel_ops"] = {name: ops(3) for name, ops in KERNEL_OPS.items()}  # 3 labels, as every figure here
+    if peak is not None:
+        result["kernel_bound_ns"] = kernel_bound_ns(3, peak)
     result["exact_seconds_2p24"] = exact_seconds()
     print(f"exact log Z + marginals, 2^24 states: {result['exact_seconds_2p24'] * 1000:.1f} ms", flush=True)
     for size in (int(s) for s in args.sizes.split(",")):
@@ -264,6 +309,10 @@ def main(argv=None) -> int:
         print("  one sweep, ns per pixel and sample: " + ", ".join(
             f"{k} {v:.1f} (torch code {result[f'kernel_ns_torch_{size}'][k]:.1f})" for k, v in result[f"kernel_ns_{size}"].items()),
             flush=True)
+        if peak is not None:
+            print("  its arithmetic bound: " + ", ".join(
+                f"{k} {result['kernel_bound_ns'][k]:.2f} ({v / result['kernel_bound_ns'][k]:.0f}× from it)"
+                for k, v in result[f"kernel_ns_{size}"].items()), flush=True)
     if not args.quick:
         kl = seconds_to_kl(0.599, args.kl_every, args.kl_samples, args.kl_max_steps, accelerator)
         result["seconds_to_kl_0599"], result["kl_history"] = kl["seconds"], kl["history"]

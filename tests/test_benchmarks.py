@@ -93,6 +93,10 @@ def test_perf_writes_the_speed_figures_and_the_ess_comparison(tmp_path):
         assert key in result
     assert result["samples_per_second_8"] > 0
     assert result["mode_ess"]["flow_samples"] == 64 and result["mode_ess"]["gibbs_chains"] == 4
+    if result["peak_ops_per_ns"] is not None:  # /proc/cpuinfo gave the clock: no kernel runs faster than its bound
+        assert set(result["kernel_bound_ns"]) == set(result["kernel_ns_8"])
+        for name, bound in result["kernel_bound_ns"].items():
+            assert 0 < bound < result["kernel_ns_8"][name], name
 
 
 def test_flow_search_runs_as_the_documented_command(tmp_path):
