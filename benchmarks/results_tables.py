@@ -138,11 +138,6 @@ def num(x, digits: int = 3) -> str:
     return f"{x:.{digits}f}"
 
 
-def parenthesis(text: str) -> str:
-    """`` (text)``, or nothing for no text."""
-    return f" ({text})" if text else ""
-
-
 def span(values, digits: int = 3) -> str:
     """``lo–hi`` of the formatted values (one value when they agree)."""
     values = [v for v in values if v is not None]
@@ -559,10 +554,14 @@ def perf(d: dict, mark: str, root: Path) -> Section:
         rows.append([f"seconds per training step, {s}×{s}", num(d[f"seconds_per_step_{s}"], 3), "the image recipe's samples per step"])
         if f"kernel_ns_{s}" in d:
             torch_code, bound = d.get(f"kernel_ns_torch_{s}", {}), d.get("kernel_bound_ns", {})
+
+            def beside(k: str) -> str:  # the kernel's torch code and its arithmetic bound, where the JSON has them
+                notes = ([f"torch code {num(torch_code[k], 1)}"] if k in torch_code else []) + \
+                        ([f"bound {num(bound[k], 2)}"] if k in bound else [])
+                return f" ({'; '.join(notes)})" if notes else ""
+
             rows.append([f"one sweep, ns per pixel and sample, {s}×{s}",
-                         ", ".join(f"{k} {num(v, 1)}" + parenthesis("; ".join(
-                                       f"{label} {num(x[k], p)}" for label, x, p in (("torch code", torch_code, 1), ("bound", bound, 2))
-                                       if k in x)) for k, v in d[f"kernel_ns_{s}"].items()),
+                         ", ".join(f"{k} {num(v, 1)}{beside(k)}" for k, v in d[f"kernel_ns_{s}"].items()),
                          f"each registered kernel on the flow's own samples, {d.get('kernels', 'torch')} "
                          "(models/kernels/native: compiled where a C compiler builds it)"
                          + (f"; bound: its counted operations ({', '.join(f'{k} {v}' for k, v in d['kernel_ops'].items())}) "
