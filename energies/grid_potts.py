@@ -95,6 +95,19 @@ class GridPottsEnergy(Energy):
         disagree_v = 1 - (down * up).sum(-1)
         return unary + (disagree_h * self.weights_h).sum((1, 2)) + (disagree_v * self.weights_v).sum((1, 2))
 
+    def expected_energy_samples_last(self, S: Tensor) -> Tensor:
+        """:meth:`expected_energy` of ``S (c, n, B)``: the same sums with the samples innermost, no copy of ``S``."""
+        c, n, B = S.shape
+        if (c, n) != (self.c, self.n):
+            raise ValueError(f"S must have shape (c={self.c}, n={self.n}, B), got {tuple(S.shape)}")
+        H, W = self.grid
+        unary = (S.reshape(c * n, B) * self.unary.view(n, c).t().reshape(c * n, 1)).sum(0)
+        grid = S.view(c, H, W, B).movedim(0, -1).unsqueeze(0)  # (1, H, W, B, c): the edge ends' layout of _edge_ends
+        right, left, down, up = self._edge_ends(grid)
+        disagree_h = 1 - (right * left).sum(-1)[0]  # (H, W − 1 or W, B)
+        disagree_v = 1 - (down * up).sum(-1)[0]
+        return unary + (disagree_h * self.weights_h[..., None]).sum((0, 1)) + (disagree_v * self.weights_v[..., None]).sum((0, 1))
+
     def factors(self) -> tuple[Tensor, Tensor, Tensor]:
         H, W = self.grid
         idx = torch.arange(self.n, device=self.unary.device).view(1, H, W)
