@@ -72,13 +72,17 @@ def _image_energy(H: int, W: int, c: int, periodic: bool = False, seed: int = 0)
 @pytest.mark.parametrize("periodic", [False, True])
 def test_the_expected_energy_samples_last_is_the_expected_energy(periodic):
     energy = _image_energy(5, 7, 3, periodic)
-    S = torch.softmax(torch.randn(4, 35, 3, generator=gen(1)), -1)
+    S = torch.softmax(torch.randn(4, 35, 3, generator=gen(1)), -1).requires_grad_()
     expected = energy.expected_energy(S)
-    assert torch.allclose(energy.expected_energy_samples_last(S.permute(2, 1, 0).contiguous()), expected, rtol=1e-5)
+    last = energy.expected_energy_samples_last(S.permute(2, 1, 0).contiguous())
+    assert torch.allclose(last, expected, rtol=1e-5)
+    weights = torch.randn(4, generator=gen(7))  # and its gradient, through the hand-written backward of the pair term
+    grad, grad_last = (torch.autograd.grad((e * weights).sum(), S)[0] for e in (expected, last))
+    assert torch.allclose(grad_last, grad, atol=1e-5) and grad.abs().max() > 0.1
     # the base class's default (a permute) on the same S
     assert torch.allclose(Energy.expected_energy_samples_last(energy, S.permute(2, 1, 0)), expected, rtol=1e-6)
     with pytest.raises(ValueError, match="shape"):
-        energy.expected_energy_samples_last(S)
+        energy.expected_energy_samples_last(S.detach())
 
 
 def test_the_component_probabilities_and_the_argmax_samples_last():

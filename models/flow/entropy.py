@@ -29,7 +29,8 @@ def log_component_probs(log_S: Tensor, labels: Tensor, samples_last: bool = Fals
     """
     if samples_last:
         c, n, m = log_S.shape
-        onehot = F.one_hot(labels.long(), c).to(log_S.dtype).transpose(1, 2).reshape(labels.shape[0], c * n)
+        onehot = torch.zeros(labels.shape[0], c, n, dtype=log_S.dtype, device=log_S.device)
+        onehot = onehot.scatter_(1, labels.long()[:, None, :], 1.0).view(labels.shape[0], c * n)
         return onehot @ log_S.reshape(c * n, m)
     m, n, c = log_S.shape
     onehot = F.one_hot(labels.long(), c).to(log_S.dtype).reshape(labels.shape[0], n * c)
