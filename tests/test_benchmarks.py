@@ -204,7 +204,7 @@ def test_full_size_reports_time_and_peak_memory(tmp_path):
     from benchmarks import full_size
 
     out = tmp_path / "full_size.json"
-    assert full_size.main(["--sizes", "20", "--max-steps", "2", "--json", str(out)]) == 0
+    assert full_size.main(["--sizes", "20", "--photos", "chelsea", "--max-steps", "2", "--json", str(out)]) == 0
     result = json.loads(out.read_text())
     check_provenance(result, "full_size")
     (row,) = result["rows"]
