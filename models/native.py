@@ -15,6 +15,7 @@ import platform
 import shutil
 import subprocess
 import tempfile
+import warnings
 from pathlib import Path
 
 FLAGS = ["-O3", "-march=native", "-fopenmp", "-shared", "-fPIC", "-std=c11"]
@@ -70,3 +71,22 @@ def load(source: Path, signatures: dict[str, list]) -> ctypes.CDLL:
         function = getattr(lib, name)
         function.argtypes, function.restype = argtypes, None
     return lib
+
+
+class NativeLibrary:
+    """A C source of the models as a callable: the library, built and loaded on the first call, or ``None`` where it
+    cannot be (said once, as a warning naming ``what`` could not be built and ``fallback``, what runs instead)."""
+
+    def __init__(self, source: Path, signatures: dict[str, list], what: str, fallback: str) -> None:
+        self.source, self.signatures, self.what, self.fallback = source, signatures, what, fallback
+        self.loaded: ctypes.CDLL | None | bool = None  # None: not tried yet; False: cannot be built here
+
+    def __call__(self) -> ctypes.CDLL | None:
+        if self.loaded is None:
+            try:
+                self.loaded = load(self.source, self.signatures)
+            except OSError as err:
+                warnings.warn(f"{self.what} could not be built ({err}); {self.fallback} (set RAF_NATIVE=0 to silence this)",
+                              RuntimeWarning, stacklevel=3)
+                self.loaded = False
+        return self.loaded or None

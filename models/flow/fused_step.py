@@ -11,35 +11,22 @@ The two agree to float32 rounding (``tests/test_fused_step.py``), not bit for bi
 from __future__ import annotations
 
 import ctypes
-import warnings
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from models.native import enabled, load
+from models.native import NativeLibrary, enabled
 
 SOURCE = Path(__file__).with_suffix(".c")
 BLOCK = 16  # samples per vector in the C code: m is padded to a multiple
 MAX_LABELS = 64
-_library: ctypes.CDLL | None | bool = None  # None: not tried yet; False: cannot be built here
 _p, _i = ctypes.c_void_p, ctypes.c_int
 SIGNATURES = {"euler_forward": [_p, _p, _p, _i, _i, _i, _i, _i, _i, _i],
               "euler_backward": [_p, _p, _p, _p, _p, _i, _i, _i, _i, _i, _i, _i]}
-
-
-def library() -> ctypes.CDLL | None:
-    """The compiled step, built on the first call (``None`` where it cannot be built: said once, as a warning)."""
-    global _library
-    if _library is None:
-        try:
-            _library = load(SOURCE, SIGNATURES)
-        except OSError as err:
-            warnings.warn(f"the flow's compiled Euler step could not be built ({err}); the flow runs its torch code "
-                          "(set RAF_NATIVE=0 to silence this)", RuntimeWarning, stacklevel=3)
-            _library = False
-    return _library or None
+#: the compiled step, built on the first call (``None`` where it cannot be built: said once, as a warning)
+library = NativeLibrary(SOURCE, SIGNATURES, "the flow's compiled Euler step", "the flow runs its torch code")
 
 
 def runs_on(z: Tensor) -> bool:

@@ -10,33 +10,20 @@ failed build is said once, as a warning, and the torch code runs.
 from __future__ import annotations
 
 import ctypes
-import warnings
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
-from models.native import enabled, load
+from models.native import NativeLibrary, enabled
 
 SOURCE = Path(__file__).with_name("kernels.c")
-_library: ctypes.CDLL | None | bool = None  # None: not tried yet; False: cannot be built here
 _p, _i = ctypes.c_void_p, ctypes.c_int
 SIGNATURES = {"heat_bath": [_p, _p, _i, _i, _i, _i, _p, _p, _p, _i, _i],
               "line_heat_bath": [_p, _p, _i, _i, _i, _i, _p, _p, _p, _p, _p, _i, _i],
               "swendsen_wang": [_p, _p, _i, _i, _i, _i, _p, _p, _p, _i, _i]}
-
-
-def library() -> ctypes.CDLL | None:
-    """The compiled kernels, built on the first call (``None`` where they cannot be built: said once, as a warning)."""
-    global _library
-    if _library is None:
-        try:
-            _library = load(SOURCE, SIGNATURES)
-        except OSError as err:
-            warnings.warn(f"the compiled kernels could not be built ({err}); the finish runs its torch code, 2–6× slower "
-                          "(set RAF_NATIVE=0 to silence this)", RuntimeWarning, stacklevel=3)
-            _library = False
-    return _library or None
+#: the compiled kernels, built on the first call (``None`` where they cannot be built: said once, as a warning)
+library = NativeLibrary(SOURCE, SIGNATURES, "the compiled kernels", "the finish runs its torch code, 2–6× slower")
 
 
 def runs_on(x: Tensor) -> bool:
