@@ -101,7 +101,8 @@ class GridPottsEnergy(Energy):
         c, n, B = S.shape
         if (c, n) != (self.c, self.n):
             raise ValueError(f"S must have shape (c={self.c}, n={self.n}, B), got {tuple(S.shape)}")
-        unary = self.unary.view(n, c).t().reshape(1, c * n) @ S.reshape(c * n, B)
+        dtype = torch.promote_types(S.dtype, self.unary.dtype)  # as the (B, n, c) sums promote
+        unary = self.unary.view(n, c).t().reshape(1, c * n).to(dtype) @ S.reshape(c * n, B).to(dtype)
         return unary[0] + _PairsSamplesLast.apply(S.view(c, *self.grid, B), self.weights_h, self.weights_v, self.periodic)
 
     def factors(self) -> tuple[Tensor, Tensor, Tensor]:

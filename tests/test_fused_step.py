@@ -83,6 +83,9 @@ def test_the_expected_energy_samples_last_is_the_expected_energy(periodic):
     assert torch.allclose(Energy.expected_energy_samples_last(energy, S.permute(2, 1, 0)), expected, rtol=1e-6)
     with pytest.raises(ValueError, match="shape"):
         energy.expected_energy_samples_last(S.detach())
+    float64 = GridPottsEnergy(energy.unary.double(), beta=1.5, periodic=periodic, dtype=torch.float64)  # promotes, as (B, n, c)
+    last64 = float64.expected_energy_samples_last(S.detach().permute(2, 1, 0).contiguous())
+    assert last64.dtype == torch.float64 and torch.allclose(last64, float64.expected_energy(S.detach()), rtol=1e-5)
 
 
 def test_the_component_probabilities_and_the_argmax_samples_last():
