@@ -103,7 +103,7 @@ class GridPottsEnergy(Energy):
             raise ValueError(f"S must have shape (c={self.c}, n={self.n}, B), got {tuple(S.shape)}")
         dtype = torch.promote_types(S.dtype, self.unary.dtype)  # as the (B, n, c) sums promote
         unary = self.unary.view(n, c).t().reshape(1, c * n).to(dtype) @ S.reshape(c * n, B).to(dtype)
-        return unary[0] + _PairsSamplesLast.apply(S.view(c, *self.grid, B), self.weights_h, self.weights_v, self.periodic)
+        return unary[0] + _PairsSamplesLast.apply(S.reshape(c, *self.grid, B), self.weights_h, self.weights_v, self.periodic)
 
     def factors(self) -> tuple[Tensor, Tensor, Tensor]:
         H, W = self.grid

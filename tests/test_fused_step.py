@@ -49,6 +49,8 @@ def test_the_steps_run_in_torch_where_the_compiled_code_cannot(monkeypatch):
     assert fused_step.euler_steps(z, torch.rand(4, 3, 3), (4, 5), 0.4, 2, False) is None
     monkeypatch.setenv("RAF_NATIVE", "1")
     assert fused_step.euler_steps(z.double(), torch.rand(4, 3, 3).double(), (4, 5), 0.4, 2, False) is None  # float32 only
+    # a kernel that wraps round a small torus more than once: the torch loop (which refuses it) decides
+    assert fused_step.euler_steps(torch.randn(3, 18, 4), torch.rand(4, 7, 7), (2, 9), 0.4, 1, True) is None
 
 
 def test_a_role_omega_offers_the_fused_steps_and_an_entry_omega_does_not():

@@ -64,6 +64,8 @@ static void softmax_row(const float *restrict z, float *restrict s, int c, int H
         }
 }
 
+/* i in [−n, 2n): the caller never needs more (fused_step.py checks k / 2 ≤ H, W on a torus). NaN and ±inf logits
+   are not propagated as torch's softmax does (vmax drops NaN, vexp clamps): the final log-softmax still turns them into NaN. */
 static inline int wrap(int i, int n) { return i < 0 ? i + n : (i >= n ? i - n : i); }
 
 /* rows h − p … h + p of the softmax from the ring (computed where it does not hold them yet); NULL off an open grid */

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 from models.native import NativeLibrary, enabled
 
@@ -48,12 +49,14 @@ class _EulerStep(torch.autograd.Function):
         return out
 
     @staticmethod
+    @once_differentiable  # the backward is C code: no graph of it
     def backward(ctx, g: Tensor):
         z, K = ctx.saved_tensors
         g = g.contiguous()
         c, H, W, m = z.shape
         k, threads = round(K.shape[0] ** 0.5), torch.get_num_threads()
-        gz, gK = torch.empty_like(z), torch.empty(threads, k * k, m, dtype=z.dtype)
+        # zeros: a slice of a thread OpenMP did not start (OMP_THREAD_LIMIT) must add nothing
+        gz, gK = torch.empty_like(z), torch.zeros(threads, k * k, m, dtype=z.dtype)
         library().euler_backward(z.data_ptr(), K.data_ptr(), g.data_ptr(), gz.data_ptr(), gK.data_ptr(), c, H, W, m, k,
                                  int(ctx.periodic), threads)
         return gz, gK.sum(0), None
@@ -64,10 +67,10 @@ def euler_steps(z: Tensor, kernel: Tensor, grid: tuple[int, int], step_size: flo
     ``kernel (m, k, k)``, sample ``i``'s depthwise kernel, on ``grid`` (zero padding, or wrapped where ``periodic``);
     differentiable in ``z`` and ``kernel``. ``None`` where the compiled code cannot run (:func:`runs_on`): the caller
     then steps in torch."""
-    if not runs_on(z):
+    H, W = grid
+    if not runs_on(z) or (periodic and kernel.shape[-1] // 2 > min(H, W)):  # the C code wraps an index once at most
         return None
     c, n, m = z.shape
-    H, W = grid
     pad = -m % BLOCK  # extra samples with zero logits and a zero kernel: they never move, and are dropped at the end
     K = (step_size * kernel.to(z.dtype)).reshape(m, -1).t()
     z = z.reshape(c, H, W, m)
