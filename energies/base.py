@@ -45,6 +45,11 @@ class Energy(nn.Module):
         """
         raise NotImplementedError
 
+    def expected_energy_samples_last(self, S: Tensor) -> Tensor:
+        """:meth:`expected_energy` of ``S`` given samples last, ``(c, n, B) -> (B,)`` (the layout the image flow trains
+        in); this default moves the samples first."""
+        return self.expected_energy(S.permute(2, 1, 0))
+
     def factors(self) -> tuple[Tensor, Tensor, Tensor]:
         """Pairwise form of eq. (11): ``unary (n, c)``, ``edges (E, 2) long``, ``tables (E, c, c)``.
 

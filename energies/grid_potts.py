@@ -95,6 +95,16 @@ class GridPottsEnergy(Energy):
         disagree_v = 1 - (down * up).sum(-1)
         return unary + (disagree_h * self.weights_h).sum((1, 2)) + (disagree_v * self.weights_v).sum((1, 2))
 
+    def expected_energy_samples_last(self, S: Tensor) -> Tensor:
+        """:meth:`expected_energy` of ``S (c, n, B)``: the same sums with the samples innermost, no copy of ``S``, and a
+        backward that writes the pair term's gradient once (:class:`_PairsSamplesLast`)."""
+        c, n, B = S.shape
+        if (c, n) != (self.c, self.n):
+            raise ValueError(f"S must have shape (c={self.c}, n={self.n}, B), got {tuple(S.shape)}")
+        dtype = torch.promote_types(S.dtype, self.unary.dtype)  # as the (B, n, c) sums promote
+        unary = self.unary.view(n, c).t().reshape(1, c * n).to(dtype) @ S.reshape(c * n, B).to(dtype)
+        return unary[0] + _PairsSamplesLast.apply(S.reshape(c, *self.grid, B), self.weights_h, self.weights_v, self.periodic)
+
     def factors(self) -> tuple[Tensor, Tensor, Tensor]:
         H, W = self.grid
         idx = torch.arange(self.n, device=self.unary.device).view(1, H, W)
@@ -124,3 +134,34 @@ class GridPottsEnergy(Energy):
 
     def extra_repr(self) -> str:
         return super().extra_repr() + (", periodic=True" if self.periodic else "")
+
+
+class _PairsSamplesLast(torch.autograd.Function):
+    """``Σ_edges w_pq (1 − ⟨S_p, S_q⟩)`` of ``S (c, H, W, B)`` per sample ``(B,)``. Its gradient is ``−Σ_q w_pq S_q`` over
+    p's neighbours, written into one tensor; autograd's own backward of the four shifted slices fills and adds four
+    tensors of S's size."""
+
+    @staticmethod
+    def forward(ctx, S: Tensor, weights_h: Tensor, weights_v: Tensor, periodic: bool) -> Tensor:
+        right, down = (S.roll(-1, 2), S.roll(-1, 1)) if periodic else (S[:, :, 1:], S[:, 1:])
+        left, up = (S, S) if periodic else (S[:, :, :-1], S[:, :-1])
+        h = (weights_h[..., None] * (1 - (right * left).sum(0))).sum((0, 1))
+        v = (weights_v[..., None] * (1 - (down * up).sum(0))).sum((0, 1))
+        ctx.save_for_backward(S, weights_h, weights_v)
+        ctx.periodic = periodic
+        return h + v
+
+    @staticmethod
+    def backward(ctx, g: Tensor):
+        S, weights_h, weights_v = ctx.saved_tensors
+        wh, wv = weights_h[..., None], weights_v[..., None]
+        if ctx.periodic:
+            grad = -(wh * S.roll(-1, 2) + (wh * S).roll(1, 2) + wv * S.roll(-1, 1) + (wv * S).roll(1, 1))
+        else:
+            grad = torch.zeros_like(S)
+            grad[:, :, :-1] -= wh * S[:, :, 1:]
+            grad[:, :, 1:] -= wh * S[:, :, :-1]
+            grad[:, :-1] -= wv * S[:, 1:]
+            grad[:, 1:] -= wv * S[:, :-1]
+        return grad * g, None, None, None
+

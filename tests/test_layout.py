@@ -12,7 +12,7 @@ ROOT = Path(__file__).parents[1]
 #: top-level packages by layer: a package imports only from lower layers (and itself)
 LAYERS = {"energies": 0, "data": 1, "models": 1, "metrics": 2, "pictures": 2, "callbacks": 3, "run": 4}
 #: inside models/: the model contract, the kernels, the finish, the baselines, the flow, the package's front
-MODEL_LAYERS = {"models.energy_model": 0, "models.last_draw": 0, "models.kernels": 1, "models.finish": 2,
+MODEL_LAYERS = {"models.energy_model": 0, "models.last_draw": 0, "models.native": 0, "models.kernels": 1, "models.finish": 2,
                 "models.baselines": 3, "models.flow": 4, "models": 5}
 
 

@@ -52,12 +52,12 @@ def test_a_failed_build_falls_back_to_torch_with_one_warning(energy, tmp_path, m
     monkeypatch.setenv("RAF_NATIVE", "1")
     monkeypatch.setenv("RAF_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))
-    monkeypatch.setattr(native, "_library", None)
+    monkeypatch.setattr(native.library, "loaded", None)
     x = torch.randint(0, 3, (4, energy.n), generator=gen(5))
     with pytest.warns(RuntimeWarning, match="could not be built"):
         y = Finish(energy, "sw,line,hb")(x, gen(6))
     assert y.shape == x.shape and not native.runs_on(x)
-    monkeypatch.setattr(native, "_library", None)  # the next test builds again
+    monkeypatch.setattr(native.library, "loaded", None)  # the next test builds again
 
 
 def test_the_tables_hold_exp_of_the_weights_and_one_where_an_open_grid_has_no_edge(energy):

@@ -37,7 +37,8 @@ def check_layout(layout: str) -> tuple[int, int, int]:
 
 
 def integrate_flow(
-    log_s0: Tensor, apply_omega: ApplyOmega, step_size: float = 0.1, end_time: float = 1.0, layout: str = "mnc"
+    log_s0: Tensor, apply_omega: ApplyOmega, step_size: float = 0.1, end_time: float = 1.0, layout: str = "mnc",
+    in_layout: bool = False,
 ) -> Tensor:
     """Integrate ``Ṡ = R_S(ΩS)`` (eq. (2)) from ``S(0) = exp(log_s0)`` to ``t = end_time``.
 
@@ -48,21 +49,32 @@ def integrate_flow(
         step_size: Euler step ``h`` (paper: 0.1).
         end_time: end time ``T`` (paper: 1.0).
         layout: the layout S is integrated in (:data:`LAYOUTS`; convolutional Ω works on its own directly).
+        in_layout: ``log_s0`` is given in ``layout`` and log S(T) is returned in it (no copy in or out).
 
     Returns:
-        ``(m, n, c)`` log S(T); differentiable in ``log_s0`` and in whatever ``apply_omega`` uses.
+        ``(m, n, c)`` log S(T) (in ``layout`` with ``in_layout``); differentiable in ``log_s0`` and in whatever
+        ``apply_omega`` uses.
     """
     if log_s0.dim() != 3:
         raise ValueError(f"log_s0 must have shape (m, n, c), got {tuple(log_s0.shape)}")
     order = check_layout(layout)
     # one copy in and one out instead of two transposes per step
-    z = log_s0.permute(order).contiguous()
+    z = log_s0.contiguous() if in_layout else log_s0.permute(order).contiguous()
     labels_dim = order.index(2)
-    for _ in range(num_steps(step_size, end_time)):
-        # geometric Euler: S ← exp_S(h ΩS) = softmax(log S + h ΩS)  (§2.1 lifting map, [34]), carried as logits
-        # z with S = softmax(z): log S and z differ by a constant per node, which the softmax ignores
-        z = torch.add(z, apply_omega(torch.softmax(z, labels_dim)), alpha=step_size)
+    steps = num_steps(step_size, end_time)
+    # an Ω draw may take the steps itself in one compiled pass each (models/flow/fused_step.py): the same steps
+    fused = getattr(apply_omega, "fused_steps", None) if layout == "cnm" else None
+    stepped = fused(z, step_size, steps) if fused is not None else None
+    if stepped is not None:
+        z = stepped
+    else:
+        for _ in range(steps):
+            # geometric Euler: S ← exp_S(h ΩS) = softmax(log S + h ΩS)  (§2.1 lifting map, [34]), carried as logits
+            # z with S = softmax(z): log S and z differ by a constant per node, which the softmax ignores
+            z = torch.add(z, apply_omega(torch.softmax(z, labels_dim)), alpha=step_size)
     log_s = torch.log_softmax(z, labels_dim)
+    if in_layout:
+        return log_s
     # contiguous (m, n, c): reductions over labels on a strided view cost more than this one copy
     return log_s.permute([order.index(d) for d in range(3)]).contiguous()
 
@@ -80,9 +92,10 @@ class AssignmentFlow(nn.Module):
         self.steps = num_steps(step_size, end_time)
         self.step_size, self.end_time = float(step_size), float(end_time)
 
-    def forward(self, log_s0: Tensor, apply_omega: ApplyOmega, layout: str = "mnc") -> Tensor:
-        """``(m, n, c)`` log S(T) from ``log_s0 (m, n, c)``; see :func:`integrate_flow`."""
-        return integrate_flow(log_s0, apply_omega, self.step_size, self.end_time, layout)
+    def forward(self, log_s0: Tensor, apply_omega: ApplyOmega, layout: str = "mnc", in_layout: bool = False) -> Tensor:
+        """``(m, n, c)`` log S(T) from ``log_s0 (m, n, c)`` (both in ``layout`` with ``in_layout``); see
+        :func:`integrate_flow`."""
+        return integrate_flow(log_s0, apply_omega, self.step_size, self.end_time, layout, in_layout)
 
     def extra_repr(self) -> str:
         return f"step_size={self.step_size}, end_time={self.end_time}, steps={self.steps}"

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from models.flow.assignment_flow import ApplyOmega
+from models.flow.fused_step import euler_steps
 from models.flow.omega_dense import _inverse_softplus, check_variance
 
 
@@ -74,6 +75,21 @@ def depthwise_conv_samples_last(S: Tensor, kernel: Tensor, grid: tuple[int, int]
     H, W = grid
     out = _conv(S.view(c, H, W, m).permute(0, 3, 1, 2), kernel[:, None], m, periodic)
     return out.permute(0, 2, 3, 1).reshape(c, n, m)  # a view when the result is channels-last (it is on CPU)
+
+
+class DepthwiseOmega:
+    """``m`` drawn label-symmetric operators as one depthwise kernel per sample: ``S (c, n, m) ↦ ΩS`` when called, and
+    :meth:`fused_steps`, the flow's Euler steps with them in one compiled pass each (:mod:`models.flow.fused_step`)."""
+
+    def __init__(self, kernel: Tensor, grid: tuple[int, int], periodic: bool) -> None:
+        self.kernel, self.grid, self.periodic = kernel, grid, periodic
+
+    def __call__(self, S: Tensor) -> Tensor:
+        return depthwise_conv_samples_last(S, self.kernel, self.grid, self.periodic)
+
+    def fused_steps(self, z: Tensor, step_size: float, steps: int) -> Tensor | None:
+        """``steps`` steps ``z ← z + h·Ω softmax(z)`` of logits ``z (c, n, m)`` compiled; ``None`` where that cannot run."""
+        return euler_steps(z, self.kernel, self.grid, step_size, steps, self.periodic)
 
 
 class ConvOmega(nn.Module):
@@ -197,7 +213,7 @@ class ConvOmega(nn.Module):
             roles = self.draw_roles(m, generator)
             difference = roles[:, 0] - roles[:, 1]
             difference[:, self.kernel_size // 2, self.kernel_size // 2] += self.eps
-            return lambda S: depthwise_conv_samples_last(S, difference, grid or self.grid, self.periodic)
+            return DepthwiseOmega(difference, grid or self.grid, self.periodic)
         weight = self.draw(m, generator)
         return lambda S: grouped_conv_channels_first(S, weight, grid or self.grid, self.periodic)
 

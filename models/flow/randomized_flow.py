@@ -34,12 +34,12 @@ from models.finish.adaptive import AdaptiveFinish, FinishReport
 from models.finish.convergence import LEAST_SAMPLES
 from models.finish.schedule import Finish
 from models.flow.assignment_flow import AssignmentFlow
-from models.flow.entropy import log_component_probs, log_mixture_prob
+from models.flow.entropy import first_argmax, log_component_probs, log_mixture_prob
 from models.flow.omega_conv import ConvOmega
 from models.flow.omega_dense import DenseOmega
 from models.flow.recipes import Recipe, check_start
 from models.flow.recipes import recipe as find_recipe
-from models.flow.start import flow_start
+from models.flow.start import TiedStart, flow_start
 from models.kernels import kernel_class, parse_schedule
 from models.last_draw import LastDraw
 
@@ -416,6 +416,8 @@ class RandomizedFlow(EnergyModel):
         local = m // world  # under DDP every process draws its share of the m samples
         generator = self.training_generator()
         window = self.training_window()
+        if self.trains_samples_last():
+            return self._free_energy_terms_samples_last(local, generator, window)
         log_S, offset = self.run_flow(local, generator, window)
         S = log_S.exp()
         # eq. (17): exact given S, reparameterized; on a crop its own energy
@@ -447,6 +449,35 @@ class RandomizedFlow(EnergyModel):
             "energy": energy.mean().detach(),
             "entropy": -log_q.mean().detach(),
             "integrality": S.max(-1).values.mean().detach(),
+        }
+
+    def trains_samples_last(self) -> bool:
+        """Whether a training step keeps S in ``(c, n, m)`` from the start's draw to the loss: the image recipes (a depthwise
+        Ω integrated in that layout, argmax rounding, no score-function or offset-mean terms) on one process. The same
+        draws and the same loss as the ``(m, n, c)`` path, to float rounding, without a copy of S in or out of the flow
+        (``tests/test_fused_step.py``)."""
+        hp = self.hparams
+        return (self.omega.layout == "cnm" and hp.rounding == "argmax" and not hp.learn_offset_mean and not hp.leave_one_out
+                and self.world()[0] == 1 and isinstance(self.start, TiedStart))
+
+    def _free_energy_terms_samples_last(self, m: int, generator: torch.Generator, window: "Window | None") -> dict[str, Tensor]:
+        """:meth:`free_energy_terms` with S as ``(c, n, m)`` throughout (:meth:`trains_samples_last`)."""
+        energy_of = self.energy if window is None else window.energy
+        log_s0, _ = self.start.draw(m, generator, None if window is None else window.nodes, samples_last=True)
+        omega = self.omega(m, generator, None if window is None else window.grid)
+        log_S = self.flow(log_s0, omega, "cnm", in_layout=True)  # (c, n, m)
+        S = log_S.exp()
+        energy = energy_of.expected_energy_samples_last(S)  # eq. (17)
+        with torch.no_grad():
+            labels = first_argmax(log_S).t()  # argmax rounding, (m, n)
+        log_q = log_mixture_prob(log_S, labels, samples_last=True)  # eq. (23) at α(k)
+        surrogate = self.energy_weight() * energy + log_q
+        return {
+            "loss": surrogate.mean(),
+            "free_energy": (energy + log_q).mean().detach(),
+            "energy": energy.mean().detach(),
+            "entropy": -log_q.mean().detach(),
+            "integrality": S.amax(0).mean().detach(),
         }
 
     def world(self) -> tuple[int, int]:

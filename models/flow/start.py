@@ -161,16 +161,30 @@ class TiedStart(nn.Module):
             return logits
         return logits + self.rows(self.noise_std, nodes) * _randn(logits, logits.shape, generator)
 
-    def draw(self, m: int, generator: torch.Generator | None = None, nodes: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
-        """``(logits of S0, offset)`` of ``m`` samples on ``nodes`` (a crop's node indices; all nodes by default)."""
-        logits = self.tied_logits(m, generator, nodes)
+    def tied_logits_samples_last(self, m: int, generator: torch.Generator | None, nodes: Tensor | None = None) -> Tensor:
+        """:meth:`tied_logits` as ``(c, k, m)``: the same draws, the samples innermost."""
+        logits = self.logits if nodes is None else self.logits[nodes]
+        scaled = (self.rows(self.scale, nodes) * logits).t()[:, :, None]
+        if not self.noisy:
+            return scaled.expand(*scaled.shape[:2], m)
+        noise = _randn(self.logits, (m, *logits.shape), generator).permute(2, 1, 0)
+        return scaled + self.rows(self.noise_std, nodes).t()[:, :, None] * noise
+
+    def draw(self, m: int, generator: torch.Generator | None = None, nodes: Tensor | None = None,
+             samples_last: bool = False) -> tuple[Tensor, Tensor | None]:
+        """``(logits of S0, offset)`` of ``m`` samples on ``nodes`` (a crop's node indices; all nodes by default): the logits
+        ``(m, k, c)``, or ``(c, k, m)`` with ``samples_last`` (the same draws)."""
+        if samples_last:
+            logits = self.tied_logits_samples_last(m, generator, nodes)
+        else:
+            logits = self.tied_logits(m, generator, nodes)
         if self.noise_rank == 0:
             return logits, None
         eta = _randn(self.logits, (m, self.noise_rank, self.c), generator)
         if self.learn_offset_mean:
             eta = eta + self.offset_mean.detach()  # no pathwise gradient to μ: see offset_log_prob
         factor = self.rows(self.factor, nodes)
-        logits = logits + torch.einsum("nr,mrc->mnc", factor, eta)
+        logits = logits + torch.einsum("nr,mrc->cnm" if samples_last else "nr,mrc->mnc", factor, eta)
         return logits, (eta if self.learn_offset_mean else None)
 
     def offset_log_prob(self, offset: Tensor) -> Tensor:
@@ -199,14 +213,17 @@ class RegionStart(TiedStart):
         uncertain (largest probability below ``threshold``)."""
         self.representative.copy_(uncertain_regions(torch.softmax(self.logits.detach(), -1), grid, threshold))
 
-    def draw(self, m: int, generator: torch.Generator | None = None, nodes: Tensor | None = None) -> tuple[Tensor, None]:
-        logits = self.tied_logits(m, generator, nodes)
+    def draw(self, m: int, generator: torch.Generator | None = None, nodes: Tensor | None = None,
+             samples_last: bool = False) -> tuple[Tensor, None]:
+        logits = self.tied_logits_samples_last(m, generator, nodes) if samples_last else self.tied_logits(m, generator, nodes)
         rep = self.representative if nodes is None else self.representative[nodes]
         # one offset per region present (memory m·regions·c, not m·n·c); index 0 stands for "no region"
         regions, index = torch.unique(rep, return_inverse=True)
         eta = _randn(self.logits, (m, len(regions), self.c), generator)
-        eta = torch.index_select(eta, 1, index) * (rep >= 0).to(eta.dtype)[:, None]
-        return logits + self.rows(self.factor, nodes) * eta, None
+        weight = self.rows(self.factor, nodes) * (rep >= 0).to(eta.dtype)[:, None]  # (k, 1): 0 off the regions
+        if samples_last:
+            return logits + weight[None] * torch.index_select(eta.permute(2, 1, 0), 1, index), None
+        return logits + weight * torch.index_select(eta, 1, index), None
 
 
 #: knots of a stationary start's functions of the start entropy, evenly spaced over [0, log c]

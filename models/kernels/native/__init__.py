@@ -3,88 +3,27 @@
 The C code draws from the same laws as the torch kernels with its own random numbers (one xoshiro256** stream per
 chain, seeded from the caller's generator), 2.4–5.5× faster per sweep on a CPU at 128² (``benchmarks/perf.py``). It runs where the
 labelings are on the CPU and a C compiler with OpenMP builds it; elsewhere (a GPU, no compiler,
-``RAF_NATIVE=0`` in the environment) the kernels run their torch code. The library is built once per source and
-machine into ``$RAF_CACHE`` (default ``~/.cache/randomized-assignment-flows``) with ``gcc -O3 -march=native -fopenmp``,
-about a second; a failed build is said once, as a warning, and the torch code runs.
+``RAF_NATIVE=0`` in the environment) the kernels run their torch code. Built and cached by :mod:`models.native`; a
+failed build is said once, as a warning, and the torch code runs.
 """
 
 from __future__ import annotations
 
 import ctypes
-import hashlib
-import os
-import platform
-import shutil
-import subprocess
-import tempfile
-import warnings
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
+from models.native import NativeLibrary, enabled
+
 SOURCE = Path(__file__).with_name("kernels.c")
-FLAGS = ["-O3", "-march=native", "-fopenmp", "-shared", "-fPIC", "-std=c11"]
-_library: ctypes.CDLL | None | bool = None  # None: not tried yet; False: cannot be built here
-
-
-def enabled() -> bool:
-    """Whether the compiled kernels may run (``RAF_NATIVE=0`` turns them off)."""
-    return os.environ.get("RAF_NATIVE", "1") != "0"
-
-
-def _machine() -> str:
-    """What ``-march=native`` compiles for: the CPU's model and flags (a cache shared by several machines keeps one
-    library per CPU)."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-        lines = [line for line in info.splitlines() if line.startswith(("model name", "flags", "Features"))][:2]
-    except OSError:
-        lines = []
-    return platform.machine() + "".join(lines)
-
-
-def _path() -> Path:
-    key = hashlib.sha256(SOURCE.read_bytes() + " ".join(FLAGS).encode() + _machine().encode()).hexdigest()[:16]
-    cache = Path(os.environ.get("RAF_CACHE") or Path.home() / ".cache" / "randomized-assignment-flows")
-    return cache / f"native-{key}.so"
-
-
-def _build(target: Path) -> None:
-    compiler = os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc")
-    if compiler is None:
-        raise OSError("no C compiler (gcc or cc) on the PATH")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:  # built aside, then moved: two processes may build at once
-        built = Path(tmp) / target.name
-        done = subprocess.run([compiler, *FLAGS, str(SOURCE), "-o", str(built), "-lm"], capture_output=True, text=True)
-        if done.returncode:
-            raise OSError(f"{compiler} failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}")
-        os.replace(built, target)
-
-
-def library() -> ctypes.CDLL | None:
-    """The compiled kernels, built on the first call (``None`` where they cannot be built: said once, as a warning)."""
-    global _library
-    if _library is None:
-        target = _path()
-        try:
-            if not target.exists():
-                _build(target)
-            lib = ctypes.CDLL(str(target))
-        except OSError as err:
-            warnings.warn(f"the compiled kernels could not be built ({err}); the finish runs its torch code, 2–6× slower "
-                          "(set RAF_NATIVE=0 to silence this)", RuntimeWarning, stacklevel=3)
-            _library = False
-            return None
-        p, i = ctypes.c_void_p, ctypes.c_int
-        lib.heat_bath.argtypes = [p, p, i, i, i, i, p, p, p, i, i]
-        lib.line_heat_bath.argtypes = [p, p, i, i, i, i, p, p, p, p, p, i, i]
-        lib.swendsen_wang.argtypes = [p, p, i, i, i, i, p, p, p, i, i]
-        for function in (lib.heat_bath, lib.line_heat_bath, lib.swendsen_wang):
-            function.restype = None
-        _library = lib
-    return _library or None
+_p, _i = ctypes.c_void_p, ctypes.c_int
+SIGNATURES = {"heat_bath": [_p, _p, _i, _i, _i, _i, _p, _p, _p, _i, _i],
+              "line_heat_bath": [_p, _p, _i, _i, _i, _i, _p, _p, _p, _p, _p, _i, _i],
+              "swendsen_wang": [_p, _p, _i, _i, _i, _i, _p, _p, _p, _i, _i]}
+#: the compiled kernels, built on the first call (``None`` where they cannot be built: said once, as a warning)
+library = NativeLibrary(SOURCE, SIGNATURES, "the compiled kernels", "the finish runs its torch code, 2–6× slower")
 
 
 def runs_on(x: Tensor) -> bool:
