@@ -6,6 +6,7 @@ way is a :class:`~run.errors.UsageError`, an owner's message passed on with ``ow
 
 from __future__ import annotations
 
+import math
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -17,6 +18,7 @@ from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
 from callbacks import RunSummary, SampleImages, SampleMetrics
+from callbacks.common import affordable
 from callbacks.run_guards import FiniteLossGuard, GracefulInterrupt, LastCheckpoint
 from data import ImageDataModule, IsingDataModule
 from models.baselines.mean_field import MeanField
@@ -31,6 +33,17 @@ from run.report import describe_run
 from run.resume import check_checkpoint, continued_version, find_last
 
 REPO = Path(__file__).resolve().parents[1]
+EVALUATION_SAMPLES = 256  # samples each evaluation asks for (fewer on large images: callbacks.common.affordable)
+LOG_EVERY = 50  # steps between evaluations that draw EVALUATION_SAMPLES of up to 128² pixels
+
+
+def default_log_every(n: int) -> int:
+    """Steps between evaluations on ``n`` nodes: :data:`LOG_EVERY` while an evaluation draws at most 256 samples of 128²
+    pixels, a multiple of it in proportion to its node-samples above that, rounded up (they grow to 2^23, where
+    ``affordable`` caps them, twice those at 128²: 100 steps above 128²). The flow's training step stops growing at its
+    128² crop, so the evaluations keep about the share of a run they have at 128² (docs/research.md, "Full size")."""
+    node_samples = affordable(EVALUATION_SAMPLES, n) * n
+    return LOG_EVERY * max(1, math.ceil(node_samples / (EVALUATION_SAMPLES * 128**2)))
 
 
 @dataclass
@@ -143,8 +156,10 @@ def _build(config: RunConfig) -> BuiltRun:
             raise UsageError(lambda n: f"{n('resume')}: the checkpoint is at step {start_step}; raise {n('max_steps')} above it to train on")
         version = continued_version(ckpt_path, root)  # a checkpoint of a run under this root continues in its folder
 
+    if config.log_every is None:
+        config = replace(config, log_every=default_log_every(energy.n))
     exact = {"auto": "auto", "on": True, "off": False}[config.exact]
-    metrics = SampleMetrics(every_n_steps=config.log_every, samples=256, exact=exact)
+    metrics = SampleMetrics(every_n_steps=config.log_every, samples=EVALUATION_SAMPLES, exact=exact)
     metrics.check_energy(energy)
     # TensorBoard's HPARAMS tab: the config, completed by what the data and the model resolved
     options = {k: _primitive(v) for k, v in vars(config).items()}

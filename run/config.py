@@ -80,7 +80,7 @@ class RunConfig:
     devices: int | str = "1"
     strategy: str = "auto"
     checkpoint_every: int = 100
-    log_every: int = 50
+    log_every: int | None = None  # None: default_log_every(n), resolved when the run is built
     summary_samples: int = 256
     exact: str = "auto"
     quiet: bool = False
@@ -95,7 +95,7 @@ class RunConfig:
             raise UsageError(lambda n: f"{n('threads')} must be ≥ 1, got {self.threads}")
         for name in ("max_steps", "checkpoint_every", "log_every"):
             value = self.steps if name == "max_steps" else getattr(self, name)
-            if value < 1:
+            if value is not None and value < 1:
                 raise UsageError(lambda n, name=name, value=value: f"{n(name)} must be ≥ 1, got {value}")
         if self.max_size is not None and self.max_size < 0:
             raise UsageError(lambda n: f"{n('max_size')} must be ≥ 0 (0 keeps the size), got {self.max_size}")

@@ -117,6 +117,23 @@ def test_ising_mode_has_exact_metrics(tmp_path):
     assert {"kl", "entropy", "kl_lower", "kl_upper", "marginal_diff"} <= set(summary["samples"])
 
 
+@pytest.mark.parametrize("side, period", [(64, 50), (128, 50), (129, 100), (512, 100)])
+def test_the_default_evaluation_period_keeps_the_evaluations_share_of_a_run(tmp_path, side, period):
+    # an evaluation draws 256 samples, at most 2^23 node-samples; the training step works on a 128² crop: above 128²
+    # pixels an evaluation costs up to twice the one at 128² (node-samples counted here by hand), so it comes half as often
+    from run.build import build
+    from run.config import RunConfig
+
+    node_samples = min(256, max(16, 2**23 // side**2)) * side**2
+    assert (node_samples > 256 * 128**2) == (period == 100)
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (side, side, 3), np.uint8), "RGB").save(tmp_path / "p.png")
+    built = build(RunConfig(image=tmp_path / "p.png", classes=2, root_dir=tmp_path, quiet=True))
+    periods = {type(cb).__name__: cb.every_n_steps for cb in built.trainer.callbacks if hasattr(cb, "every_n_steps")}
+    assert periods == {"SampleMetrics": period, "SampleImages": 2 * period} and built.config.log_every == period
+    given = build(RunConfig(image=tmp_path / "p.png", classes=2, root_dir=tmp_path, quiet=True, log_every=7))
+    assert given.config.log_every == 7
+
+
 def test_bare_image_name_resolves_in_data(monkeypatch):
     from run.build import REPO, resolve_image
 
