@@ -1,12 +1,14 @@
 """Time to accuracy: the flow (trained here, or trained elsewhere and reused) against Swendsen–Wang and heat-bath
 chains from random labelings.
 
-    python benchmarks/time_to_accuracy.py [--json PATH] [--samples 1024] [--max-sweeps 200] [--photos chelsea coffee]
+    python benchmarks/time_to_accuracy.py [--json PATH] [--samples 1024] [--max-sweeps 200] [--repeats 3]
+        [--photos chelsea coffee cell retina]
 
 Every row draws ``--samples`` labelings and then sweeps them one sweep at a time, measuring after each sweep
 (untimed) how far their pixel marginals and subject odds are from P*. Reported: the wall-clock from nothing
 until the mean pixel TV is ≤ 0.02 and until every subject's odds are within 0.05 (``None``: not within
-``--max-sweeps``), with the sweeps it took.
+``--max-sweeps``), with the sweeps it took. Each row runs ``--repeats`` times from new draws and reports, per target,
+the fastest (``reached``; ``repeats`` has every run's), so a stall of the machine in one run does not decide a row.
 
 Rows:
 
@@ -21,7 +23,8 @@ Instances: the exact 6-row images ``lean`` and ``soft`` of ``benchmarks/exact_im
 matrix, subjects with open odds), ``lean-wide`` (the ``lean`` subjects twice, side by side), and the bundled photos
 at 64 px with 3 k-means colours (P*'s marginals from the cached Gibbs references of ``benchmarks/photos.py``;
 no subjects). Targets (issue 19): where regions are open, a reused flow plus its sweeps ≥ 3× faster than the
-faster chain; on ordinary photos within 2× of the fastest.
+faster chain; on ordinary photos within 2× of the fastest (issue 34: no later than the fastest, on chelsea, coffee and
+two other photos, best of 3).
 """
 
 from __future__ import annotations
@@ -104,6 +107,14 @@ def race(start, kinds: list[str], energy, marginals, subjects, max_sweeps: int, 
     return {"reached": reached, "final": history[-1], "history": history[:: max(1, len(history) // 20)]}
 
 
+def best_of(runs: list[dict]) -> dict:
+    """The first of ``runs`` (:func:`race` results of one row), with each target reached at its fastest over all of
+    them (``None`` only where no run reached it) and every run's ``reached`` under ``repeats``."""
+    fastest = {key: min((r["reached"][key] for r in runs if r["reached"][key] is not None),
+                        key=lambda x: x["seconds"], default=None) for key in TARGETS}
+    return {**runs[0], "reached": fastest, "repeats": [r["reached"] for r in runs]}
+
+
 def instances(args) -> list[tuple[str, object, torch.Tensor, list[dict]]]:
     """``(name, energy, P*'s marginals, subjects with exact odds)`` of every instance."""
     out = []
@@ -133,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     parser.add_argument("--samples", type=int, default=1024)
     parser.add_argument("--max-sweeps", type=int, default=200)
-    parser.add_argument("--photos", nargs="*", default=["chelsea", "coffee"])
+    parser.add_argument("--photos", nargs="*", default=["chelsea", "coffee", "cell", "retina"])
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each row; the fastest counts")
     parser.add_argument("--references", type=Path, default=ROOT / "benchmarks" / "out", help="photos.py's Gibbs references")
     parser.add_argument("--max-steps", type=int, default=None, help="flow training steps (default: the recipe's)")
     parser.add_argument("--seed", type=int, default=0)
@@ -160,18 +172,22 @@ def race_all(args) -> int:
         random = lambda: torch.randint(0, energy.c, (m, energy.n), generator=g)  # noqa: E731
         flow, train_seconds = train_flow(energy, args.seed, args.max_steps)
         reused = flow_for(saved, energy, new_image=True)
-        races = {
-            **{name: race(random, [name], energy, marginals, subjects, args.max_sweeps, 0.0, g) for name in KERNELS},
-            "flow": race(lambda: flow.sample(m, g, finish=False), FINISH, energy, marginals, subjects, args.max_sweeps, train_seconds, g),
-            "flow reused": race(lambda: reused.sample(m, g, finish=False), FINISH, energy, marginals, subjects, args.max_sweeps, 0.0, g),
+        starts = {
+            **{name: (random, [name], 0.0) for name in KERNELS},
+            "flow": (lambda: flow.sample(m, g, finish=False), FINISH, train_seconds),
+            "flow reused": (lambda: reused.sample(m, g, finish=False), FINISH, 0.0),
         }
+        races = {sampler: best_of([race(start, kinds, energy, marginals, subjects, args.max_sweeps, before, g)
+                                   for _ in range(args.repeats)])
+                 for sampler, (start, kinds, before) in starts.items()}
         for sampler, result in races.items():
             rows.append({"instance": name, "grid": list(energy.grid), "sampler": sampler, "subjects": len(subjects), **result})
             show = lambda r: "not reached" if r is None else f"{r['seconds']:.2f} s ({r['sweeps']} sweeps)"  # noqa: E731
             print(f"{name:10s} {sampler:14s}: TV ≤ 0.02 in {show(result['reached']['tv_all'])}"
                   + (f", odds ≤ 0.05 in {show(result['reached']['odds_error'])}" if subjects else ""), flush=True)
     if args.json:
-        write_json(args.json, {"samples": m, "max_sweeps": args.max_sweeps, "targets": TARGETS, "gibbs_reference": GIBBS,
+        write_json(args.json, {"samples": m, "max_sweeps": args.max_sweeps, "repeats": args.repeats, "targets": TARGETS,
+                               "gibbs_reference": GIBBS,
                                "reused_from": {"image": "data/cat_lion.png", "train_seconds": donor_seconds}, "rows": rows},
                    command_line(__file__, args.argv))
     return 0
