@@ -150,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-steps", type=int, default=None, help="flow training steps (default: the recipe's)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.repeats < 1 or args.samples < 1 or args.max_sweeps < 0:
+        parser.error("--repeats and --samples must be ≥ 1, --max-sweeps ≥ 0")
     args.argv = argv
     lightning_log = logging.getLogger("lightning.pytorch")
     level = lightning_log.level

@@ -231,6 +231,14 @@ def test_time_to_accuracy_races_every_sampler_on_every_instance(tmp_path):
             assert (best is None) == (not times) and (best is None or best["seconds"] == min(times))
 
 
+def test_time_to_accuracy_refuses_no_repeats_in_one_line(capsys):
+    from benchmarks import time_to_accuracy
+
+    with pytest.raises(SystemExit) as stop:
+        time_to_accuracy.main(["--repeats", "0"])
+    assert stop.value.code == 2 and "--repeats and --samples must be ≥ 1" in capsys.readouterr().err
+
+
 def test_time_to_accuracy_takes_each_target_at_its_fastest_run():
     from benchmarks.time_to_accuracy import best_of
 
